@@ -1,0 +1,106 @@
+"""Settings classes, read from the environment.
+
+`create_app()` picks one by `REGISTRY_ENV` (`development`, the default, `testing` or `production`);
+tests pass a class or a mapping of overrides directly.
+"""
+import os
+
+
+def database_url(raw: str | None, default: str) -> str:
+    """Map the URL hosting platforms hand out to the driver we ship (psycopg 3)."""
+    url = raw or default
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-change-me")
+    # A relative SQLite path lives under the app's instance/ folder (Flask-SQLAlchemy 3).
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///registry.db")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    PORT = int(os.environ.get("PORT", "5000"))
+
+    # Figures: breakdown cells under this are published as null.
+    MIN_CELL = int(os.environ.get("MIN_CELL", "10"))
+    # Premium rules (DESIGN.md, API.md "Configuration").
+    PREMIUM_LIMIT = int(os.environ.get("PREMIUM_LIMIT", "3"))
+    PREMIUM_ACTIVITIES_REQUIRED = int(os.environ.get("PREMIUM_ACTIVITIES_REQUIRED", "3"))
+    CERTIFICATE_TTL_HOURS = int(os.environ.get("CERTIFICATE_TTL_HOURS", "24"))
+    # Bearer tokens expire; a client logs in again.
+    TOKEN_TTL_DAYS = int(os.environ.get("TOKEN_TTL_DAYS", "30"))
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+
+    # argon2id cost (RFC 9106 second recommended option); tests lower it.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 64 * 1024
+    ARGON2_PARALLELISM = 4
+
+    MAX_CONTENT_LENGTH = 6 * 1024 * 1024  # any body over 6 MB is 413
+    JSON_SORT_KEYS = False
+
+    BABEL_DEFAULT_LOCALE = "ja"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
+    LANGUAGES = ("ja", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+
+    # flask-smorest: the OpenAPI document is generated from the marshmallow schemas.
+    API_TITLE = "Furusato Registry API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/static/"  # served from the swagger-ui-bundle package
+
+    @classmethod
+    def engine_options(cls, uri: str) -> dict:
+        if uri.startswith("postgresql"):
+            # pre_ping lets the pool recover by itself after the server comes back.
+            return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
+                    "connect_args": {"connect_timeout": 3}}
+        return {"connect_args": {"timeout": 15}}
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite:///test.db")
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8 * 1024
+    ARGON2_PARALLELISM = 1
+    RATELIMIT_ENABLED = False
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+
+    @classmethod
+    def check(cls) -> None:
+        if not os.environ.get("SECRET_KEY"):
+            raise RuntimeError("SECRET_KEY must be set in production")
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def from_environment() -> type[Config]:
+    name = os.environ.get("REGISTRY_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"REGISTRY_ENV must be one of {sorted(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]

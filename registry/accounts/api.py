@@ -1,0 +1,64 @@
+from flask import current_app
+from flask_login import current_user
+
+from flask_smorest import Blueprint
+
+from registry.accounts import service
+from registry.accounts.schemas import AuthResultSchema, LoginSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema
+from registry.common.auth import RESIDENT, ROLES, bearer_token, public, require
+
+blp = Blueprint("accounts", __name__, description="Accounts and sign-in")
+
+
+def _ttl() -> int:
+    return current_app.config["TOKEN_TTL_DAYS"]
+
+
+@blp.post("/auth/signup")
+@public
+@blp.arguments(SignupSchema)
+@blp.response(201, AuthResultSchema)
+def signup(data):
+    """Create a resident account; answers a bearer token."""
+    user, token = service.signup(**data, ttl_days=_ttl())
+    return {"user": user, "token": token}
+
+
+@blp.post("/auth/login")
+@public
+@blp.arguments(LoginSchema)
+@blp.response(200, AuthResultSchema)
+def login(data):
+    user, token = service.login(data["email"], data["password"], ttl_days=_ttl())
+    return {"user": user, "token": token}
+
+
+@blp.post("/auth/logout")
+@require(*ROLES)
+@blp.response(204)
+def logout():
+    """Revoke the bearer token this request carries."""
+    service.revoke_token(bearer_token())
+
+
+@blp.get("/me")
+@require(*ROLES)
+@blp.response(200, ProfileSchema)
+def get_me():
+    return current_user
+
+
+@blp.patch("/me")
+@require(*ROLES)
+@blp.arguments(ProfileUpdateSchema)
+@blp.response(200, ProfileSchema)
+def patch_me(changes):
+    return service.update_profile(current_user._get_current_object(), changes)
+
+
+@blp.delete("/me")
+@require(RESIDENT)
+@blp.response(204)
+def delete_me():
+    """Withdraw every registration and erase personal data."""
+    service.erase(current_user._get_current_object())

@@ -1,0 +1,77 @@
+"""Accounts: residents, staff, hosts, the national office, admins; their bearer tokens."""
+import secrets
+import uuid
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.common.ids import new_id
+from registry.common.time import utcnow
+from registry.common.types import JSONList, UTCDateTime
+from registry.extensions import db
+
+
+def new_session_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('resident', 'staff', 'host', 'national', 'admin')", name="role"),
+        CheckConstraint("role NOT IN ('staff', 'host') OR organization_code IS NOT NULL "
+                        "OR erased_at IS NOT NULL", name="staff_organization"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # Personal data: every column in this block is erased by DELETE /me.
+    email: Mapped[str | None] = mapped_column(String(254))
+    # email lower-cased: e-mail addresses compare case-insensitively (API.md).
+    email_key: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    skills: Mapped[list] = mapped_column(JSONList, default=list)
+    interests: Mapped[list] = mapped_column(JSONList, default=list)
+    availability: Mapped[str | None] = mapped_column(String(16))
+
+    role: Mapped[str] = mapped_column(String(16), default="resident")
+    organization_code: Mapped[str | None] = mapped_column(ForeignKey("organizations.code"), index=True)
+    home_municipality_code: Mapped[str | None] = mapped_column(ForeignKey("organizations.code"))
+    guardian_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_share_profile: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_scouting: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_announcements: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the session cookie's id: rotating it signs every browser out.
+    session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: inactive users cannot sign in
+        return self.erased_at is None and self.deactivated_at is None
+
+    def get_id(self) -> str:  # Flask-Login session id
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def consents(self) -> dict:
+        return {"share_profile": self.consent_share_profile, "scouting": self.consent_scouting,
+                "announcements": self.consent_announcements}
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored (it is 256 random bits, so no slow hash is needed)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

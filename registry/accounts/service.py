@@ -1,0 +1,224 @@
+"""Accounts: sign-up, sign-in, tokens, profile, erasure. Functions flush; the request commits."""
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+
+from registry.accounts.models import ApiToken, User, new_session_nonce
+from registry.common.auth import ROLES, RESIDENT, STAFF, HOST
+from registry.common.time import today_tokyo, utcnow
+from registry.errors import Problem
+from registry.extensions import db, get_password_hasher
+from registry.organizations import service as organizations
+from registry.common.messages import N_
+
+GUARDIAN_CONSENT_AGE = 16
+ADULT_AGE = 18
+_DUMMY_HASH: str | None = None
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def age_in(year_of_birth: int | None, today=None) -> int | None:
+    """Age reached this calendar year (only the birth year is known)."""
+    if year_of_birth is None:
+        return None
+    return (today or today_tokyo()).year - year_of_birth
+
+
+def is_adult_year(birth_year: int | None, today=None) -> bool:
+    """Unknown birth year counts as not adult: scouting and side jobs need a known adult."""
+    age = age_in(birth_year, today)
+    return age is not None and age >= ADULT_AGE
+
+
+def is_adult(user: User, today=None) -> bool:
+    return is_adult_year(user.birth_year, today)
+
+
+AGE_BANDS = ((18, "under_18"), (30, "18_29"), (40, "30_39"), (50, "40_49"), (60, "50_59"), (70, "60_69"))
+
+
+def age_band(birth_year: int | None, today=None) -> str | None:
+    """The published age bands (API.md "Figures")."""
+    age = age_in(birth_year, today)
+    if age is None:
+        return None
+    return next((band for limit, band in AGE_BANDS if age < limit), "70_plus")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, *, ttl_days: int, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now,
+                            expires_at=now + timedelta(days=ttl_days)))
+    db.session.flush()
+    return token
+
+
+def user_for_token(token: str, now: datetime | None = None) -> User | None:
+    now = now or utcnow()
+    row = db.session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or api_token.expires_at <= now or not user.is_active:
+        return None
+    return user
+
+
+def revoke_token(token: str, now: datetime | None = None) -> None:
+    db.session.execute(update(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                              ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now or utcnow()))
+
+
+def revoke_all_tokens(user: User, now: datetime | None = None) -> None:
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now or utcnow()))
+
+
+def _check_age_rules(birth_year: int, guardian_consent: bool, today) -> None:
+    age = age_in(birth_year, today)
+    if age < GUARDIAN_CONSENT_AGE and not guardian_consent:
+        raise Problem(422, "guardian_consent_required",
+                      errors={"guardian_consent": [N_("A guardian's consent is required under 16.")]})
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email_key == normalize_email(email)))
+
+
+def signup(*, email: str, password: str, display_name: str, home_municipality_code: str,
+           birth_year: int, guardian_consent: bool = False, ttl_days: int,
+           now: datetime | None = None) -> tuple[User, str]:
+    now = now or utcnow()
+    _check_age_rules(birth_year, guardian_consent, today_tokyo(now))
+    home = organizations.resolve_home_municipality(home_municipality_code)
+    if find_by_email(email) is not None:
+        raise Problem(409, "email_taken")
+    user = User(email=email.strip(), email_key=normalize_email(email),
+                password_hash=get_password_hasher().hash(password), display_name=display_name.strip(),
+                role=RESIDENT, home_municipality_code=home.code, birth_year=birth_year,
+                guardian_consent=bool(guardian_consent), created_at=now)
+    db.session.add(user)
+    db.session.flush()
+    return user, issue_token(user, ttl_days=ttl_days, now=now)
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = get_password_hasher().hash(secrets.token_hex(16))
+    return _DUMMY_HASH
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user for this pair, or 401 `invalid_credentials`.
+
+    An unknown e-mail costs one argon2 verification too, so timing does not reveal which e-mails
+    have accounts.
+    """
+    hasher = get_password_hasher()
+    user = find_by_email(email)
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
+    try:
+        hasher.verify(stored, password)
+        ok = user is not None and user.password_hash is not None and user.is_active
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise Problem(401, "invalid_credentials")
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def login(email: str, password: str, *, ttl_days: int, now: datetime | None = None) -> tuple[User, str]:
+    user = authenticate(email, password)
+    return user, issue_token(user, ttl_days=ttl_days, now=now)
+
+
+PROFILE_FIELDS = ("display_name", "birth_year", "skills", "interests", "availability", "guardian_consent")
+
+
+def update_profile(user: User, changes: dict, *, now: datetime | None = None) -> User:
+    """PATCH /me. Moving home into a registered 団体 ends that registration as `moved_in`."""
+    now = now or utcnow()
+    today = today_tokyo(now)
+    birth_year = changes.get("birth_year", user.birth_year)
+    if "birth_year" in changes or "guardian_consent" in changes:
+        _check_age_rules(birth_year, changes.get("guardian_consent", user.guardian_consent), today)
+    consents = changes.get("consents") or {}
+    if consents.get("scouting") and not is_adult_year(birth_year, today):
+        raise Problem(422, "age_restricted", errors={"consents": {"scouting": [N_("Only adults can be scouted.")]}})
+    home = None
+    if "home_municipality_code" in changes:
+        home = organizations.resolve_home_municipality(changes["home_municipality_code"])
+
+    from registry.registrations import service as registrations  # owns the figures of a person's ties
+    if home is not None and home.code != user.home_municipality_code:
+        registrations.move_home(user, home, now=now)
+    if birth_year != user.birth_year:
+        registrations.restate_person(user, lambda: setattr(user, "birth_year", birth_year), now=now)
+    for name in PROFILE_FIELDS:
+        if name in changes and name != "birth_year":
+            setattr(user, name, changes[name])
+    for name in ("share_profile", "scouting", "announcements"):
+        if name in consents:
+            setattr(user, f"consent_{name}", bool(consents[name]))
+    if not is_adult(user, today):
+        user.consent_scouting = False
+    db.session.flush()
+    return user
+
+
+def erase(user: User, *, now: datetime | None = None) -> None:
+    """DELETE /me: withdraw everything, then remove personal data; anonymous history stays."""
+    now = now or utcnow()
+    if user.role != RESIDENT:
+        raise Problem(403, "forbidden")
+    from registry.registrations import service as registrations
+    registrations.withdraw_all_for_erasure(user, now=now)
+    revoke_all_tokens(user, now)
+    for column in ("email", "email_key", "password_hash", "display_name", "birth_year", "availability",
+                   "email_verified_at"):
+        setattr(user, column, None)
+    user.skills, user.interests = [], []
+    user.consent_share_profile = user.consent_scouting = user.consent_announcements = False
+    user.guardian_consent = False
+    user.session_nonce = new_session_nonce()
+    user.erased_at = now
+    db.session.flush()
+
+
+def create_user(*, email: str, password: str, role: str, organization_code: str | None = None,
+                display_name: str | None = None) -> User:
+    """Staff, hosts, national and admin accounts (the CLI)."""
+    if role not in ROLES:
+        raise Problem(422, "validation_error", errors={"role": [f"One of {', '.join(ROLES)}."]})
+    if role in (STAFF, HOST):
+        if not organization_code:
+            raise Problem(422, "validation_error", errors={"organization": [N_("Staff belong to a 団体.")]})
+        organization_code = organizations.resolve(organization_code, "organization").code
+    elif organization_code:
+        raise Problem(422, "validation_error", errors={"organization": [N_("Only staff and hosts have a 団体.")]})
+    if find_by_email(email) is not None:
+        raise Problem(409, "email_taken")
+    user = User(email=email.strip(), email_key=normalize_email(email), role=role,
+                password_hash=get_password_hasher().hash(password),
+                display_name=display_name or email.split("@")[0], organization_code=organization_code)
+    db.session.add(user)
+    db.session.flush()
+    return user

@@ -1,0 +1,66 @@
+"""Who is calling, and the one-line rule each endpoint states about who may call it.
+
+API clients send `Authorization: Bearer <token>`; pages use the session cookie. A bearer header, when
+present, is the only credential considered (a bad one is 401 even beside a valid cookie), and the
+API never accepts a cookie for unsafe methods, so cross-site requests cannot act through it.
+"""
+from functools import wraps
+
+from flask import request
+from flask_login import current_user
+
+from registry.errors import Problem
+
+RESIDENT, STAFF, HOST, NATIONAL, ADMIN = "resident", "staff", "host", "national", "admin"
+ROLES = (RESIDENT, STAFF, HOST, NATIONAL, ADMIN)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def session_allowed() -> bool:
+    """May this request be authenticated by the session cookie?"""
+    if "Authorization" in request.headers:
+        return False
+    if request.path.startswith("/api/") and request.method not in SAFE_METHODS:
+        return False
+    return True
+
+
+def current_actor():
+    """The signed-in user, or None."""
+    return current_user if current_user.is_authenticated else None
+
+
+def require(*roles: str):
+    """`@require("resident")`: 401 without valid credentials, 403 for any other role."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            actor = current_actor()
+            if actor is None:
+                raise Problem(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+            if roles and actor.role not in roles:
+                raise Problem(403, "forbidden")
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = roles  # read by the authorization-matrix test
+        return wrapper
+
+    return decorator
+
+
+def public(view):
+    """Marks an endpoint anyone may call, so the authorization-matrix test knows it is intended."""
+    view.required_roles = ()
+    return view

@@ -1,0 +1,29 @@
+"""Engine set-up per database."""
+from sqlalchemy import event
+
+
+def init_database(app) -> None:
+    from registry.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _sqlite_pragmas(engine)
+
+
+def _sqlite_pragmas(engine) -> None:
+    """Foreign keys on, WAL for concurrent readers, and pysqlite's transaction handling replaced by
+    SQLAlchemy's (so SAVEPOINT works: SQLAlchemy docs, "Serializable isolation / Savepoints")."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,27 @@
+"""Paginated lists: a bare JSON array with `X-Total-Count` and `Link` headers (API.md)."""
+from urllib.parse import urlencode
+
+from flask import request
+from sqlalchemy import Select, func, select
+
+from registry.extensions import db
+
+
+def paginate(statement: Select, page: int, per_page: int, *, rows: bool = False) -> tuple[list, dict]:
+    """Run one page of `statement` (which must already carry its stable order); `rows=True` gives
+    row tuples for a statement that selects several entities."""
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    page_stmt = statement.limit(per_page).offset((page - 1) * per_page)
+    items = list(db.session.execute(page_stmt) if rows else db.session.scalars(page_stmt))
+    return items, pagination_headers(total, page, per_page)
+
+
+def pagination_headers(total: int, page: int, per_page: int) -> dict:
+    last = max(1, -(-total // per_page))
+    links = []
+    for rel, number in (("first", 1), ("prev", page - 1), ("next", page + 1), ("last", last)):
+        if 1 <= number <= last and not (rel == "prev" and page > last):
+            args = request.args.to_dict()
+            args.update(page=number, per_page=per_page)
+            links.append(f'<{request.base_url}?{urlencode(args)}>; rel="{rel}"')
+    return {"X-Total-Count": str(total), "Link": ", ".join(links)}

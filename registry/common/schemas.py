@@ -1,0 +1,57 @@
+"""Base schema and fields shared by every domain's schemas."""
+from marshmallow import RAISE, Schema, fields, validate
+
+from registry.common.time import TOKYO
+
+
+class BaseSchema(Schema):
+    """Unknown fields are refused (422), so a typo never passes silently."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class TokyoDateTime(fields.DateTime):
+    """ISO 8601 with the +09:00 offset (API.md: timestamps carry +09:00)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(TOKYO).isoformat()
+
+
+class Id(fields.String):
+    """Ids are opaque strings to clients (UUIDs inside)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+
+def Text(max_length: int, **kwargs) -> fields.String:
+    """A string with an upper bound: huge strings are refused, never stored."""
+    extra = kwargs.pop("validate", None)
+    validators = [validate.Length(max=max_length)]
+    if extra:
+        validators.extend(extra if isinstance(extra, list) else [extra])
+    return fields.String(validate=validators, **kwargs)
+
+
+def NonEmptyText(max_length: int, **kwargs) -> fields.String:
+    return Text(max_length, validate=validate.Length(min=1), **kwargs)
+
+
+def StringList(max_items: int, max_length: int, **kwargs) -> fields.List:
+    return fields.List(Text(max_length, validate=validate.Length(min=1)),
+                       validate=validate.Length(max=max_items), **kwargs)
+
+
+def OrganizationCode(**kwargs) -> fields.String:
+    """A 6-digit 全国地方公共団体コード; whether it names a 団体 is the service's question
+    (422 `unknown_organization`), so only the length is checked here."""
+    return fields.String(validate=validate.Length(max=6), **kwargs)
+
+
+class PaginationSchema(BaseSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -1,0 +1,154 @@
+"""Every error leaves as application/problem+json with a stable `code` (API.md "Conventions").
+
+Services raise `Problem(status, code, detail)`; the handlers below turn it, HTTP errors, database
+outages and anything unexpected into the same shape, with the title in the caller's language.
+"""
+import logging
+
+from flask import Response, json
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from registry.common.messages import translate
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    "validation_error": _l("The input is not valid."),
+    "invalid_json": _l("The request body is not valid JSON."),
+    "bad_request": _l("The request is not valid."),
+    "unauthorized": _l("Sign-in is required."),
+    "invalid_credentials": _l("The e-mail address or password is wrong."),
+    "forbidden": _l("You may not do this."),
+    "not_found": _l("Not found."),
+    "method_not_allowed": _l("This method is not allowed here."),
+    "email_taken": _l("This e-mail address is already registered."),
+    "invalid_state": _l("This action does not fit the current status."),
+    "payload_too_large": _l("The request body is too large."),
+    "unsupported_media_type": _l("This content type is not accepted."),
+    "not_acceptable": _l("This response format is not available."),
+    "rate_limited": _l("Too many requests. Please wait and try again."),
+    "database_unavailable": _l("The service is temporarily unavailable. Please try again shortly."),
+    "internal_error": _l("Something went wrong on our side."),
+    "unknown_organization": _l("No such local government (団体)."),
+    "guardian_consent_required": _l("A guardian's consent is required for people under 16."),
+    "invalid_token": _l("This link or token is invalid or has expired."),
+    "age_restricted": _l("This is not available at your age."),
+    "home_municipality": _l("You cannot register with the place where you live."),
+    "already_registered": _l("You are already registered there."),
+    "premium_requirements": _l("Premium needs 3 designated activities in the last 12 months."),
+    "premium_limit": _l("You already have the maximum number of premium registrations."),
+    "identity_unverified": _l("Premium needs a verified identity."),
+    "renewal_not_open": _l("Renewal is not open yet."),
+}
+
+# HTTP errors raised outside our services (routing, webargs, werkzeug) get these codes.
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "invalid_state",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    429: "rate_limited", 503: "database_unavailable",
+}
+
+
+class Problem(Exception):
+    """A refusal the client can act on: HTTP status, stable code, optional detail and field errors."""
+
+    def __init__(self, status: int, code: str, detail: str | None = None, *,
+                 errors: dict | None = None, headers: dict | None = None):
+        super().__init__(f"{status} {code}: {detail or ''}")
+        self.status, self.code, self.detail = status, code, detail
+        self.errors, self.headers = errors, headers or {}
+
+
+def not_found(detail: str | None = None) -> Problem:
+    return Problem(404, "not_found", detail)
+
+
+def validation_error(errors: dict) -> Problem:
+    return Problem(422, "validation_error", errors=errors)
+
+
+def problem_response(status: int, code: str, detail: str | None = None, *,
+                     errors: dict | None = None, headers: dict | None = None) -> Response:
+    title = TITLES.get(code)
+    body = {
+        "type": "about:blank",
+        "title": str(title) if title is not None else code,
+        "status": status,
+        "detail": translate(detail) if detail is not None else (str(title) if title is not None else code),
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = translate_errors(errors)
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        mimetype="application/problem+json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def translate_errors(errors):
+    """Field messages come from marshmallow in English; show them in the caller's language."""
+    if isinstance(errors, dict):
+        return {str(k): translate_errors(v) for k, v in errors.items()}
+    if isinstance(errors, (list, tuple)):
+        return [translate_errors(v) for v in errors]
+    return translate(errors) if isinstance(errors, str) else errors
+
+
+def _flatten_webargs(messages: dict) -> dict:
+    """webargs nests field errors by location ({"json": {...}}); clients want the fields."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def http_exception_response(error: HTTPException) -> Response:
+    data = getattr(error, "data", None) or {}
+    headers = dict(data.get("headers") or {})
+    if error.code == 429:
+        headers.setdefault("Retry-After", str(getattr(error, "retry_after", None) or 60))
+    messages = data.get("errors") or data.get("messages")
+    if error.code == 400 and messages and "json" in messages and _is_json_decode(messages["json"]):
+        return problem_response(400, "invalid_json", headers=headers)
+    code = HTTP_CODES.get(error.code or 500, "internal_error")
+    errors = _flatten_webargs(messages) if isinstance(messages, dict) else None
+    if error.code == 422 and errors is None:
+        errors = {}
+    return problem_response(error.code or 500, code, errors=errors, headers=headers)
+
+
+def _is_json_decode(messages) -> bool:
+    return isinstance(messages, list) and any("Invalid JSON" in str(m) for m in messages)
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(Problem)
+    def handle_problem(error: Problem):
+        return problem_response(error.status, error.code, error.detail,
+                                errors=error.errors, headers=error.headers)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_down(error):
+        log.warning("database unavailable: %s", error.orig if hasattr(error, "orig") else error)
+        return problem_response(503, "database_unavailable", headers={"Retry-After": "5"})
+
+    @app.errorhandler(DBAPIError)
+    def handle_dbapi(error: DBAPIError):
+        if error.connection_invalidated:
+            return problem_response(503, "database_unavailable", headers={"Retry-After": "5"})
+        log.exception("database error")
+        return problem_response(500, "internal_error")
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        if isinstance(error, HTTPException):  # pages blueprints without smorest's handler
+            return http_exception_response(error)
+        log.exception("unhandled error")
+        return problem_response(500, "internal_error")

@@ -1,0 +1,159 @@
+"""Keeps the maintained figures and the event ledger in step with every registration change.
+
+Callers describe a change as registrations leaving and entering the counted state
+(`FigureChange.remove(reg)` / `.add(reg)`); `record()` nets the deltas, updates the person
+tallies, turns their 0↔1 transitions into 実人数 changes, bumps the counters and appends one
+ledger event — all in the caller's transaction.
+"""
+import random
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from registry.common.time import TOKYO
+from registry.extensions import db
+from registry.figures.models import FigureCounter, PersonTally
+from registry.organizations.codes import prefecture_code_of
+from registry.registrations.models import PREMIUM, RegistrationEvent
+
+SLOTS = 16  # counter rows per key: concurrent writers spread over them
+
+
+def _insert(model):
+    return (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def home_prefecture(user) -> str | None:
+    return prefecture_code_of(user.home_municipality_code) if user.home_municipality_code else None
+
+
+def birth_key(user) -> str:
+    return str(user.birth_year) if user.birth_year else "unknown"
+
+
+def flow_key(home_pref: str | None, pref: str) -> str:
+    return f"{home_pref or 'unknown'}>{pref}"
+
+
+class FigureChange:
+    """The figures' side of one change for one person."""
+
+    def __init__(self, user, *, home_pref: str | None = None, birth: str | None = None):
+        self.user = user
+        self.home_pref = home_pref if home_pref is not None else home_prefecture(user)
+        self.birth = birth if birth is not None else birth_key(user)
+        self.tallies: Counter = Counter()
+        self.counters: dict = defaultdict(Counter)
+
+    def add(self, reg, sign: int = 1) -> "FigureChange":
+        tier = reg.tier
+        self.tallies[("all", "")] += sign
+        self.tallies[("tier", tier)] += sign
+        self.tallies[("prefecture", reg.prefecture_code)] += sign
+        for tie in reg.ties:
+            self.tallies[("tie", tie)] += sign
+        premium = sign if tier == PREMIUM else 0
+        for metric, key in (("total", ""), ("prefecture", reg.prefecture_code),
+                            ("organization", reg.organization_code), ("tier", tier),
+                            ("birth_year", self.birth)):
+            self.counters[(metric, key)]["registrations"] += sign
+            self.counters[(metric, key)]["premium"] += premium
+        # One active registration per person and 団体: its people count moves with it.
+        self.counters[("organization", reg.organization_code)]["people"] += sign
+        for tie in reg.ties:
+            self.counters[("tie", tie)]["registrations"] += sign
+        return self
+
+    def remove(self, reg) -> "FigureChange":
+        return self.add(reg, -1)
+
+    def count(self, metric: str, key: str, field: str, amount: int = 1) -> "FigureChange":
+        self.counters[(metric, key)][field] += amount
+        return self
+
+    def apply(self) -> int:
+        """Applies the change without a ledger event (a restatement that leaves the totals as they
+        were); returns the change in national 実人数."""
+        people_delta = self._apply_tallies()
+        self._apply_counters()
+        return people_delta
+
+    def record(self, kind: str, *, registration=None, organization_code=None, now: datetime,
+               actor_id=None) -> RegistrationEvent:
+        people_delta = self._apply_tallies()
+        registrations_delta = self.counters[("total", "")]["registrations"]
+        day = now.astimezone(TOKYO).date()
+        day_counter = self.counters[("day", day.isoformat())]
+        day_counter["people"] += people_delta
+        day_counter["registrations"] += registrations_delta
+        if kind in ("registered", "withdrawn", "moved_in"):
+            day_counter[kind] += 1
+        self._apply_counters()
+        event = RegistrationEvent(
+            registration_id=registration.id if registration is not None else None,
+            user_id=self.user.id,
+            organization_code=registration.organization_code if registration is not None else organization_code,
+            kind=kind, occurred_at=now, day=day, people_delta=people_delta,
+            registrations_delta=registrations_delta, actor_id=actor_id)
+        db.session.add(event)
+        db.session.flush()
+        return event
+
+    def _apply_tallies(self) -> int:
+        """Updates the person's tallies; returns the change in national 実人数 (−1, 0 or 1)."""
+        changed = {k: v for k, v in self.tallies.items() if v}
+        if not changed:
+            return 0
+        stmt = _insert(PersonTally).values([
+            {"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
+            for (d, v), delta in changed.items()])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id", "dimension", "value"],
+            set_={"active": PersonTally.active + stmt.excluded.active},
+        ).returning(PersonTally.dimension, PersonTally.value, PersonTally.active)
+        people_delta = 0
+        for dimension, value, after in db.session.execute(stmt):
+            before = after - changed[(dimension, value)]
+            if after < 0:
+                raise RuntimeError(f"person tally below zero: {dimension}={value}")
+            step = (before == 0 and after > 0) - (before > 0 and after == 0)
+            if not step:
+                continue
+            self._person_step(dimension, value, step)
+            if dimension == "all":
+                people_delta = step
+        return people_delta
+
+    def _person_step(self, dimension: str, value: str, step: int) -> None:
+        if dimension == "all":
+            self.counters[("total", "")]["people"] += step
+            self.counters[("birth_year", self.birth)]["people"] += step
+        elif dimension in ("tier", "tie"):
+            self.counters[(dimension, value)]["people"] += step
+        elif dimension == "prefecture":
+            self.prefecture_people(value, step)
+
+    def prefecture_people(self, pref: str, step: int, home_pref: str | None = None) -> None:
+        """A person starting (+1) or stopping (−1) to be tied to a prefecture. Its 実人数 leaves out
+        people who live there; the flows keep them (DESIGN.md "Counting")."""
+        home = self.home_pref if home_pref is None else home_pref
+        if home != pref:
+            self.counters[("prefecture", pref)]["people"] += step
+        self.counters[("flow", flow_key(home, pref))]["people"] += step
+
+    def _apply_counters(self) -> None:
+        rows = []
+        slot = random.randrange(SLOTS)
+        fields = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
+        for (metric, key), deltas in self.counters.items():
+            if any(deltas.values()):
+                rows.append({"metric": metric, "key": key, "slot": slot,
+                             **{f: deltas.get(f, 0) for f in fields}})
+        if not rows:
+            return
+        stmt = _insert(FigureCounter).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["metric", "key", "slot"],
+            set_={f: getattr(FigureCounter, f) + getattr(stmt.excluded, f) for f in fields})
+        db.session.execute(stmt)

@@ -1,0 +1,39 @@
+"""Maintained figures: the national counts kept up to date in the same transaction as each change.
+
+Reading them costs the same at 1 k and 100 M registrations. Two tables:
+
+- `person_tallies` — per person, how many active registrations they hold per dimension value (all,
+  a tier, a tie, a prefecture). Its 0↔1 transitions are what change 実人数 (distinct people).
+  Its rows are per person, so concurrent writers only meet when they are the same person.
+- `figure_counters` — the published sums, per (metric, key), spread over `slot`s so that no single
+  row is a hot spot every registration contends on; a read sums the slots.
+"""
+from sqlalchemy import BigInteger, ForeignKey, Integer, SmallInteger, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.extensions import db
+
+
+class PersonTally(db.Model):
+    __tablename__ = "person_tallies"
+
+    user_id: Mapped[object] = mapped_column(Uuid, ForeignKey("users.id"), primary_key=True)
+    # "all", "tier", "tie", "prefecture" (direct or derived tie to that prefecture)
+    dimension: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[str] = mapped_column(String(24), primary_key=True)
+    active: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FigureCounter(db.Model):
+    __tablename__ = "figure_counters"
+
+    # total, prefecture, organization, flow, tier, tie, birth_year, day
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    people: Mapped[int] = mapped_column(BigInteger, default=0)  # 実人数
+    registrations: Mapped[int] = mapped_column(BigInteger, default=0)  # 延べ
+    premium: Mapped[int] = mapped_column(BigInteger, default=0)
+    moved_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    registered: Mapped[int] = mapped_column(BigInteger, default=0)  # events that day (metric "day")
+    withdrawn: Mapped[int] = mapped_column(BigInteger, default=0)

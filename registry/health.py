@@ -1,0 +1,39 @@
+"""Liveness and readiness at the site root, and the interactive docs' static assets."""
+from flask import Blueprint, send_from_directory
+from sqlalchemy import text
+
+from registry.common.auth import public
+from registry.errors import problem_response
+from registry.extensions import db
+
+blp = Blueprint("health", __name__)
+
+
+@blp.get("/healthz")
+@public
+def healthz():
+    """200 while the process serves, whatever the database does."""
+    return {"status": "ok"}
+
+
+@blp.get("/readyz")
+@public
+def readyz():
+    """200 when the database answers, 503 problem+json when it does not."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        db.session.rollback()
+        return problem_response(503, "database_unavailable", headers={"Retry-After": "5"})
+    return {"status": "ready"}
+
+
+def register_docs_assets(app, api_prefix: str) -> None:
+    """Swagger UI from the swagger-ui-bundle package, so the docs work on a closed network."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    @public
+    def swagger_static(filename):
+        return send_from_directory(swagger_ui_path, filename)
+
+    app.add_url_rule(f"{api_prefix}/docs/static/<path:filename>", "swagger_static", swagger_static)

@@ -1,0 +1,25 @@
+from flask_smorest import Blueprint
+
+from registry.common.auth import public
+from registry.common.pagination import paginate
+from registry.organizations import service
+from registry.organizations.schemas import OrganizationQuerySchema, OrganizationSchema
+
+blp = Blueprint("organizations", __name__, description="団体: prefectures and municipalities")
+
+
+@blp.get("/organizations")
+@public
+@blp.arguments(OrganizationQuerySchema, location="query")
+@blp.response(200, OrganizationSchema(many=True))
+def list_organizations(args):
+    """List 団体 by code; filter by kind, prefecture and name or kana."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    return paginate(service.list_statement(**args), page, per_page)
+
+
+@blp.get("/organizations/<string:code>")
+@public
+@blp.response(200, OrganizationSchema)
+def get_organization(code):
+    return service.get(code)

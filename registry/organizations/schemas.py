@@ -1,0 +1,31 @@
+from marshmallow import ValidationError, fields, validate
+
+from registry.common.schemas import BaseSchema, PaginationSchema, Text
+from registry.organizations.codes import normalize_prefecture_param
+from registry.common.messages import N_
+
+
+class PrefectureParam(fields.String):
+    """`21`, `1`–`47`, `01`–`47` or `210005`, loaded as the prefecture's 6-digit code."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = normalize_prefecture_param(super()._deserialize(value, attr, data, **kwargs)[:8])
+        if code is None:
+            raise ValidationError(N_("Not a valid prefecture."))
+        return code
+
+
+class OrganizationQuerySchema(PaginationSchema):
+    kind = fields.String(validate=validate.OneOf(["municipality", "prefecture"]))
+    prefecture = PrefectureParam()
+    q = Text(100)
+
+
+class OrganizationSchema(BaseSchema):
+    code = fields.String(metadata={"example": "212172"})
+    name = fields.String(metadata={"example": "飛騨市"})
+    kana = fields.String(metadata={"example": "ひだし"})
+    kind = fields.String(metadata={"example": "municipality"})
+    prefecture_code = fields.String(metadata={"example": "210005"})
+    lat = fields.Float()
+    lng = fields.Float()

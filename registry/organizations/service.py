@@ -1,0 +1,65 @@
+"""団体 lookups used by every other domain."""
+from sqlalchemy import or_, select
+
+from registry.errors import Problem
+from registry.extensions import db
+from registry.organizations.codes import check_digit, is_well_formed, to_hiragana
+from registry.organizations.models import MUNICIPALITY, Organization, Ward
+from registry.common.messages import N_
+
+
+def find(code) -> Organization | None:
+    if not is_well_formed(code):
+        return None
+    return db.session.get(Organization, code)
+
+
+def get(code) -> Organization:
+    """For a path parameter: 404 `unknown_organization`."""
+    org = find(code)
+    if org is None:
+        raise Problem(404, "unknown_organization")
+    return org
+
+
+def resolve(code, field: str = "organization_code") -> Organization:
+    """For a body field: 422 `unknown_organization`."""
+    org = find(code)
+    if org is None:
+        raise Problem(422, "unknown_organization", errors={field: [N_("No such 団体.")]})
+    return org
+
+
+def resolve_home_municipality(code, field: str = "home_municipality_code") -> Organization:
+    """A home address: a municipality, or a designated-city ward stored as its city.
+
+    A well-formed ward code the reference data does not list (浜松市's 2024 wards, say) still maps
+    to its city, since a designated city's wards share its first four digits.
+    """
+    if is_well_formed(code):
+        org = db.session.get(Organization, code)
+        if org is not None and org.kind == MUNICIPALITY:
+            return org
+        ward = db.session.get(Ward, code)
+        if ward is not None:
+            return db.session.get(Organization, ward.city_code)
+        city_five = code[:4] + "0"
+        city = db.session.get(Organization, city_five + check_digit(city_five))
+        if city is not None and code[4] != "0" and db.session.scalar(
+                select(Ward.code).where(Ward.city_code == city.code).limit(1)):
+            return city
+    raise Problem(422, "unknown_organization", errors={field: [N_("No such municipality.")]})
+
+
+def list_statement(kind: str | None = None, prefecture: str | None = None, q: str | None = None):
+    """The filtered list, ordered by code; `prefecture` is a prefecture's 6-digit code."""
+    stmt = select(Organization).order_by(Organization.code)
+    if kind:
+        stmt = stmt.where(Organization.kind == kind)
+    if prefecture:
+        stmt = stmt.where(Organization.prefecture_code == prefecture)
+    if q and q.strip():
+        term = q.strip()
+        stmt = stmt.where(or_(Organization.name.contains(term, autoescape=True),
+                              Organization.kana.contains(to_hiragana(term), autoescape=True)))
+    return stmt

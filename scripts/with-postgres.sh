@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs a command against a throwaway PostgreSQL 15 server started here and stopped afterwards.
+#   scripts/with-postgres.sh COMMAND [ARGS…]
+# The command sees TEST_DATABASE_URL (and PG_TEST_DATA / PG_TEST_CTL, so fault tests can stop and
+# restart the server). PostgreSQL refuses to run as root, so as root the server runs as `postgres`.
+set -euo pipefail
+
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+[ -x "$PGBIN/initdb" ] || { echo "no PostgreSQL binaries found (set PGBIN)" >&2; exit 1; }
+PGPORT=${PGPORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+DATA=$(mktemp -d /tmp/registry-pg.XXXXXX)
+
+as_db_user() {
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown -R postgres "$DATA"
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+stop() {
+  as_db_user "$PGBIN/pg_ctl" -D "$DATA/db" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$DATA"
+}
+trap stop EXIT
+
+chmod 755 "$DATA"
+as_db_user "$PGBIN/initdb" -D "$DATA/db" -U registry -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_db_user "$PGBIN/pg_ctl" -D "$DATA/db" -l "$DATA/server.log" -w -o \
+  "-p $PGPORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  start >/dev/null
+as_db_user "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U registry registry_test
+
+export TEST_DATABASE_URL="postgresql://registry@127.0.0.1:$PGPORT/registry_test"
+export PG_TEST_DATA="$DATA/db"
+echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT"
+"$@"

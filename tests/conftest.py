@@ -1,0 +1,167 @@
+"""Test set-up: one schema per run, each test inside a transaction that is rolled back.
+
+`TEST_DATABASE_URL` picks the database (`make test` runs the suite on SQLite, then on a PostgreSQL
+server it starts); tests marked `committing` really commit (concurrency) and clean up after.
+"""
+import os
+import uuid
+
+import pytest
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy import delete, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from config import TestingConfig, database_url
+from registry import create_app
+from registry.extensions import db
+from registry.organizations.reference import load_reference_data
+
+API = "/api/v1"
+REFERENCE_TABLES = {"organizations", "wards"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "committing: the test commits for real (threads, processes)")
+
+
+def _database_url(tmp_path_factory) -> str:
+    raw = os.environ.get("TEST_DATABASE_URL")
+    if raw:
+        return database_url(raw, raw)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def pytest_report_header(config):
+    raw = os.environ.get("TEST_DATABASE_URL")
+    return f"database: {'PostgreSQL ' + raw.rsplit('@', 1)[-1] if raw else 'SQLite (temporary file)'}"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory)})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        load_reference_data()
+        db.session.commit()
+        db.session.remove()
+    return app
+
+
+@pytest.fixture(scope="session")
+def dialect(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request, app, dialect):
+    if request.node.get_closest_marker("postgres_only") and dialect != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    if request.node.get_closest_marker("committing"):
+        yield
+        _clean(app)
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+                                 scopefunc=_app_ctx_id)
+        original, db.session = db.session, session
+        try:
+            with app.app_context():
+                yield
+        finally:
+            session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+def _clean(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE"))
+        else:
+            with db.engine.begin() as conn:
+                for table in tables:
+                    conn.execute(delete(table))
+
+
+class Api:
+    """The test client with the API prefix, JSON bodies and bearer tokens.
+
+    Each request runs in its own app context (fresh `g` and session, as in production; the test
+    body's context would otherwise be reused), and the test body's session is expired afterwards
+    so that it reads what the request wrote.
+    """
+
+    def __init__(self, client):
+        self.client = client
+
+    def call(self, method, path, token=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith((API, "/healthz", "/readyz", "/metrics")) else API + path
+        with self.client.application.app_context():
+            response = self.client.open(url, method=method, headers=headers, **kwargs)
+        db.session.expire_all()
+        return response
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.call("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.call("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client):
+    return Api(client)
+
+
+@pytest.fixture
+def signup(api):
+    """signup(home="131016", birth_year=1990, **fields) → (user json, token)."""
+
+    def make(home="131016", birth_year=1990, **fields):
+        body = {"email": f"r-{uuid.uuid4().hex[:10]}@example.jp", "password": "correct-horse-9",
+                "display_name": "テスト太郎", "home_municipality_code": home, "birth_year": birth_year}
+        body.update(fields)
+        response = api.post("/auth/signup", json=body)
+        assert response.status_code == 201, response.get_json()
+        data = response.get_json()
+        return data["user"], data["token"]
+
+    return make
+
+
+@pytest.fixture
+def make_account(api):
+    """make_account(role, organization=None) → token of a staff, host, national or admin account."""
+    from registry.accounts import service
+
+    def make(role, organization=None):
+        email = f"{role}-{uuid.uuid4().hex[:10]}@example.jp"
+        service.create_user(email=email, password="staff-password-1", role=role, organization_code=organization)
+        db.session.commit()  # releases the test's savepoint only
+        response = api.post("/auth/login", json={"email": email, "password": "staff-password-1"})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["token"]
+
+    return make

@@ -1,0 +1,149 @@
+"""API conventions: problem+json, languages, bad input never a 500, OpenAPI, health."""
+import json
+import re
+import uuid
+
+import pytest
+
+from registry.common.auth import ROLES
+
+API = "/api/v1"
+
+
+def test_healthz_and_readyz(api):
+    assert api.get("/healthz").get_json() == {"status": "ok"}
+    assert api.get("/readyz").status_code == 200
+
+
+def test_openapi_document_and_docs(client):
+    spec = client.get(f"{API}/openapi.json").get_json()
+    assert spec["openapi"].startswith("3")
+    assert f"/api/v1/registrations" in spec["paths"] or "/registrations" in str(spec["paths"])
+    docs = client.get(f"{API}/docs")
+    assert docs.status_code == 200 and b"swagger" in docs.data.lower()
+    asset = re.search(rb'src="([^"]*swagger-ui-bundle\.js)"', docs.data).group(1).decode()
+    assert asset.startswith("/api/v1/docs/static/")  # served by the app: no CDN on a closed network
+    assert client.get(asset).status_code == 200
+
+
+def test_problem_shape_in_japanese_by_default(api):
+    response = api.get("/organizations/999999")
+    body = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert set(body) >= {"type", "title", "status", "detail", "code"}
+    assert body["status"] == 404 and body["title"] == "該当する団体がありません。"
+
+
+@pytest.mark.parametrize("how", [{"headers": {"Accept-Language": "en-US,en;q=0.9"}}, {"query_string": {"lang": "en"}}])
+def test_problem_in_english_when_asked(api, how):
+    body = api.get("/organizations/999999", **how).get_json()
+    assert body["title"] == "No such local government (団体)."
+
+
+def test_field_errors_translated(api):
+    ja = api.post("/auth/signup", json={}).get_json()
+    en = api.post("/auth/signup", json={}, headers={"Accept-Language": "en"}).get_json()
+    assert ja["code"] == en["code"] == "validation_error"
+    assert ja["errors"]["email"] == ["必須項目です。"]
+    assert en["errors"]["email"] == ["Missing data for required field."]
+    long = api.post("/auth/signup", json={"display_name": "x" * 101}).get_json()
+    assert long["errors"]["display_name"] == ["1〜100件（文字）で指定してください。"] or \
+        long["errors"]["display_name"] == ["100文字以内で入力してください。"]
+
+
+def test_unknown_route_and_method(api):
+    assert api.get("/nothing-here").get_json()["code"] == "not_found"
+    response = api.call("PUT", "/organizations")
+    assert response.status_code == 405 and response.get_json()["code"] == "method_not_allowed"
+
+
+def test_body_over_6mb_is_413(api):
+    response = api.post("/auth/signup", data=b"{" + b" " * (6 * 1024 * 1024 + 10) + b"}",
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.get_json()["code"] == "payload_too_large"
+
+
+def test_nosniff_everywhere(api):
+    for path in ("/healthz", "/organizations", "/organizations/000000", "/me"):
+        assert api.get(path).headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- the bad-input sweep: every operation that takes a JSON body -----------------------------------
+
+def _operations(app, client):
+    spec = client.get(f"{API}/openapi.json").get_json()
+    adapter_rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in ("post", "put", "patch") or "requestBody" not in op:
+                continue
+            content = op["requestBody"]["content"]
+            if "application/json" not in content:
+                continue
+            schema = content["application/json"]["schema"]
+            if "$ref" in schema:
+                schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            flask_rule = re.sub(r"\{(\w+)\}", lambda m: f"<{m.group(1)}>", path)
+            rule = next(r for r in adapter_rules.values() if re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", r.rule) == flask_rule)
+            view = app.view_functions[rule.endpoint]
+            yield path, method, schema, getattr(view, "required_roles", None)
+
+
+@pytest.fixture
+def tokens(signup, make_account):
+    _, resident = signup()
+    return {"resident": resident, "staff": make_account("staff", "212172"), "national": make_account("national"),
+            "admin": make_account("admin")}
+
+
+def _concrete(path):
+    return re.sub(r"\{(\w+)\}", lambda m: "212172" if m.group(1) == "code" else str(uuid.uuid4()), path)
+
+
+WRONG = {"string": 12345, "integer": "abc", "number": "abc", "boolean": "maybe", "array": "not-a-list", "object": 7}
+
+
+def test_every_json_body_rejects_bad_input_with_a_4xx(app, client, api, tokens):
+    checked = 0
+    for path, method, schema, roles in _operations(app, client):
+        assert roles is not None, f"{method.upper()} {path} states no authorization rule"
+        role = next((r for r in roles if r in tokens), None)
+        token = tokens[role] if role else None
+        url = API + _concrete(path)
+        bodies = [b'{"a":', b"[]", b'"text"', b"null", json.dumps({"zz_unknown": 1}).encode()]
+        for name, prop in schema.get("properties", {}).items():
+            if prop.get("readOnly"):
+                continue
+            kind = prop.get("type", "object")
+            bodies.append(json.dumps({name: WRONG.get(kind, 7)}).encode())
+            if kind == "string":
+                bodies.append(json.dumps({name: "あ" * 100_000}).encode())
+        for body in bodies:
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"} if token else \
+                {"Content-Type": "application/json"}
+            response = client.open(url, method=method.upper(), data=body, headers=headers)
+            assert 400 <= response.status_code < 500, (method, path, body[:60], response.status_code, response.data[:300])
+            assert response.mimetype == "application/problem+json"
+            assert response.get_json()["code"]
+            checked += 1
+    assert checked > 50
+
+
+def test_every_request_string_is_bounded(app, client):
+    """Huge strings are refused by the schema itself: each has a maxLength, an enum or a format."""
+    for path, method, schema, _ in _operations(app, client):
+        for name, prop in schema.get("properties", {}).items():
+            items = prop.get("items", {}) if prop.get("type") == "array" else prop
+            if items.get("type") == "string" and not prop.get("readOnly"):
+                assert "maxLength" in items or "enum" in items or items.get("format") in ("date", "date-time", "uuid"), \
+                    f"{method.upper()} {path}: {name} has no upper bound"
+
+
+def test_every_route_states_who_may_call_it(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static",) or rule.endpoint.startswith("api-docs"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        roles = getattr(view, "required_roles", None)
+        assert roles is not None, f"{rule.rule} ({rule.endpoint}) has no @require/@public"
+        assert set(roles) <= set(ROLES)
