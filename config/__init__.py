@@ -35,6 +35,9 @@ class Config:
     PREMIUM_LIMIT = int(os.environ.get("PREMIUM_LIMIT", "3"))
     PREMIUM_ACTIVITIES_REQUIRED = int(os.environ.get("PREMIUM_ACTIVITIES_REQUIRED", "3"))
     CERTIFICATE_TTL_HOURS = int(os.environ.get("CERTIFICATE_TTL_HOURS", "24"))
+    # PEM of the Ed25519 private key that signs certificates; unset: one is generated once and kept
+    # in <instance>/certificate_signing_key.pem (mode 0600). Every host behind one site needs the same.
+    CERTIFICATE_SIGNING_KEY = os.environ.get("CERTIFICATE_SIGNING_KEY") or None
     # Bearer tokens expire; a client logs in again.
     TOKEN_TTL_DAYS = int(os.environ.get("TOKEN_TTL_DAYS", "30"))
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)

@@ -67,10 +67,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry import health
     from registry.accounts.api import blp as accounts
+    from registry.certificates.api import blp as certificates
+    from registry.figures.api import blp as figures
     from registry.organizations.api import blp as organizations
     from registry.registrations.api import blp as registrations
 
-    for blueprint in (accounts, organizations, registrations):
+    for blueprint in (accounts, organizations, registrations, figures, certificates):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.blp)
     health.register_docs_assets(app, API_PREFIX)
@@ -83,9 +85,11 @@ def register_errors(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry.accounts.cli import create_user_command
+    from registry.figures.cli import lapse_premiums_command, verify_counts_command
     from registry.organizations.cli import load_reference_data_command
 
-    for command in (create_user_command, load_reference_data_command):
+    for command in (create_user_command, load_reference_data_command, verify_counts_command,
+                    lapse_premiums_command):
         app.cli.add_command(command)
 
 

@@ -38,7 +38,10 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
-    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory)})
+    from registry.certificates.keys import CertificateKey
+    # A throw-away certificate key in the config, so no test writes one under instance/.
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+                                     "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -170,16 +170,17 @@ def identity_verified(user_id) -> bool:
         IdentityVerification.user_id == user_id, IdentityVerification.status == VERIFIED)) > 0
 
 
-def premium_slots_used(user_id, today: date, *, excluding: uuid.UUID | None = None) -> int:
-    """Premium registrations still valid plus pending new-premium requests (API.md)."""
+def premium_slots_used(user_id, today: date, *, include_pending: bool = True) -> int:
+    """Premium registrations still valid, plus pending new-premium requests (API.md): a request
+    holds a slot. At approval only the premium registrations are counted again."""
     premium = select(func.count(Registration.id)).where(
         Registration.user_id == user_id, Registration.status == ACTIVE, Registration.tier == PREMIUM,
         Registration.premium_valid_until >= today)
-    pending = select(func.count(PremiumRequest.id)).where(
-        PremiumRequest.user_id == user_id, PremiumRequest.status == PENDING, PremiumRequest.kind == "new")
-    if excluding is not None:
-        pending = pending.where(PremiumRequest.id != excluding)
-    return db.session.scalar(premium) + db.session.scalar(pending)
+    used = db.session.scalar(premium)
+    if include_pending:
+        used += db.session.scalar(select(func.count(PremiumRequest.id)).where(
+            PremiumRequest.user_id == user_id, PremiumRequest.status == PENDING, PremiumRequest.kind == "new"))
+    return used
 
 
 def premium_progress(user: User, reg: Registration, *, settings, today: date | None = None) -> dict:
@@ -269,7 +270,7 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     if reg.status != ACTIVE:
         raise Problem(409, "invalid_state", N_("The registration is no longer active."))
     renewal = request.kind == "renewal"
-    if not renewal and premium_slots_used(user.id, today, excluding=request.id) >= settings["PREMIUM_LIMIT"]:
+    if not renewal and premium_slots_used(user.id, today, include_pending=False) >= settings["PREMIUM_LIMIT"]:
         raise Problem(409, "premium_limit")
     change = FigureChange(user)
     if renewal and reg.premium_valid_until is not None and reg.premium_valid_until >= today:

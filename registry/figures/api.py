@@ -1,0 +1,117 @@
+"""The national figures: JSON by default, CSV when asked for by `Accept: text/csv`."""
+import csv
+import io
+
+from flask import Response, current_app, request
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from registry.common.auth import ADMIN, NATIONAL, STAFF, require
+from registry.common.time import today_tokyo, utcnow
+from registry.errors import Problem
+from registry.figures import service
+from registry.figures.schemas import (
+    AgeBandFiguresSchema, FlowSchema, IntervalQuerySchema, OrganizationFiguresSchema, PeriodSchema,
+    PrefectureFiguresSchema, PrefectureQuerySchema, TieFiguresSchema, TierFiguresSchema, TotalsQuerySchema,
+    TotalsSchema,
+)
+from registry.organizations import service as organizations
+from registry.registrations.models import TIES
+
+blp = Blueprint("figures", __name__, description="The national figures (aggregates only, no personal data)")
+CSV_NOTE = "JSON; the same rows as CSV with `Accept: text/csv` (a suppressed count is an empty cell)."
+
+
+def _min_cell() -> int:
+    return current_app.config["MIN_CELL"]
+
+
+def _flatten(row: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value.isoformat() if hasattr(value, "isoformat") else value
+    return flat
+
+
+def _respond(data, schema):
+    """`data` through `schema` as JSON, or as CSV (null → empty cell) when the client asks for it."""
+    if request.accept_mimetypes.best_match(["application/json", "text/csv"]) != "text/csv":
+        return data
+    rows = [_flatten(r) for r in schema.dump(data if isinstance(data, list) else [data], many=True)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else list(schema.fields))
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment"})
+
+
+@blp.get("/stats/totals")
+@require(NATIONAL, ADMIN, STAFF)
+@blp.arguments(TotalsQuerySchema, location="query")
+@blp.response(200, TotalsSchema, description=CSV_NOTE)
+def totals(args):
+    """National totals and progress toward 10 M / 100 M; `?organization=` for one 団体 (staff: their own)."""
+    actor = current_user
+    organization = organizations.resolve(args["organization"], "organization") if args.get("organization") else None
+    if actor.role == STAFF and (organization is None or organization.code != actor.organization_code):
+        raise Problem(403, "forbidden")
+    own = actor.role == STAFF
+    data = service.totals(today=today_tokyo(), now=utcnow(), organization=organization,
+                          min_cell=None if organization is None or own else _min_cell())
+    return _respond(data, TotalsSchema())
+
+
+@blp.get("/stats/by-prefecture")
+@require(NATIONAL, ADMIN)
+@blp.response(200, PrefectureFiguresSchema(many=True), description=CSV_NOTE)
+def by_prefecture():
+    return _respond(service.by_prefecture(min_cell=_min_cell()), PrefectureFiguresSchema())
+
+
+@blp.get("/stats/by-organization")
+@require(NATIONAL, ADMIN)
+@blp.arguments(PrefectureQuerySchema, location="query")
+@blp.response(200, OrganizationFiguresSchema(many=True), description=CSV_NOTE)
+def by_organization(args):
+    return _respond(service.by_organization(min_cell=_min_cell(), prefecture=args.get("prefecture")),
+                    OrganizationFiguresSchema())
+
+
+@blp.get("/stats/timeseries")
+@require(NATIONAL, ADMIN)
+@blp.arguments(IntervalQuerySchema, location="query")
+@blp.response(200, PeriodSchema(many=True), description=CSV_NOTE)
+def timeseries(args):
+    return _respond(service.timeseries(interval=args["interval"], min_cell=_min_cell()), PeriodSchema())
+
+
+@blp.get("/stats/flows")
+@require(NATIONAL, ADMIN)
+@blp.response(200, FlowSchema(many=True), description=CSV_NOTE)
+def flows():
+    return _respond(service.flows(min_cell=_min_cell()), FlowSchema())
+
+
+@blp.get("/stats/by-tier")
+@require(NATIONAL, ADMIN)
+@blp.response(200, TierFiguresSchema(many=True), description=CSV_NOTE)
+def by_tier():
+    return _respond(service.by_dimension("tier", "tier", min_cell=_min_cell(), order=("basic", "premium")),
+                    TierFiguresSchema())
+
+
+@blp.get("/stats/by-tie")
+@require(NATIONAL, ADMIN)
+@blp.response(200, TieFiguresSchema(many=True), description=CSV_NOTE)
+def by_tie():
+    return _respond(service.by_dimension("tie", "tie", min_cell=_min_cell(), order=TIES), TieFiguresSchema())
+
+
+@blp.get("/stats/by-age-band")
+@require(NATIONAL, ADMIN)
+@blp.response(200, AgeBandFiguresSchema(many=True), description=CSV_NOTE)
+def by_age_band():
+    return _respond(service.by_age_band(today=today_tokyo(), min_cell=_min_cell()), AgeBandFiguresSchema())

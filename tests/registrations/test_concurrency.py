@@ -1,0 +1,65 @@
+"""Races on a real PostgreSQL: parallel identical registrations and one person's parallel changes."""
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.figures.recount import verify
+from registry.registrations.models import Registration
+
+pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
+
+
+def _parallel(app, n, make_request):
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        client = app.test_client()
+        barrier.wait()
+        results[i] = make_request(client, i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def _signup(app, home="131016"):
+    response = app.test_client().post("/api/v1/auth/signup", json={
+        "email": f"c-{uuid.uuid4().hex[:8]}@example.jp", "password": "password-123", "display_name": "並行",
+        "home_municipality_code": home, "birth_year": 1985})
+    return response.get_json()["token"]
+
+
+def test_parallel_identical_registrations_make_one(app):
+    token = _signup(app)
+    statuses = _parallel(app, 12, lambda client, i: client.post(
+        "/api/v1/registrations", headers={"Authorization": f"Bearer {token}"},
+        json={"organization_code": "212172", "ties": ["birthplace"]}).status_code)
+    assert sorted(statuses) == [201] + [409] * 11
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)
+                                 .where(Registration.status == "active")) == 1
+        assert verify() == []
+
+
+def test_parallel_changes_keep_figures_exact(app):
+    tokens = [_signup(app) for _ in range(4)]
+    codes = ["212172", "212016", "210005", "011002", "472018", "132012"]
+
+    def act(client, i):
+        token = tokens[i % 4]
+        return client.post("/api/v1/registrations", headers={"Authorization": f"Bearer {token}"},
+                           json={"organization_code": codes[i % len(codes)], "ties": ["repeat_visit"]}).status_code
+
+    statuses = _parallel(app, 24, act)
+    assert set(statuses) <= {201, 409}
+    with app.app_context():
+        active = db.session.scalar(select(func.count()).select_from(Registration).where(Registration.status == "active"))
+        assert active == statuses.count(201)
+        assert verify() == []
