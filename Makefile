@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test test-sqlite test-postgres install migrate clean bench
+.PHONY: run test test-sqlite test-postgres install migrate clean bench browser-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -26,7 +26,15 @@ migrate: install
 run: migrate
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: test-sqlite test-postgres
+test: browser-deps test-sqlite test-postgres
+
+# The browser tests drive Debian's chromium (no browser download); CI runs as root and installs it.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else echo "chromium or fonts-noto-cjk missing: browser tests will be skipped (apt-get install chromium fonts-noto-cjk)"; fi; \
+	fi
 
 test-sqlite: install
 	@echo "== tests on SQLite =="
@@ -38,3 +46,8 @@ test-postgres: install
 
 clean:
 	rm -rf $(VENV) instance/registry.db* $(MO)
+
+# Benchmark of the national figures at 1 k and 1 M people and of seed-demo, on a throwaway PostgreSQL
+# (BENCH_PEOPLE=50000 for a quicker run; see bench/README.md). Never part of `make test`.
+bench: install
+	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/figures.py'

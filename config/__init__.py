@@ -41,6 +41,10 @@ class Config:
     # Bearer tokens expire; a client logs in again.
     TOKEN_TTL_DAYS = int(os.environ.get("TOKEN_TTL_DAYS", "30"))
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")  # redis://… across workers
+    RATELIMIT_HEADERS_ENABLED = False  # Retry-After is set by registry.errors, whatever refused
+    # Failed sign-ins per e-mail address before back-off starts (then 1, 2, 4 … minutes, at most 60).
+    LOGIN_FAILURES_BEFORE_BACKOFF = 5
 
     # argon2id cost (RFC 9106 second recommended option); tests lower it.
     ARGON2_TIME_COST = 3
@@ -48,6 +52,15 @@ class Config:
     ARGON2_PARALLELISM = 4
 
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024  # any body over 6 MB is 413
+
+    # Evidence files (PDF, JPEG, PNG) live here, outside the database; unset: <instance>/uploads.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None
+    # E-mail: smtp://[user:password@]host[:port] (smtp+starttls://, smtps:// for TLS); unset: no e-mail.
+    SMTP_URL = os.environ.get("SMTP_URL") or None
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "ふるさと住民登録 <no-reply@localhost>")
+    # The site's public root, for links in e-mails (verification, notifications).
+    SITE_URL = os.environ.get("SITE_URL", "http://localhost:5000")
     JSON_SORT_KEYS = False
 
     BABEL_DEFAULT_LOCALE = "ja"
@@ -57,6 +70,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    WTF_CSRF_CHECK_DEFAULT = False  # the pages' blueprints call csrf.protect() themselves
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     # flask-smorest: the OpenAPI document is generated from the marshmallow schemas.
     API_TITLE = "Furusato Registry API"
@@ -87,7 +102,7 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8 * 1024
     ARGON2_PARALLELISM = 1
-    RATELIMIT_ENABLED = False
+    RATELIMIT_ENABLED = True  # as in production; the tests reset the counts before each test
 
 
 class ProductionConfig(Config):

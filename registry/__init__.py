@@ -1,19 +1,28 @@
 """Furusato Registry: the national system behind ふるさと住民登録."""
 import os
 
-from flask import Flask, request
+from flask import Flask, request, session
 
 from config import Config, from_environment
-from registry.extensions import api, babel, configure_password_hasher, db, login_manager, migrate
+from registry.errors import Problem
+from registry.extensions import api, babel, configure_password_hasher, csrf, db, limiter, login_manager, migrate
 
 API_PREFIX = "/api/v1"
+# Pages load scripts, styles and images only from the service itself and are never framed.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                           "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
 class RegistryApp(Flask):
     def dispatch_request(self):
         """One commit point per request: after the view returns; any exception rolls back
         (the session is removed at teardown) and reaches the problem+json handlers."""
-        rv = super().dispatch_request()
+        try:
+            rv = super().dispatch_request()
+        except Problem as problem:
+            if problem.keep_changes:
+                db.session.commit()
+            raise
         db.session.commit()
         return rv
 
@@ -45,7 +54,11 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang")
     if asked in languages:
+        if not request.path.startswith(API_PREFIX):
+            session["lang"] = asked  # the pages remember the reader's choice
         return asked
+    if session.get("lang") in languages and not request.path.startswith(API_PREFIX):
+        return session["lang"]
     return request.accept_languages.best_match(languages, default=languages[0])
 
 
@@ -60,6 +73,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     init_login(login_manager)
     babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
     configure_password_hasher(app.config)
     api.init_app(app)
 
@@ -67,15 +82,29 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry import health
     from registry.accounts.api import blp as accounts
+    from registry.audit.api import blp as audit
+    from registry.announcements.api import blp as announcements
+    from registry.benefits.api import blp as benefits
     from registry.certificates.api import blp as certificates
+    from registry.evidence.api import blp as evidence
     from registry.figures.api import blp as figures
+    from registry.hosts.api import blp as hosts
+    from registry.needs.api import blp as needs
+    from registry.notifications.api import blp as notifications
     from registry.organizations.api import blp as organizations
     from registry.registrations.api import blp as registrations
 
-    for blueprint in (accounts, organizations, registrations, figures, certificates):
+    for blueprint in (accounts, organizations, registrations, figures, certificates, needs, announcements,
+                      evidence, benefits, notifications, hosts, audit):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.blp)
     health.register_docs_assets(app, API_PREFIX)
+
+    from registry.pages import auth, dashboard, hosts as host_pages, needs as need_pages, public, resident, staff
+    from registry.pages.labels import template_helpers
+    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard):
+        app.register_blueprint(module.blp)
+    app.context_processor(template_helpers)
 
 
 def register_errors(app: Flask) -> None:
@@ -85,11 +114,14 @@ def register_errors(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry.accounts.cli import create_user_command
+    from registry.evidence.cli import sweep_uploads_command
     from registry.figures.cli import lapse_premiums_command, verify_counts_command
+    from registry.figures.seed_cli import seed_demo_command
+    from registry.notifications.cli import send_notifications_command
     from registry.organizations.cli import load_reference_data_command
 
     for command in (create_user_command, load_reference_data_command, verify_counts_command,
-                    lapse_premiums_command):
+                    lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command):
         app.cli.add_command(command)
 
 
@@ -97,4 +129,9 @@ def register_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -4,8 +4,10 @@ Services raise `Problem(status, code, detail)`; the handlers below turn it, HTTP
 outages and anything unexpected into the same shape, with the title in the caller's language.
 """
 import logging
+import math
+import time
 
-from flask import Response, json
+from flask import Response, has_request_context, json, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -41,6 +43,14 @@ TITLES = {
     "premium_limit": _l("You already have the maximum number of premium registrations."),
     "identity_unverified": _l("Premium needs a verified identity."),
     "renewal_not_open": _l("Renewal is not open yet."),
+    "need_full": _l("Every place of this need is taken."),
+    "need_closed": _l("This need is not taking applications."),
+    "already_applied": _l("You have already applied to this need."),
+    "unsupported_file": _l("This file type is not accepted: send a PDF, JPEG or PNG."),
+    "not_in_progress": _l("This need is not taking place right now."),
+    "invalid_check_in": _l("This check-in code is wrong or has expired."),
+    "not_accepted": _l("You have no accepted application to this need."),
+    "already_checked_in": _l("You have already checked in."),
 }
 
 # HTTP errors raised outside our services (routing, webargs, werkzeug) get these codes.
@@ -56,10 +66,13 @@ class Problem(Exception):
     """A refusal the client can act on: HTTP status, stable code, optional detail and field errors."""
 
     def __init__(self, status: int, code: str, detail: str | None = None, *,
-                 errors: dict | None = None, headers: dict | None = None):
+                 errors: dict | None = None, headers: dict | None = None, keep_changes: bool = False):
         super().__init__(f"{status} {code}: {detail or ''}")
         self.status, self.code, self.detail = status, code, detail
         self.errors, self.headers = errors, headers or {}
+        # A refusal whose bookkeeping must be kept (a failed sign-in counts toward back-off): the
+        # request commits what the service flushed before answering.
+        self.keep_changes = keep_changes
 
 
 def not_found(detail: str | None = None) -> Problem:
@@ -70,9 +83,21 @@ def validation_error(errors: dict) -> Problem:
     return Problem(422, "validation_error", errors=errors)
 
 
+def _wants_page() -> bool:
+    """A browser on a page (not the API): errors come as an HTML page."""
+    return has_request_context() and not request.path.startswith("/api/") and request.path not in (
+        "/healthz", "/readyz", "/metrics") and request.accept_mimetypes.accept_html
+
+
 def problem_response(status: int, code: str, detail: str | None = None, *,
                      errors: dict | None = None, headers: dict | None = None) -> Response:
     title = TITLES.get(code)
+    if _wants_page():
+        html = render_template("pages/error.html", title=str(title) if title else code,
+                               detail=translate(detail) if detail else "")
+        response = Response(html, status=status, mimetype="text/html")
+        response.headers.extend(headers or {})
+        return response
     body = {
         "type": "about:blank",
         "title": str(title) if title is not None else code,
@@ -113,7 +138,7 @@ def http_exception_response(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})
     if error.code == 429:
-        headers.setdefault("Retry-After", str(getattr(error, "retry_after", None) or 60))
+        headers.setdefault("Retry-After", str(_seconds_until_limit_resets()))
     messages = data.get("errors") or data.get("messages")
     if error.code == 400 and messages and "json" in messages and _is_json_decode(messages["json"]):
         return problem_response(400, "invalid_json", headers=headers)
@@ -122,6 +147,12 @@ def http_exception_response(error: HTTPException) -> Response:
     if error.code == 422 and errors is None:
         errors = {}
     return problem_response(error.code or 500, code, errors=errors, headers=headers)
+
+
+def _seconds_until_limit_resets() -> int:
+    from registry.extensions import limiter
+    current = limiter.current_limit
+    return max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
 
 
 def _is_json_decode(messages) -> bool:

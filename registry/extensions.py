@@ -1,10 +1,13 @@
 """Extension singletons, initialised in `create_app`."""
 from argon2 import PasswordHasher
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -35,6 +38,8 @@ migrate = Migrate()
 login_manager = LoginManager()
 api = Api()
 babel = Babel()
+limiter = Limiter(key_func=get_remote_address)  # limits are set per endpoint (registry/common/limits.py)
+csrf = CSRFProtect()  # checked by the pages' blueprints only (the API takes no cookies for writes)
 password_hasher = PasswordHasher()
 
 

@@ -1,6 +1,13 @@
 """Every domain's models, imported in one place for Alembic and `create_all`."""
-from registry.accounts.models import ApiToken, User  # noqa: F401
+from registry.accounts.models import ApiToken, LoginThrottle, User  # noqa: F401
+from registry.audit.models import AuditEntry  # noqa: F401
+from registry.announcements.models import Announcement, AnnouncementRead  # noqa: F401
+from registry.benefits.models import Benefit  # noqa: F401
+from registry.evidence.models import ActivityEvidence  # noqa: F401
 from registry.figures.models import FigureCounter, PersonTally  # noqa: F401
+from registry.hosts.models import Host, SetPasswordToken  # noqa: F401
+from registry.needs.models import Application, Need  # noqa: F401
+from registry.notifications.models import Notification, OutboxMessage  # noqa: F401
 from registry.organizations.models import Organization, Ward  # noqa: F401
 from registry.registrations.models import (  # noqa: F401
     Activity, IdentityVerification, PremiumRequest, Registration, RegistrationEvent,

@@ -2,7 +2,8 @@
 # Runs a command against a throwaway PostgreSQL 15 server started here and stopped afterwards.
 #   scripts/with-postgres.sh COMMAND [ARGS…]
 # The command sees TEST_DATABASE_URL (and PG_TEST_DATA / PG_TEST_CTL, so fault tests can stop and
-# restart the server). PostgreSQL refuses to run as root, so as root the server runs as `postgres`.
+# restart the server: `$PG_TEST_CTL stop`, `$PG_TEST_CTL start -o "$PG_TEST_OPTS"`).
+# PostgreSQL refuses to run as root, so as root the server runs as `postgres`.
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
@@ -28,12 +29,14 @@ trap stop EXIT
 
 chmod 755 "$DATA"
 as_db_user "$PGBIN/initdb" -D "$DATA/db" -U registry -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_db_user "$PGBIN/pg_ctl" -D "$DATA/db" -l "$DATA/server.log" -w -o \
-  "-p $PGPORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-  start >/dev/null
+export PG_TEST_OPTS="-p $PGPORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+as_db_user "$PGBIN/pg_ctl" -D "$DATA/db" -l "$DATA/server.log" -w -o "$PG_TEST_OPTS" start >/dev/null
 as_db_user "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U registry registry_test
 
 export TEST_DATABASE_URL="postgresql://registry@127.0.0.1:$PGPORT/registry_test"
 export PG_TEST_DATA="$DATA/db"
+# How the fault tests stop and start this server (as the server's user when we are root).
+if [ "$(id -u)" = 0 ]; then export PG_TEST_CTL="runuser -u postgres -- $PGBIN/pg_ctl -D $DATA/db"
+else export PG_TEST_CTL="$PGBIN/pg_ctl -D $DATA/db"; fi
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT"
 "$@"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import TestingConfig, database_url
 from registry import create_app
-from registry.extensions import db
+from registry.extensions import db, limiter
 from registry.organizations.reference import load_reference_data
 
 API = "/api/v1"
@@ -41,7 +41,8 @@ def app(tmp_path_factory):
     from registry.certificates.keys import CertificateKey
     # A throw-away certificate key in the config, so no test writes one under instance/.
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
-                                     "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
+                                     "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode(),
+                                     "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -61,6 +62,7 @@ def dialect(app) -> str:
 def _isolated(request, app, dialect):
     if request.node.get_closest_marker("postgres_only") and dialect != "postgresql":
         pytest.skip("needs PostgreSQL")
+    limiter.reset()  # rate limits are on, counted per test
     if request.node.get_closest_marker("committing"):
         yield
         _clean(app)

@@ -118,6 +118,7 @@ def test_every_json_body_rejects_bad_input_with_a_4xx(app, client, api, tokens):
             bodies.append(json.dumps({name: WRONG.get(kind, 7)}).encode())
             if kind == "string":
                 bodies.append(json.dumps({name: "あ" * 100_000}).encode())
+                bodies.append(json.dumps({name: "a\u0000b"}).encode())  # PostgreSQL cannot store NUL
         for body in bodies:
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"} if token else \
                 {"Content-Type": "application/json"}

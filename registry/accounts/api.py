@@ -1,11 +1,19 @@
+import uuid
+
 from flask import current_app
 from flask_login import current_user
 
 from flask_smorest import Blueprint
 
 from registry.accounts import service
-from registry.accounts.schemas import AuthResultSchema, LoginSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema
+from registry.accounts.schemas import (
+    AuthResultSchema, LoginSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema, TokenSchema,
+)
+from registry.common import limits
+from registry.notifications.verification import request_verification
 from registry.common.auth import RESIDENT, ROLES, bearer_token, public, require
+from registry.common.pagination import paginate
+from registry.common.schemas import PaginationSchema
 
 blp = Blueprint("accounts", __name__, description="Accounts and sign-in")
 
@@ -15,21 +23,25 @@ def _ttl() -> int:
 
 
 @blp.post("/auth/signup")
+@limits.signup
 @public
 @blp.arguments(SignupSchema)
 @blp.response(201, AuthResultSchema)
 def signup(data):
     """Create a resident account; answers a bearer token."""
     user, token = service.signup(**data, ttl_days=_ttl())
+    request_verification(user, settings=current_app.config)  # e-mails the link when SMTP is configured
     return {"user": user, "token": token}
 
 
 @blp.post("/auth/login")
+@limits.sign_in
 @public
 @blp.arguments(LoginSchema)
 @blp.response(200, AuthResultSchema)
 def login(data):
-    user, token = service.login(data["email"], data["password"], ttl_days=_ttl())
+    user, token = service.login(data["email"], data["password"], ttl_days=_ttl(),
+                                backoff_after=current_app.config["LOGIN_FAILURES_BEFORE_BACKOFF"])
     return {"user": user, "token": token}
 
 
@@ -62,3 +74,19 @@ def patch_me(changes):
 def delete_me():
     """Withdraw every registration and erase personal data."""
     service.erase(current_user._get_current_object())
+
+
+@blp.get("/me/tokens")
+@require(*ROLES)
+@blp.arguments(PaginationSchema, location="query")
+@blp.response(200, TokenSchema(many=True))
+def list_tokens(args):
+    """The caller's bearer tokens still in force (never the tokens themselves), newest first."""
+    return paginate(service.tokens_of(current_user._get_current_object()), args["page"], args["per_page"])
+
+
+@blp.delete("/me/tokens/<uuid:token_id>")
+@require(*ROLES)
+@blp.response(204)
+def revoke_token(token_id: uuid.UUID):
+    service.revoke_token_by_id(current_user._get_current_object(), token_id)

@@ -58,3 +58,9 @@ class ProfileUpdateSchema(BaseSchema):
 class AuthResultSchema(BaseSchema):
     user = fields.Nested(ProfileSchema)
     token = fields.String()
+
+
+class TokenSchema(BaseSchema):
+    id = Id()
+    created_at = TokyoDateTime()
+    expires_at = TokyoDateTime()

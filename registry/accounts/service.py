@@ -1,12 +1,14 @@
 """Accounts: sign-up, sign-in, tokens, profile, erasure. Functions flush; the request commits."""
 import hashlib
+import math
 import secrets
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
-from registry.accounts.models import ApiToken, User, new_session_nonce
+from registry.accounts.models import ApiToken, LoginThrottle, User, new_session_nonce
+from registry.common.database import insert_for_upsert
 from registry.common.auth import ROLES, RESIDENT, STAFF, HOST
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
@@ -84,6 +86,21 @@ def revoke_token(token: str, now: datetime | None = None) -> None:
                        .values(revoked_at=now or utcnow()))
 
 
+def tokens_of(user: User, now: datetime | None = None):
+    """The user's tokens still in force, newest first."""
+    return select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                                  ApiToken.expires_at > (now or utcnow())) \
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)
+
+
+def revoke_token_by_id(user: User, token_id, now: datetime | None = None) -> None:
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        raise Problem(404, "not_found")
+    row.revoked_at = now or utcnow()
+    db.session.flush()
+
+
 def revoke_all_tokens(user: User, now: datetime | None = None) -> None:
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now or utcnow()))
@@ -100,9 +117,15 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email_key == normalize_email(email)))
 
 
-def signup(*, email: str, password: str, display_name: str, home_municipality_code: str,
-           birth_year: int, guardian_consent: bool = False, ttl_days: int,
-           now: datetime | None = None) -> tuple[User, str]:
+def signup(*, ttl_days: int, now: datetime | None = None, **fields) -> tuple[User, str]:
+    """POST /auth/signup: a resident account and a bearer token."""
+    now = now or utcnow()
+    user = create_resident(now=now, **fields)
+    return user, issue_token(user, ttl_days=ttl_days, now=now)
+
+
+def create_resident(*, email: str, password: str, display_name: str, home_municipality_code: str,
+                    birth_year: int, guardian_consent: bool = False, now: datetime | None = None) -> User:
     now = now or utcnow()
     _check_age_rules(birth_year, guardian_consent, today_tokyo(now))
     home = organizations.resolve_home_municipality(home_municipality_code)
@@ -114,7 +137,7 @@ def signup(*, email: str, password: str, display_name: str, home_municipality_co
                 guardian_consent=bool(guardian_consent), created_at=now)
     db.session.add(user)
     db.session.flush()
-    return user, issue_token(user, ttl_days=ttl_days, now=now)
+    return user
 
 
 def _dummy_hash() -> str:
@@ -124,12 +147,20 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH
 
 
-def authenticate(email: str, password: str) -> User:
+def authenticate(email: str, password: str, *, now: datetime | None = None,
+                 backoff_after: int = 5) -> User:
     """The user for this pair, or 401 `invalid_credentials`.
 
     An unknown e-mail costs one argon2 verification too, so timing does not reveal which e-mails
-    have accounts.
+    have accounts. After `backoff_after` failures for an address (known or not), it is refused with
+    429 for 1, 2, 4 … (at most 60) minutes; a success clears the count.
     """
+    now = now or utcnow()
+    key = normalize_email(email)
+    throttle = db.session.get(LoginThrottle, key)
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        wait = math.ceil((throttle.locked_until - now).total_seconds())
+        raise Problem(429, "rate_limited", headers={"Retry-After": str(wait)})
     hasher = get_password_hasher()
     user = find_by_email(email)
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
@@ -139,14 +170,30 @@ def authenticate(email: str, password: str) -> User:
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        raise Problem(401, "invalid_credentials")
+        _count_failure(key, now, backoff_after)
+        raise Problem(401, "invalid_credentials", keep_changes=True)
+    if throttle is not None:
+        db.session.delete(throttle)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return user
 
 
-def login(email: str, password: str, *, ttl_days: int, now: datetime | None = None) -> tuple[User, str]:
-    user = authenticate(email, password)
+def _count_failure(key: str, now: datetime, backoff_after: int) -> None:
+    stmt = insert_for_upsert(LoginThrottle).values(email_key=key, failures=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["email_key"],
+                                      set_={"failures": LoginThrottle.failures + 1}).returning(LoginThrottle.failures)
+    failures = db.session.execute(stmt).scalar_one()
+    if failures >= backoff_after:
+        minutes = min(60, 2 ** (failures - backoff_after))
+        db.session.execute(update(LoginThrottle).where(LoginThrottle.email_key == key)
+                           .values(locked_until=now + timedelta(minutes=minutes)))
+    db.session.flush()
+
+
+def login(email: str, password: str, *, ttl_days: int, now: datetime | None = None,
+          backoff_after: int = 5) -> tuple[User, str]:
+    user = authenticate(email, password, now=now, backoff_after=backoff_after)
     return user, issue_token(user, ttl_days=ttl_days, now=now)
 
 
@@ -191,6 +238,16 @@ def erase(user: User, *, now: datetime | None = None) -> None:
         raise Problem(403, "forbidden")
     from registry.registrations import service as registrations
     registrations.withdraw_all_for_erasure(user, now=now)
+    from registry.needs import service as needs
+    needs.cancel_applications_for_erasure(user, now=now)
+    from registry.evidence import service as evidence
+    evidence.erase_for(user, now=now)  # uploaded files deleted
+    from registry.notifications import service as notifications
+    notifications.erase_for(user, now=now)  # inbox and queued e-mails deleted
+    from registry.evidence import service as evidence
+    evidence.erase_for(user, now=now)  # evidence files deleted
+    from registry.notifications import service as notifications
+    notifications.erase_for(user, now=now)  # inbox and e-mails deleted
     revoke_all_tokens(user, now)
     for column in ("email", "email_key", "password_hash", "display_name", "birth_year", "availability",
                    "email_verified_at"):

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from registry.certificates import service
 from registry.certificates.keys import app_key
 from registry.certificates.schemas import CertificateSchema, JwkSetSchema, VerificationSchema, VerifyQuerySchema
+from registry.common import limits
 from registry.common.auth import RESIDENT, public, require
 
 blp = Blueprint("certificates", __name__, description="登録証: registration certificates and their public check")
@@ -25,6 +26,7 @@ def get_certificate(registration_id: uuid.UUID):
 
 
 @blp.get("/certificates/verify")
+@limits.certificate_check
 @public
 @blp.arguments(VerifyQuerySchema, location="query")
 @blp.response(200, VerificationSchema)

@@ -110,8 +110,9 @@ def verify(token: str, *, keys: Mapping[str, Ed25519PublicKey], now: datetime | 
 
 def benefits_for(organization_code: str, tier: str) -> list[dict]:
     """The current benefits `tier` gives at a 団体, as `[{title, kind}]` (a premium tier's include
-    the basic ones). Benefits are not modelled yet: the benefits issue fills this in."""
-    return []
+    the basic ones)."""
+    from registry.benefits import service as benefits
+    return benefits.benefits_for(organization_code, tier)
 
 
 def _invalid(reason: str) -> dict:

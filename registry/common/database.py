@@ -1,5 +1,6 @@
-"""Engine set-up per database."""
+"""Engine set-up per database, and the one dialect-specific statement we need (upsert)."""
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def init_database(app) -> None:
@@ -27,3 +28,9 @@ def _sqlite_pragmas(engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN")
+
+
+def insert_for_upsert(model):
+    """An INSERT that takes `.on_conflict_do_update(...)` on both databases."""
+    from registry.extensions import db
+    return (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(model)

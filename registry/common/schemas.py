@@ -1,15 +1,35 @@
 """Base schema and fields shared by every domain's schemas."""
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from registry.common.messages import N_
 from registry.common.time import TOKYO
 
 
 class BaseSchema(Schema):
-    """Unknown fields are refused (422), so a typo never passes silently."""
+    """Unknown fields are refused (422), so a typo never passes silently; so are NUL characters,
+    which PostgreSQL cannot store in text."""
 
     class Meta:
         unknown = RAISE
         ordered = True
+
+    @pre_load
+    def refuse_nul(self, data, **kwargs):
+        if isinstance(data, dict):
+            bad = {k: [N_("NUL characters are not allowed.")] for k, v in data.items() if _has_nul(v)}
+            if bad:
+                raise ValidationError(bad)
+        return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    return False
 
 
 class TokyoDateTime(fields.DateTime):

@@ -1,8 +1,5 @@
 """The national figures: JSON by default, CSV when asked for by `Accept: text/csv`."""
-import csv
-import io
-
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -10,6 +7,7 @@ from registry.common.auth import ADMIN, NATIONAL, STAFF, require
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.figures import service
+from registry.figures.export import csv_response
 from registry.figures.schemas import (
     AgeBandFiguresSchema, FlowSchema, IntervalQuerySchema, OrganizationFiguresSchema, PeriodSchema,
     PrefectureFiguresSchema, PrefectureQuerySchema, TieFiguresSchema, TierFiguresSchema, TotalsQuerySchema,
@@ -26,26 +24,11 @@ def _min_cell() -> int:
     return current_app.config["MIN_CELL"]
 
 
-def _flatten(row: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in row.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value.isoformat() if hasattr(value, "isoformat") else value
-    return flat
-
-
 def _respond(data, schema):
-    """`data` through `schema` as JSON, or as CSV (null → empty cell) when the client asks for it."""
+    """`data` through `schema` as JSON, or as CSV when the client asks for it by `Accept`."""
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) != "text/csv":
         return data
-    rows = [_flatten(r) for r in schema.dump(data if isinstance(data, list) else [data], many=True)]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else list(schema.fields))
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment"})
+    return csv_response(data, schema)
 
 
 @blp.get("/stats/totals")

@@ -9,8 +9,8 @@ import random
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 
+from registry.common.database import insert_for_upsert
 from registry.common.time import TOKYO
 from registry.extensions import db
 from registry.figures.models import FigureCounter, PersonTally
@@ -18,10 +18,6 @@ from registry.organizations.codes import prefecture_code_of
 from registry.registrations.models import PREMIUM, RegistrationEvent
 
 SLOTS = 16  # counter rows per key: concurrent writers spread over them
-
-
-def _insert(model):
-    return (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(model)
 
 
 def home_prefecture(user) -> str | None:
@@ -105,7 +101,7 @@ class FigureChange:
         changed = {k: v for k, v in self.tallies.items() if v}
         if not changed:
             return 0
-        stmt = _insert(PersonTally).values([
+        stmt = insert_for_upsert(PersonTally).values([
             {"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
             for (d, v), delta in changed.items()])
         stmt = stmt.on_conflict_do_update(
@@ -152,7 +148,7 @@ class FigureChange:
                              **{f: deltas.get(f, 0) for f in fields}})
         if not rows:
             return
-        stmt = _insert(FigureCounter).values(rows)
+        stmt = insert_for_upsert(FigureCounter).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=["metric", "key", "slot"],
             set_={f: getattr(FigureCounter, f) + getattr(stmt.excluded, f) for f in fields})

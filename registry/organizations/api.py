@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from registry.common.auth import public
 from registry.common.pagination import paginate
 from registry.organizations import service
-from registry.organizations.schemas import OrganizationQuerySchema, OrganizationSchema
+from registry.organizations.schemas import OrganizationDetailSchema, OrganizationQuerySchema, OrganizationSchema
 
 blp = Blueprint("organizations", __name__, description="団体: prefectures and municipalities")
 
@@ -20,6 +20,7 @@ def list_organizations(args):
 
 @blp.get("/organizations/<string:code>")
 @public
-@blp.response(200, OrganizationSchema)
+@blp.response(200, OrganizationDetailSchema)
 def get_organization(code):
-    return service.get(code)
+    """One 団体 with the benefits it currently offers its registrants."""
+    return service.get_with_benefits(code)

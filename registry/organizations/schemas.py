@@ -29,3 +29,16 @@ class OrganizationSchema(BaseSchema):
     prefecture_code = fields.String(metadata={"example": "210005"})
     lat = fields.Float()
     lng = fields.Float()
+
+
+class OrganizationBenefitSchema(BaseSchema):
+    title = fields.String()
+    description = fields.String()
+    tier = fields.String()
+    kind = fields.String()
+    valid_until = fields.Date(allow_none=True)
+
+
+class OrganizationDetailSchema(OrganizationSchema):
+    benefits = fields.List(fields.Nested(OrganizationBenefitSchema),
+                           metadata={"description": "current benefits (サポート施策) for its registrants, per tier"})

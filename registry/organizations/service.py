@@ -63,3 +63,21 @@ def list_statement(kind: str | None = None, prefecture: str | None = None, q: st
         stmt = stmt.where(or_(Organization.name.contains(term, autoescape=True),
                               Organization.kana.contains(to_hiragana(term), autoescape=True)))
     return stmt
+
+
+def municipalities_by_prefecture() -> list[tuple[Organization, list[Organization]]]:
+    """Every prefecture with its municipalities, for a home-address picker."""
+    orgs = list(db.session.scalars(select(Organization).order_by(Organization.code)))
+    prefectures = [o for o in orgs if o.kind != MUNICIPALITY]
+    by_pref = {p.code: [] for p in prefectures}
+    for org in orgs:
+        if org.kind == MUNICIPALITY:
+            by_pref[org.prefecture_code].append(org)
+    return [(p, by_pref[p.code]) for p in prefectures]
+
+
+def get_with_benefits(code) -> dict:
+    from registry.benefits.service import current_by_organization  # benefits belong to 団体
+    org = get(code)
+    fields = ("code", "name", "kana", "kind", "prefecture_code", "lat", "lng")
+    return {**{name: getattr(org, name) for name in fields}, "benefits": current_by_organization([org.code])[org.code]}

@@ -4,7 +4,6 @@ from flask import current_app
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from registry.accounts.service import age_band
 from registry.common.auth import ADMIN, RESIDENT, STAFF, require
 from registry.common.pagination import paginate
 from registry.common.schemas import PaginationSchema
@@ -139,13 +138,5 @@ def reject_identity_verification(data, verification_id: uuid.UUID):
 def list_registrants(args, code: str):
     """Active registrants; `profile` only for people who consented to share it."""
     rows, headers = paginate(service.list_registrants(_me(), code), args["page"], args["per_page"], rows=True)
-    return [_registrant(reg, user) for reg, user in rows], headers
+    return service.registrant_page(_me(), code, rows), headers
 
-
-def _registrant(reg, user) -> dict:
-    profile = None
-    if user.consent_share_profile:
-        profile = {"display_name": user.display_name, "age_band": age_band(user.birth_year),
-                   "skills": user.skills, "interests": user.interests}
-    return {"registration_id": reg.id, "tier": reg.effective_tier(), "ties": reg.ties,
-            "registered_at": reg.registered_at, "profile": profile}

@@ -60,6 +60,7 @@ class PremiumProgressSchema(BaseSchema):
     premium_limit = fields.Integer()
     eligible = fields.Boolean()
     missing = fields.List(fields.String())
+    pending_request = fields.String(allow_none=True, metadata={"description": "`new` or `renewal` while one is pending"})
     premium_valid_until = fields.Date(allow_none=True)
     renewal_opens_on = fields.Date(allow_none=True)
 

@@ -16,6 +16,7 @@ from registry.common.time import one_year_after, one_year_before, today_tokyo, u
 from registry.errors import Problem, not_found
 from registry.extensions import db
 from registry.figures.ledger import FigureChange, home_prefecture
+from registry.notifications.events import premium_decided as notify_premium_decided
 from registry.organizations import service as organizations
 from registry.organizations.models import PREFECTURE, Organization
 from registry.registrations.models import (
@@ -191,17 +192,20 @@ def premium_progress(user: User, reg: Registration, *, settings, today: date | N
     verified = identity_verified(user.id)
     used = premium_slots_used(user.id, today)
     is_premium = reg.effective_tier(today) == PREMIUM
+    pending = db.session.scalar(select(PremiumRequest.kind).where(
+        PremiumRequest.registration_id == reg.id, PremiumRequest.status == PENDING))
     missing = []
     if not verified:
         missing.append("identity_verification")
     if done < required:
         missing.append("activities")
-    if not is_premium and used >= limit:
+    if not is_premium and pending is None and used >= limit:  # its own pending request holds a slot
         missing.append("premium_slot")
     valid_until = reg.premium_valid_until if is_premium else None
     return {
         "activities_in_window": done, "activities_required": required, "identity_verified": verified,
-        "premium_registrations": used, "premium_limit": limit, "eligible": not missing and reg.status == ACTIVE,
+        "premium_registrations": used, "premium_limit": limit,
+        "eligible": not missing and reg.status == ACTIVE and pending is None, "pending_request": pending,
         "missing": missing, "premium_valid_until": valid_until,
         "renewal_opens_on": valid_until - timedelta(days=RENEWAL_WINDOW_DAYS) if valid_until else None,
     }
@@ -269,11 +273,12 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     db.session.refresh(reg)
     if reg.status != ACTIVE:
         raise Problem(409, "invalid_state", N_("The registration is no longer active."))
-    renewal = request.kind == "renewal"
-    if not renewal and premium_slots_used(user.id, today, include_pending=False) >= settings["PREMIUM_LIMIT"]:
+    still_premium = reg.effective_tier(today) == PREMIUM
+    # A renewal of a premium that lapsed meanwhile becomes a new grant: it needs a free slot too.
+    if not still_premium and premium_slots_used(user.id, today, include_pending=False) >= settings["PREMIUM_LIMIT"]:
         raise Problem(409, "premium_limit")
     change = FigureChange(user)
-    if renewal and reg.premium_valid_until is not None and reg.premium_valid_until >= today:
+    if request.kind == "renewal" and still_premium:
         reg.premium_valid_until = one_year_after(reg.premium_valid_until)
         kind = "premium_renewed"
     else:
@@ -285,6 +290,7 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     request.status, request.decided_at, request.decided_by = APPROVED, now, staff.id
     db.session.flush()
     change.record(kind, registration=reg, now=now, actor_id=staff.id)
+    notify_premium_decided(request, now=now)
     return request
 
 
@@ -295,6 +301,7 @@ def reject_premium(staff: User, request_id: uuid.UUID, reason: str, *, now: date
     request.status, request.reason = REJECTED, reason
     request.decided_at, request.decided_by = now or utcnow(), staff.id
     db.session.flush()
+    notify_premium_decided(request, now=request.decided_at)
     return request
 
 
@@ -364,3 +371,22 @@ def list_registrants(staff: User, organization_code: str):
     return select(Registration, User).join(User, User.id == Registration.user_id).where(
         Registration.organization_code == org.code, Registration.status == ACTIVE
     ).order_by(Registration.registered_at, Registration.id)
+
+
+def registrant_row(reg: Registration, user: User) -> dict:
+    """What staff see of one registrant: the profile only where the person consented to share it."""
+    from registry.accounts.service import age_band
+    profile = None
+    if user.consent_share_profile:
+        profile = {"display_name": user.display_name, "age_band": age_band(user.birth_year),
+                   "skills": user.skills, "interests": user.interests}
+    return {"registration_id": reg.id, "tier": reg.effective_tier(), "ties": reg.ties,
+            "registered_at": reg.registered_at, "profile": profile}
+
+
+def registrant_page(staff: User, organization_code: str, rows) -> list[dict]:
+    """A page of (registration, user) as staff see it; the read of shared profiles is audited."""
+    from registry.audit.service import record_read
+    record_read(staff, "registrants", [user.id for _reg, user in rows if user.consent_share_profile],
+                organization_code=organization_code)
+    return [registrant_row(reg, user) for reg, user in rows]

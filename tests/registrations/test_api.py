@@ -280,3 +280,37 @@ def test_identity_verification_flow(api, signup, make_account):
     assert api.post(f"/identity-verifications/{vid}/reject", token=staff, json={"reason": "x"}).status_code == 409
     admin = make_account("admin")
     assert len(api.get("/identity-verifications?status=pending", token=admin).get_json()) == 1
+
+
+def test_progress_shows_a_pending_request_without_a_false_missing_slot(app, api, signup):
+    user, token, reg = _premium_ready(api, signup)
+    app.config["PREMIUM_LIMIT"] = 1
+    try:
+        assert api.post(f"/registrations/{reg['id']}/premium-request", token=token).status_code == 202
+        progress = api.get(f"/registrations/{reg['id']}/premium-progress", token=token).get_json()
+        assert progress["pending_request"] == "new" and progress["missing"] == [] and progress["eligible"] is False
+    finally:
+        app.config["PREMIUM_LIMIT"] = 3
+
+
+def test_renewal_of_a_lapsed_premium_needs_a_free_slot(app, api, signup, make_account):
+    user, token, reg, staff = _make_premium(api, signup, make_account)
+    row = db.session.get(Registration, uuid.UUID(reg["id"]))
+    row.premium_valid_until = today_tokyo() + timedelta(days=5)
+    db.session.commit()
+    renewal = api.post(f"/registrations/{reg['id']}/premium-renewal", token=token).get_json()
+    # The premium lapses before staff decide, and meanwhile another registration went premium.
+    row = db.session.get(Registration, uuid.UUID(reg["id"]))
+    row.premium_valid_until = today_tokyo() - timedelta(days=1)
+    db.session.commit()
+    other = register(api, token, "212016").get_json()
+    add_activities(user, "212016")
+    db.session.commit()
+    second = api.post(f"/registrations/{other['id']}/premium-request", token=token).get_json()
+    assert api.post(f"/premium-requests/{second['id']}/approve", token=make_account("staff", "212016")).status_code == 200
+    app.config["PREMIUM_LIMIT"] = 1
+    try:
+        refused = api.post(f"/premium-requests/{renewal['id']}/approve", token=staff)
+        assert refused.status_code == 409 and refused.get_json()["code"] == "premium_limit"
+    finally:
+        app.config["PREMIUM_LIMIT"] = 3

@@ -1,0 +1,58 @@
+import uuid
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from registry.announcements import service
+from registry.announcements.schemas import AnnouncementCreateSchema, AnnouncementSchema, InboxAnnouncementSchema
+from registry.common.auth import RESIDENT, STAFF, require
+from registry.common.pagination import paginate
+from registry.common.schemas import PaginationSchema
+
+blp = Blueprint("announcements", __name__, description="Announcements from 団体 to their registrants")
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@blp.post("/organizations/<string:code>/announcements")
+@require(STAFF)
+@blp.arguments(AnnouncementCreateSchema)
+@blp.response(201, AnnouncementSchema)
+def post_announcement(data, code: str):
+    """Send an announcement to the 団体's registrants (and, for a prefecture, its municipalities')."""
+    return service.post(_me(), code, data["title"], data["body"])
+
+
+@blp.get("/organizations/<string:code>/announcements")
+@require(STAFF)
+@blp.arguments(PaginationSchema, location="query")
+@blp.response(200, AnnouncementSchema(many=True))
+def list_sent_announcements(args, code: str):
+    """What the 団体 has sent, newest first."""
+    return paginate(service.sent_by(_me(), code), args["page"], args["per_page"])
+
+
+@blp.get("/me/announcements")
+@require(RESIDENT)
+@blp.arguments(PaginationSchema, location="query")
+@blp.response(200, InboxAnnouncementSchema(many=True))
+def my_announcements(args):
+    """Announcements of my 団体 and their prefectures, newest first, with `read_at`; empty unless I
+    consented to announcements."""
+    rows, headers = paginate(service.inbox(_me()), args["page"], args["per_page"], rows=True)
+    return [_item(announcement, read_at) for announcement, read_at in rows], headers
+
+
+@blp.post("/me/announcements/<uuid:announcement_id>/read")
+@require(RESIDENT)
+@blp.response(200, InboxAnnouncementSchema)
+def read_announcement(announcement_id: uuid.UUID):
+    return _item(*service.mark_read(_me(), announcement_id))
+
+
+def _item(announcement, read_at) -> dict:
+    return {"id": announcement.id, "organization_code": announcement.organization_code,
+            "title": announcement.title, "body": announcement.body, "created_at": announcement.created_at,
+            "read_at": read_at}

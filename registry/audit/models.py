@@ -1,0 +1,30 @@
+"""Who read whose personal data, when: append-only; staff have no way to change it."""
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.common.ids import new_id
+from registry.common.time import utcnow
+from registry.common.types import JSONList, UTCDateTime
+from registry.extensions import db
+
+
+class AuditEntry(db.Model):
+    """`subject_ids` are user ids: pseudonymous once a person erases their account (the user row
+    then holds no personal data)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_actor_at", "actor_id", "at"),
+                      Index("ix_audit_entries_org_at", "organization_code", "at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    organization_code: Mapped[str | None] = mapped_column(String(6))
+    # registrants, applications, candidates, evidence, evidence_file, identity_verifications
+    action: Mapped[str] = mapped_column(String(32))
+    subject_ids: Mapped[list] = mapped_column(JSONList, default=list)
+    subject_count: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,220 @@
+"""Activity evidence: submitted by a registrant for one of their registrations, reviewed by the
+団体's staff; an approved item is a designated activity on its date, exactly like a completed need.
+
+Functions flush; the request commits. Files follow the transaction (files.py): nothing is stored
+when a check fails, and a file rejected for showing the Individual Number is deleted as the
+rejection commits.
+"""
+import re
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from registry.accounts.models import User
+from registry.common.auth import STAFF
+from registry.common.messages import N_
+from registry.common.time import one_year_before, today_tokyo, utcnow
+from registry.errors import Problem, not_found, validation_error
+from registry.evidence import files
+from registry.evidence.files import FileStore
+from registry.evidence.models import (
+    APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PENDING, REJECTED, ActivityEvidence,
+)
+from registry.extensions import db
+from registry.notifications import texts
+from registry.notifications.service import notify
+from registry.organizations.models import Organization
+from registry.registrations import service as registrations
+from registry.registrations.models import ACTIVE
+
+# Unreviewed items one registration may have at a time (each may carry a 5 MB file).
+PENDING_LIMIT = 20
+# Twelve digits, optionally in groups of four: the shape of an Individual Number (マイナンバー).
+TWELVE_DIGITS = re.compile(r"(?<![0-9０-９])([0-9０-９]{4})[ \-‐－ー]?([0-9０-９]{4})[ \-‐－ー]?([0-9０-９]{4})(?![0-9０-９])")
+MY_PAGE = "/my"
+
+
+def is_individual_number(digits: str) -> bool:
+    """The check digit of the Individual Number (個人番号, 総務省令 第五条)."""
+    if len(digits) != 12 or not digits.isdigit():
+        return False
+    body = [int(c) for c in digits[:11]][::-1]  # P1 … P11, from the right
+    total = sum(p * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(body, start=1))
+    remainder = total % 11
+    check = 0 if remainder <= 1 else 11 - remainder
+    return check == int(digits[11])
+
+
+def contains_individual_number(text: str | None) -> bool:
+    if not text:
+        return False
+    for match in TWELVE_DIGITS.finditer(text):
+        digits = "".join(match.groups()).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+        if is_individual_number(digits):
+            return True
+    return False
+
+
+def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | None, *, store: FileStore,
+           now: datetime | None = None) -> ActivityEvidence:
+    """POST /registrations/{id}/activity-evidence. `upload` is the file's bytes (size already
+    checked), None without a file."""
+    now = now or utcnow()
+    today = today_tokyo(now)
+    reg = registrations.get_owned(user, registration_id)  # someone else's or unknown: 404
+    if reg.status != ACTIVE:
+        raise Problem(409, "invalid_state", N_("This registration is no longer active."))
+    done_on = data["done_on"]
+    if done_on > today:
+        raise validation_error({"done_on": [N_("The date is in the future.")]})
+    if done_on < one_year_before(today):
+        raise validation_error({"done_on": [N_("The date is more than 12 months ago.")]})
+    for name in ("description", "host_name"):
+        if contains_individual_number(data.get(name)):
+            raise validation_error({name: [N_("Do not enter an Individual Number (マイナンバー).")]})
+    content_type = cleaned = None
+    if upload is not None:
+        try:
+            content_type, cleaned = files.clean(upload)
+        except files.UnsupportedFile:
+            raise Problem(422, "unsupported_file", errors={"file": [N_("Send a PDF, JPEG or PNG file.")]})
+    waiting = db.session.scalar(select(func.count(ActivityEvidence.id)).where(
+        ActivityEvidence.registration_id == reg.id, ActivityEvidence.status == PENDING))
+    if waiting >= PENDING_LIMIT:
+        raise Problem(409, "invalid_state", N_("Too many items are waiting for review on this registration."))
+    evidence = ActivityEvidence(registration_id=reg.id, user_id=user.id, organization_code=reg.organization_code,
+                                kind=data["kind"], done_on=done_on, description=data["description"].strip(),
+                                host_name=(data.get("host_name") or "").strip() or None, status=PENDING,
+                                created_at=now)
+    if cleaned is not None:
+        name = store.save(cleaned, content_type)  # the last step: every check has passed
+        files.written(db.session, store, name)
+        evidence.file_name, evidence.file_type, evidence.file_size = name, content_type, len(cleaned)
+    db.session.add(evidence)
+    db.session.flush()
+    return evidence
+
+
+def of_registration(user: User, registration_id: uuid.UUID):
+    """The owner's evidence for a registration, oldest first."""
+    reg = registrations.get_owned(user, registration_id)
+    return select(ActivityEvidence).where(ActivityEvidence.registration_id == reg.id) \
+        .order_by(ActivityEvidence.created_at, ActivityEvidence.id)
+
+
+def for_staff(staff: User, status: str | None = None):
+    """Evidence for the staff's 団体, oldest first (a review queue)."""
+    stmt = select(ActivityEvidence).where(ActivityEvidence.organization_code == staff.organization_code)
+    if status:
+        stmt = stmt.where(ActivityEvidence.status == status)
+    return stmt.order_by(ActivityEvidence.created_at, ActivityEvidence.id)
+
+
+def _is_staff_of(actor: User, evidence: ActivityEvidence) -> bool:
+    return actor.role == STAFF and actor.organization_code == evidence.organization_code
+
+
+def get_visible(actor: User, evidence_id: uuid.UUID) -> ActivityEvidence:
+    """The owner's, or the 団体's staff's; 404 for anyone else."""
+    evidence = db.session.get(ActivityEvidence, evidence_id)
+    if evidence is None or not (evidence.user_id == actor.id or _is_staff_of(actor, evidence)):
+        raise not_found()
+    return evidence
+
+
+def file_of(actor: User, evidence_id: uuid.UUID, *, store: FileStore) -> tuple[ActivityEvidence, bytes]:
+    evidence = get_visible(actor, evidence_id)
+    content = store.read(evidence.file_name) if evidence.file_name else None
+    if content is None:
+        raise not_found()
+    return evidence, content
+
+
+def _staff_evidence(staff: User, evidence_id: uuid.UUID) -> ActivityEvidence:
+    evidence = db.session.get(ActivityEvidence, evidence_id, with_for_update=True, populate_existing=True)
+    if evidence is None or not _is_staff_of(staff, evidence):
+        raise not_found()
+    if evidence.status != PENDING:
+        raise Problem(409, "invalid_state", N_("This evidence has already been decided."))
+    return evidence
+
+
+def _organization_name(code: str) -> str:
+    return db.session.get(Organization, code).name
+
+
+def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None) -> ActivityEvidence:
+    """Records the designated activity on `done_on` for the registration's 団体."""
+    now = now or utcnow()
+    evidence = _staff_evidence(staff, evidence_id)
+    user = db.session.get(User, evidence.user_id)
+    try:
+        with db.session.begin_nested():  # once per evidence item (unique index), also without row locks
+            registrations.record_activity(user, evidence.organization_code, evidence.done_on, source="evidence",
+                                          evidence_id=evidence.id, now=now)
+    except IntegrityError:
+        raise Problem(409, "invalid_state", N_("This evidence has already been decided."))
+    evidence.status, evidence.decided_at, evidence.decided_by = APPROVED, now, staff.id
+    db.session.flush()
+    title, body = texts.EVIDENCE_APPROVED
+    notify(user, "evidence_decided", title, body, MY_PAGE, now=now,
+           params={"organization": _organization_name(evidence.organization_code),
+                   "done_on": evidence.done_on.isoformat()})
+    return evidence
+
+
+def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | None = None, *,
+           store: FileStore, now: datetime | None = None) -> ActivityEvidence:
+    """Rejects with a reason; `individual_number_visible` also deletes the file at once."""
+    now = now or utcnow()
+    evidence = _staff_evidence(staff, evidence_id)
+    evidence.status, evidence.reason, evidence.reason_code = REJECTED, reason.strip(), reason_code
+    evidence.decided_at, evidence.decided_by = now, staff.id
+    if reason_code == INDIVIDUAL_NUMBER_VISIBLE:
+        _drop_file(evidence, store, now)
+    db.session.flush()
+    user = db.session.get(User, evidence.user_id)
+    title, body = texts.EVIDENCE_NUMBER_VISIBLE if reason_code == INDIVIDUAL_NUMBER_VISIBLE \
+        else texts.EVIDENCE_REJECTED
+    notify(user, "evidence_decided", title, body, MY_PAGE, now=now,
+           params={"organization": _organization_name(evidence.organization_code), "reason": evidence.reason})
+    return evidence
+
+
+def _drop_file(evidence: ActivityEvidence, store: FileStore, now: datetime) -> None:
+    if evidence.file_name:
+        files.delete_on_commit(db.session, store, evidence.file_name)
+        evidence.file_name, evidence.file_deleted_at = None, now
+
+
+def erase_for(user: User, *, now: datetime | None = None, store: FileStore | None = None) -> None:
+    """DELETE /me: pending evidence is rejected, every file deleted, the free text emptied; what
+    remains (kind, date, status) keeps approved activities explainable without personal data."""
+    now = now or utcnow()
+    store = store or files.current_store()
+    for evidence in db.session.scalars(select(ActivityEvidence).where(ActivityEvidence.user_id == user.id)
+                                       .with_for_update()):
+        if evidence.status == PENDING:
+            evidence.status, evidence.reason, evidence.decided_at = REJECTED, "account erased", now
+        _drop_file(evidence, store, now)
+        evidence.description, evidence.host_name = "", None
+    db.session.flush()
+
+
+def sweep_orphans(store: FileStore, *, now: datetime | None = None, grace: timedelta = timedelta(hours=1)) -> int:
+    """Deletes stored files no evidence refers to (left by a crash between a commit and its file
+    deletion, or before an upload's commit), once older than `grace`. Answers how many."""
+    now = now or utcnow()
+    candidates = [name for name, modified in store.names() if now - modified > grace]
+    removed = 0
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start:start + 500]
+        referenced = set(db.session.scalars(select(ActivityEvidence.file_name)
+                                            .where(ActivityEvidence.file_name.in_(chunk))))
+        for name in chunk:
+            if name not in referenced:
+                store.delete(name)
+                removed += 1
+    return removed

@@ -1,0 +1,147 @@
+"""Hosts (ヌシ): staff of a 団体 invite, list, trust and deactivate them. Functions flush; the
+request commits. Check-in lives in checkin.py, the set-password links in tokens.py."""
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from registry.accounts import service as accounts
+from registry.accounts.models import User, new_session_nonce
+from registry.common.auth import HOST, STAFF
+from registry.common.messages import N_
+from registry.common.time import utcnow
+from registry.errors import Problem, not_found, validation_error
+from registry.extensions import db
+from registry.hosts import tokens
+from registry.hosts.models import HOST_INVITATION, Host
+from registry.needs.models import DRAFT, Need
+from registry.organizations import service as organizations
+
+
+def _staff_of(actor: User, organization_code: str) -> None:
+    """Staff of that 団体; anyone else is told it does not exist for them (404)."""
+    if actor.role != STAFF or actor.organization_code != organization_code:
+        raise not_found()
+
+
+def _not_blank(**values: str) -> None:
+    errors = {name: [N_("Must not be blank.")] for name, value in values.items() if not value.strip()}
+    if errors:
+        raise validation_error(errors)
+
+
+def profile_of(user: User | None) -> Host | None:
+    """The host profile of an account (None for every other role)."""
+    if user is None or user.role != HOST:
+        return None
+    return db.session.get(Host, user.id)
+
+
+def invite(staff: User, organization_code: str, *, email: str, display_name: str, host_name: str,
+           trusted: bool = False, site_url: str, now: datetime | None = None):
+    """POST /organizations/{code}/hosts: a host account without a password and its one-time link.
+    Returns (host, raw token, link, token row)."""
+    now = now or utcnow()
+    org = organizations.get(organization_code)
+    _staff_of(staff, org.code)
+    _not_blank(display_name=display_name, host_name=host_name)
+    if accounts.find_by_email(email) is not None:
+        raise Problem(409, "email_taken")
+    user = User(email=email.strip(), email_key=accounts.normalize_email(email), role=HOST,
+                organization_code=org.code, display_name=display_name.strip(), password_hash=None,
+                skills=[], interests=[], created_at=now)
+    db.session.add(user)
+    db.session.flush()
+    host = Host(user_id=user.id, organization_code=org.code, host_name=host_name.strip(), trusted=bool(trusted),
+                invited_by=staff.id, created_at=now)
+    db.session.add(host)
+    db.session.flush()
+    raw, row = tokens.issue(user, HOST_INVITATION, created_by=staff, now=now)
+    return host, raw, tokens.link(raw, site_url), row
+
+
+def reinvite(staff: User, host_id: uuid.UUID, *, site_url: str, now: datetime | None = None):
+    """A fresh link for a host (the earlier unused one stops working); returns (host, raw, link, row)."""
+    host = managed_host(staff, host_id)
+    if not host.active:
+        raise Problem(409, "invalid_state", N_("This host has been deactivated."))
+    raw, row = tokens.issue(host.user, HOST_INVITATION, created_by=staff, now=now)
+    return host, raw, tokens.link(raw, site_url), row
+
+
+def hosts_of(staff: User, organization_code: str):
+    """The 団体's hosts (deactivated ones too), oldest first."""
+    org = organizations.get(organization_code)
+    _staff_of(staff, org.code)
+    return select(Host).where(Host.organization_code == org.code).order_by(Host.created_at, Host.user_id)
+
+
+def get_host(actor: User, host_id: uuid.UUID) -> Host:
+    """Staff of the host's 団体, or the host itself."""
+    host = db.session.get(Host, host_id)
+    if host is None:
+        raise not_found()
+    if actor.id == host.user_id:
+        return host
+    _staff_of(actor, host.organization_code)
+    return host
+
+
+def managed_host(staff: User, host_id: uuid.UUID) -> Host:
+    host = db.session.get(Host, host_id)
+    if host is None:
+        raise not_found()
+    _staff_of(staff, host.organization_code)
+    return host
+
+
+def update_host(staff: User, host_id: uuid.UUID, changes: dict) -> Host:
+    """PATCH /hosts/{id}: `trusted`, `host_name`, `display_name`. A trusted host's new needs open at
+    once (needs already posted keep their status)."""
+    host = managed_host(staff, host_id)
+    if not host.active:
+        raise Problem(409, "invalid_state", N_("This host has been deactivated."))
+    _not_blank(**{k: v for k, v in changes.items() if k in ("host_name", "display_name")})
+    if "trusted" in changes:
+        host.trusted = bool(changes["trusted"])
+    if "host_name" in changes:
+        host.host_name = changes["host_name"].strip()
+    if "display_name" in changes:
+        host.user.display_name = changes["display_name"].strip()
+    db.session.flush()
+    return host
+
+
+def deactivate(staff: User, host_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    """DELETE /hosts/{id}: the account stops at once: bearer tokens refused (401), sessions ended,
+    unused links spent, no sign-in. Its needs stay with the 団体's staff, who manage them anyway;
+    `host_id` stays on them as the record of who posted them. Deactivating again changes nothing."""
+    now = now or utcnow()
+    host = managed_host(staff, host_id)
+    user = host.user
+    if user.deactivated_at is not None:
+        return
+    user.deactivated_at = now
+    user.session_nonce = new_session_nonce()
+    accounts.revoke_all_tokens(user, now)
+    tokens.void_unused(user, now=now)
+    db.session.flush()
+
+
+def managed_needs(actor: User, status: str | None = None):
+    """GET /me/needs: a host's own needs, or all of a staff member's 団体's needs, drafts included,
+    by `starts_on` then id."""
+    stmt = select(Need).order_by(Need.starts_on, Need.id)
+    if actor.role == HOST:
+        stmt = stmt.where(Need.host_id == actor.id, Need.organization_code == actor.organization_code)
+    else:
+        stmt = stmt.where(Need.organization_code == actor.organization_code)
+    if status:
+        stmt = stmt.where(Need.status == status)
+    return stmt
+
+
+def drafts_of(staff: User):
+    """Drafts waiting for the staff of a 団体 to publish them, oldest first."""
+    return select(Need).where(Need.organization_code == staff.organization_code, Need.status == DRAFT) \
+        .order_by(Need.created_at, Need.id)

@@ -1,0 +1,116 @@
+"""One-time set-password links, for every purpose that needs one (see models.SetPasswordToken).
+
+    raw = issue(user, HOST_INVITATION, created_by=staff)      # → link(raw, site_url) to hand out
+    user, row = set_password(raw, password="…")                 # POST /auth/set-password
+
+A later feature reuses this by adding its purpose to `models.PURPOSES` (and the check constraint)
+and a lifetime to `LIFETIMES`; `set_password` returns the token row, so the caller can act on its
+`purpose` and `subject_id` (a roster import accepts the invitation it names) in the same transaction.
+"""
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from registry.accounts import service as accounts
+from registry.accounts.models import User, new_session_nonce
+from registry.common.messages import N_
+from registry.common.time import today_tokyo, utcnow
+from registry.errors import Problem
+from registry.extensions import db, get_password_hasher
+from registry.hosts.models import HOST_INVITATION, PASSWORD_RESET, PURPOSES, ROSTER_INVITATION, SetPasswordToken
+
+LIFETIMES = {HOST_INVITATION: timedelta(days=7), ROSTER_INVITATION: timedelta(days=14),
+             PASSWORD_RESET: timedelta(hours=24)}
+PAGE_PATH = "/set-password"
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def link(raw: str, site_url: str) -> str:
+    return f"{site_url.rstrip('/')}{PAGE_PATH}?token={raw}"
+
+
+def issue(user: User, purpose: str, *, created_by: User | None = None, subject_id=None,
+          now: datetime | None = None) -> tuple[str, SetPasswordToken]:
+    """A new link for `user`; the earlier unused links of the same purpose stop working (only the
+    newest link handed out is good). Returns the raw token (shown once, never stored) and its row."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}")
+    now = now or utcnow()
+    void_unused(user, purpose, now=now)
+    raw = secrets.token_urlsafe(32)
+    row = SetPasswordToken(user_id=user.id, purpose=purpose, token_hash=_digest(raw), subject_id=subject_id,
+                           created_by=created_by.id if created_by is not None else None, created_at=now,
+                           expires_at=now + LIFETIMES[purpose])
+    db.session.add(row)
+    db.session.flush()
+    return raw, row
+
+
+def void_unused(user: User, purpose: str | None = None, *, now: datetime | None = None) -> None:
+    """Every unused link of the user (of one purpose, or all) is spent."""
+    stmt = update(SetPasswordToken).where(SetPasswordToken.user_id == user.id, SetPasswordToken.used_at.is_(None))
+    if purpose is not None:
+        stmt = stmt.where(SetPasswordToken.purpose == purpose)
+    db.session.execute(stmt.values(used_at=now or utcnow()))
+
+
+def peek(raw: str, *, now: datetime | None = None) -> tuple[SetPasswordToken, User] | None:
+    """The link's row and account if the link would work now (for the page to say so before the
+    form is filled in), without spending it."""
+    now = now or utcnow()
+    row = db.session.scalar(select(SetPasswordToken).where(SetPasswordToken.token_hash == _digest(raw)))
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    return row, user
+
+
+def set_password(raw: str, *, password: str, birth_year: int | None = None, guardian_consent: bool = False,
+                 now: datetime | None = None) -> tuple[User, SetPasswordToken]:
+    """Spends the link and sets the account's password; 422 `invalid_token` for an unknown, used or
+    expired link or an account no longer active. The link is taken by one conditional UPDATE, so of
+    two concurrent uses exactly one succeeds (on both databases). Every other session and bearer
+    token of the account ends (a password reset signs out everywhere).
+
+    `birth_year` (and `guardian_consent`) fill an account that lacks a birth year (a roster import
+    may not know it); a resident account must then give one."""
+    now = now or utcnow()
+    spent = db.session.execute(
+        update(SetPasswordToken)
+        .where(SetPasswordToken.token_hash == _digest(raw), SetPasswordToken.used_at.is_(None),
+               SetPasswordToken.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False))
+    if spent.rowcount != 1:
+        raise Problem(422, "invalid_token")
+    row = db.session.scalar(select(SetPasswordToken).where(SetPasswordToken.token_hash == _digest(raw))
+                            .execution_options(populate_existing=True))
+    user = db.session.get(User, row.user_id, with_for_update=True)
+    if user is None or not user.is_active:
+        raise Problem(422, "invalid_token")
+    if user.birth_year is None:
+        if birth_year is not None:
+            _check_age(birth_year, guardian_consent, now)
+            user.birth_year, user.guardian_consent = birth_year, bool(guardian_consent)
+        elif user.role == "resident":
+            raise Problem(422, "validation_error", errors={"birth_year": [N_("Missing data for required field.")]})
+    user.password_hash = get_password_hasher().hash(password)
+    accounts.revoke_all_tokens(user, now)
+    user.session_nonce = new_session_nonce()
+    void_unused(user, row.purpose, now=now)
+    db.session.flush()
+    return user, row
+
+
+def _check_age(birth_year: int, guardian_consent: bool, now: datetime) -> None:
+    age = accounts.age_in(birth_year, today_tokyo(now))
+    if age < accounts.GUARDIAN_CONSENT_AGE and not guardian_consent:
+        raise Problem(422, "guardian_consent_required",
+                      errors={"guardian_consent": [N_("A guardian's consent is required under 16.")]})

@@ -1,0 +1,107 @@
+"""What every page module shares: CSRF on unsafe methods, reading a form through the API's
+schemas, and sign-in for pages (a redirect to /login instead of a 401)."""
+from functools import wraps
+from urllib.parse import urlparse
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError, fields
+
+from registry.common.auth import SAFE_METHODS
+from registry.errors import Problem
+from registry.extensions import csrf
+
+
+def page_blueprint(name: str, import_name: str) -> Blueprint:
+    blueprint = Blueprint(name, import_name)
+
+    @blueprint.before_request
+    def check_csrf():
+        if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()  # 400 without a valid token; nothing changes
+
+    return blueprint
+
+
+def page_require(*roles: str):
+    """Sign-in for pages: anonymous → /login?next=…, another role → 403 page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("auth_pages.login", next=request.full_path.rstrip("?")))
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = roles
+        return wrapper
+
+    return decorator
+
+
+def public_page(view):
+    view.required_roles = ()
+    return view
+
+
+def form_values(schema) -> dict:
+    """The posted form as the schema's input: lists from repeated names, checkboxes as booleans,
+    numbers as numbers (a non-number is left for the schema to refuse). Blank optional inputs are
+    left out, so the schema's defaults apply."""
+    values = {}
+    for name, field in schema.load_fields.items():
+        if isinstance(field, fields.List):
+            values[name] = [v for v in request.form.getlist(name) if v.strip()]
+        elif isinstance(field, fields.Boolean):
+            values[name] = request.form.get(name) in ("on", "true", "1", "yes")
+        elif name in request.form:
+            raw = request.form.get(name, "").strip()
+            if raw == "" and not field.required:
+                continue
+            if isinstance(field, fields.Integer):
+                try:
+                    raw = int(raw)
+                except ValueError:
+                    pass
+            values[name] = raw
+    return values
+
+
+def load_form(schema, values: dict | None = None) -> dict:
+    """The form (or `values` read from it) validated by `schema`, or Problem 422 with field errors."""
+    try:
+        return schema.load(form_values(schema) if values is None else values)
+    except ValidationError as error:
+        raise Problem(422, "validation_error", errors=error.messages)
+
+
+def safe_next(default: str) -> str:
+    """Only same-site paths are followed after sign-in."""
+    target = request.values.get("next", "")
+    parsed = urlparse(target)
+    return target if target.startswith("/") and not target.startswith("//") and not parsed.netloc else default
+
+
+def problem_feedback(problem: Problem) -> tuple[dict, str]:
+    """(field → messages, a sentence for the top of the form), in the reader's language."""
+    from registry.errors import TITLES, translate_errors
+    field_errors = translate_errors(problem.errors or {})
+    title = TITLES.get(problem.code)
+    message = translate_errors(problem.detail) if problem.detail else (str(title) if title else problem.code)
+    return field_errors, message
+
+
+def attempt(action):
+    """Runs a service call for a page: (result, None), or on a refusal (None, (field errors,
+    message)) after rolling back whatever the call flushed, so the request commits nothing of it."""
+    from registry.extensions import db
+    try:
+        return action(), None
+    except Problem as problem:
+        if problem.keep_changes:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return None, problem_feedback(problem)

@@ -1,0 +1,41 @@
+"""The national dashboard: progress toward 10 M / 100 M, prefectures, time series, flows, CSV."""
+from flask import abort, current_app, render_template
+
+from registry.common.auth import ADMIN, NATIONAL
+from registry.common.time import today_tokyo, utcnow
+from registry.figures import service as figures
+from registry.figures.export import csv_response
+from registry.figures.schemas import FlowSchema, OrganizationFiguresSchema, PeriodSchema, PrefectureFiguresSchema
+from registry.pages.common import page_blueprint, page_require
+
+blp = page_blueprint("dashboard_pages", __name__)
+
+EXPORTS = {
+    "by-prefecture": (lambda m: figures.by_prefecture(min_cell=m), PrefectureFiguresSchema),
+    "by-organization": (lambda m: figures.by_organization(min_cell=m), OrganizationFiguresSchema),
+    "timeseries-month": (lambda m: figures.timeseries(interval="month", min_cell=m), PeriodSchema),
+    "timeseries-day": (lambda m: figures.timeseries(interval="day", min_cell=m), PeriodSchema),
+    "flows": (lambda m: figures.flows(min_cell=m), FlowSchema),
+}
+
+
+@blp.get("/dashboard")
+@page_require(NATIONAL, ADMIN)
+def dashboard():
+    min_cell = current_app.config["MIN_CELL"]
+    totals = figures.totals(today=today_tokyo(), now=utcnow())
+    prefectures = sorted(figures.by_prefecture(min_cell=min_cell),
+                         key=lambda r: (r["actual_people"] or 0), reverse=True)
+    flows = sorted(figures.flows(min_cell=min_cell), key=lambda r: (r["people"] or 0), reverse=True)[:20]
+    names = {row["prefecture_code"]: row["name"] for row in prefectures}
+    return render_template("pages/dashboard.html", totals=totals, prefectures=prefectures, flows=flows,
+                           names=names, exports=list(EXPORTS))
+
+
+@blp.get("/dashboard/<name>.csv")
+@page_require(NATIONAL, ADMIN)
+def export(name):
+    if name not in EXPORTS:
+        abort(404)
+    rows, schema = EXPORTS[name]
+    return csv_response(rows(current_app.config["MIN_CELL"]), schema(), filename=f"{name}.csv")

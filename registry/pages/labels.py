@@ -1,0 +1,35 @@
+"""Names shown for the codes the API uses (ties, tiers, reasons), in the reader's language."""
+from flask_babel import get_locale, lazy_gettext as _l
+
+from registry.common.time import TOKYO
+
+TIES = {
+    "birthplace": _l("Birthplace (出身)"), "family": _l("Family (親族)"),
+    "furusato_nozei": _l("Furusato nozei (ふるさと納税)"), "repeat_visit": _l("Repeat visitor"),
+    "product_purchase": _l("Buying local products"), "two_region_living": _l("Two-region living"),
+    "volunteer": _l("Volunteering"), "side_job": _l("Side job"), "work_or_study": _l("Work or study there"),
+    "other": _l("Other"),
+}
+TIERS = {"basic": _l("Basic"), "premium": _l("Premium")}
+BENEFITS = {"facility": _l("Public facilities"), "transport": _l("Transport"), "lodging": _l("Lodging"),
+            "workspace": _l("Workspace"), "information": _l("Information"), "other": _l("Other")}
+KINDS = {"volunteer": _l("Volunteer"), "side_job": _l("Side job"), "experience": _l("Experience")}
+STATUSES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"), "cancelled": _l("Cancelled"),
+            "applied": _l("Applied"), "waitlisted": _l("On the waiting list"), "accepted": _l("Accepted"),
+            "declined": _l("Declined"), "completed": _l("Completed"), "no_show": _l("No-show")}
+REASONS = {"bad_signature": _l("this is not a genuine certificate"), "expired": _l("the code has expired"),
+           "withdrawn": _l("the registration was withdrawn"), "moved_in": _l("the holder has moved there"),
+           "not_found": _l("no such registration")}
+
+
+def template_helpers() -> dict:
+    return {
+        "tie_label": lambda code: str(TIES.get(code, code)),
+        "tier_label": lambda code: str(TIERS.get(code, code)),
+        "reason_label": lambda code: str(REASONS.get(code, code)),
+        "kind_label": lambda code: str(KINDS.get(code, code)),
+        "benefit_label": lambda code: str(BENEFITS.get(code, code)),
+        "status_label": lambda code: str(STATUSES.get(code, code)),
+        "current_locale": lambda: str(get_locale() or "ja"),
+        "tokyo": TOKYO,
+    }

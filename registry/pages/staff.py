@@ -1,0 +1,158 @@
+"""The staff console (/staff): premium reviews, identity checks, needs and applicants, candidates,
+registrants (consented data only), announcements and the 団体's own figures."""
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from registry.announcements import service as announcements
+from registry.announcements.schemas import AnnouncementCreateSchema
+from registry.benefits import service as benefits
+from registry.benefits.models import KINDS as BENEFIT_KINDS
+from registry.benefits.schemas import BenefitCreateSchema
+from registry.common.auth import HOST, STAFF
+from registry.evidence import files as evidence_files, service as evidence
+from registry.evidence.models import INDIVIDUAL_NUMBER_VISIBLE
+from registry.common.pagination import paginate
+from registry.common.time import today_tokyo, utcnow
+from registry.extensions import db
+from registry.figures import service as figures
+from registry.needs import recommendations, service as needs
+from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, KINDS, NO_SHOW
+from registry.needs.schemas import NeedCreateSchema
+from registry.organizations import service as organizations
+from registry.pages.common import attempt, form_values, load_form, page_blueprint, page_require
+from registry.pages.resident import _split
+from registry.registrations import service as registrations
+
+blp = page_blueprint("staff_pages", __name__)
+DECISIONS = {"accept": ACCEPTED, "decline": DECLINED, "complete": COMPLETED, "no-show": NO_SHOW}
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@blp.get("/staff")
+@page_require(STAFF)
+def console():
+    me = _me()
+    org = organizations.find(me.organization_code)
+    today = today_tokyo()
+    own_needs = []
+    for status in ("open", "closed"):
+        own_needs += paginate(needs.list_statement(today=today, status=status, organization=org.code), 1, 50)[0]
+    requests, _h = paginate(registrations.list_premium_requests(me, "pending"), 1, 50)
+    verifications, _h = paginate(registrations.list_identity_verifications(me, "pending"), 1, 50)
+    registrants, _h = paginate(registrations.list_registrants(me, org.code), 1, 50, rows=True)
+    sent, _h = paginate(announcements.sent_by(me, org.code), 1, 10)
+    pending_evidence, _h = paginate(evidence.for_staff(me, "pending"), 1, 50)
+    offered = list(db.session.scalars(benefits.list_for(me, org.code, everything=True)))
+    return render_template("pages/staff.html", org=org, needs=own_needs, requests=requests,
+                           verifications=verifications, registrants=registrations.registrant_page(me, org.code, registrants),
+                           sent=sent, totals=figures.totals(today=today, now=utcnow(), organization=org),
+                           evidence=pending_evidence, benefits=offered, benefit_kinds=BENEFIT_KINDS,
+                           values={}, errors={}, message=None)
+
+
+@blp.post("/staff/premium-requests/<uuid:request_id>/<any(approve, reject):decision>")
+@page_require(STAFF)
+def decide_premium(request_id, decision):
+    if decision == "approve":
+        action = lambda: registrations.approve_premium(_me(), request_id, settings=current_app.config)  # noqa: E731
+    else:
+        reason = request.form.get("reason", "").strip()[:1000] or _("Not approved.")
+        action = lambda: registrations.reject_premium(_me(), request_id, reason)  # noqa: E731
+    _result, feedback = attempt(action)
+    flash(feedback[1] if feedback else _("The request is decided."))
+    return redirect(url_for("staff_pages.console") + "#premium")
+
+
+@blp.post("/staff/identity-verifications/<uuid:verification_id>/<any(confirm, reject):decision>")
+@page_require(STAFF)
+def decide_identity(verification_id, decision):
+    _result, feedback = attempt(lambda: registrations.decide_identity_verification(
+        _me(), verification_id, verified=decision == "confirm", reason=request.form.get("reason", "")[:1000] or None))
+    flash(feedback[1] if feedback else _("The identity check is recorded."))
+    return redirect(url_for("staff_pages.console") + "#identity")
+
+
+@blp.post("/staff/announcements")
+@page_require(STAFF)
+def announce():
+    me = _me()
+    _result, feedback = attempt(lambda: announcements.post(me, me.organization_code,
+                                                           **load_form(AnnouncementCreateSchema())))
+    flash(feedback[1] if feedback else _("The announcement is sent."))
+    return redirect(url_for("staff_pages.console") + "#announcements")
+
+
+@blp.route("/staff/needs/new", methods=["GET", "POST"])
+@page_require(STAFF)
+def new_need():
+    me = _me()
+    values, errors, message = {"capacity": 1}, {}, None
+    if request.method == "POST":
+        schema = NeedCreateSchema()
+        values = form_values(schema)
+        values.update(organization_code=me.organization_code, skills=_split(request.form.get("skills_text", "")))
+        values.pop("place", None)
+        need, feedback = attempt(lambda: needs.create_need(me, load_form(schema, values)))
+        if need is not None:
+            flash(_("The need is posted."))
+            return redirect(url_for("staff_pages.need", need_id=need.id))
+        errors, message = feedback
+    return render_template("pages/staff_need_new.html", values=values, errors=errors, message=message,
+                           kinds=KINDS), 422 if message else 200
+
+
+@blp.get("/staff/needs/<uuid:need_id>")
+@page_require(STAFF, HOST)
+def need(need_id):
+    me = _me()
+    the_need = needs.managed_need(me, need_id)
+    applications = list(db.session.scalars(needs.applications_of_need(me, need_id)))
+    candidates = recommendations.candidates(me, need_id, 10, today=today_tokyo())
+    return render_template("pages/staff_need.html", need=the_need, applications=applications,
+                           candidates=candidates, today=today_tokyo())
+
+
+@blp.post("/staff/applications/<uuid:application_id>/<any(accept, decline, complete, 'no-show'):decision>")
+@page_require(STAFF, HOST)
+def decide_application(application_id, decision):
+    application, feedback = attempt(lambda: needs.decide(_me(), application_id, DECISIONS[decision]))
+    flash(feedback[1] if feedback else _("The application is updated."))
+    target = request.form.get("back") or ""
+    return redirect(target if target.startswith("/staff/") or target.startswith("/host") else url_for("staff_pages.console"))
+
+
+@blp.post("/staff/evidence/<uuid:evidence_id>/<any(approve, reject):decision>")
+@page_require(STAFF)
+def decide_evidence(evidence_id, decision):
+    store = evidence_files.store_for(current_app.config)
+    if decision == "approve":
+        action = lambda: evidence.approve(_me(), evidence_id)  # noqa: E731
+    else:
+        reason = request.form.get("reason", "").strip()[:1000] or _("Not approved.")
+        code = INDIVIDUAL_NUMBER_VISIBLE if request.form.get("individual_number_visible") else None
+        action = lambda: evidence.reject(_me(), evidence_id, reason, code, store=store)  # noqa: E731
+    _result, feedback = attempt(action)
+    flash(feedback[1] if feedback else _("The evidence is decided."))
+    return redirect(url_for("staff_pages.console") + "#evidence")
+
+
+@blp.post("/staff/benefits")
+@page_require(STAFF)
+def add_benefit():
+    me = _me()
+    schema = BenefitCreateSchema()
+    _result, feedback = attempt(lambda: benefits.create(me, me.organization_code, load_form(schema)))
+    flash(feedback[1] if feedback else _("The benefit is published."))
+    return redirect(url_for("staff_pages.console") + "#benefits")
+
+
+@blp.post("/staff/benefits/<uuid:benefit_id>/delete")
+@page_require(STAFF)
+def delete_benefit(benefit_id):
+    _result, feedback = attempt(lambda: benefits.delete(_me(), benefit_id))
+    flash(feedback[1] if feedback else _("The benefit is removed."))
+    return redirect(url_for("staff_pages.console") + "#benefits")

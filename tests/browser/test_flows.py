@@ -1,0 +1,111 @@
+"""The main flows in a real browser at a phone's size: no console errors, no sideways scrolling."""
+import pytest
+
+from registry.accounts import service as accounts
+from registry.extensions import db
+
+pytestmark = pytest.mark.committing
+
+
+def test_resident_signs_up_registers_and_shows_the_certificate(app, phone):
+    p = phone()
+    p.goto("/")
+    p.no_sideways_scroll()
+    p.shot("01-landing")
+    p.page.fill("#q", "ひだ")
+    p.page.click("button[type=submit]")
+    p.page.click("text=飛騨市")
+    p.no_sideways_scroll()
+    p.page.click("text=新規登録して住民登録する")
+    p.page.fill("#email", "browser@example.jp")
+    p.page.fill("#password", "password-123")
+    p.page.fill("#display_name", "ブラウザ花子")
+    p.page.select_option("#home_municipality_code", "131016")
+    p.page.fill("#birth_year", "1992")
+    p.no_sideways_scroll()
+    p.shot("02-signup")
+    p.page.click("button:has-text('アカウントを作成')")
+    assert p.page.url.endswith("/organizations/212172")
+    p.page.check("#tie-birthplace")
+    p.page.check("#tie-furusato_nozei")
+    p.shot("03-organization")
+    p.page.click("button:has-text('登録する')")
+    assert p.page.url.endswith("/my")
+    qr = p.page.locator("[data-role=certificate-qr] svg")
+    assert qr.bounding_box()["width"] >= 160
+    for target in p.page.locator("main button, main .button, main input, main select, main summary").all():
+        if target.is_visible():
+            assert target.bounding_box()["height"] >= 44 or target.get_attribute("type") == "checkbox"
+    p.no_sideways_scroll()
+    p.shot("04-my")
+    assert p.errors == []
+
+
+def test_national_sees_the_dashboard_with_charts(app, phone):
+    with app.app_context():
+        accounts.create_user(email="nat-browser@example.jp", password="national-pass-1", role="national")
+        db.session.commit()
+    p = phone()
+    p.goto("/login")
+    p.page.fill("#email", "nat-browser@example.jp")
+    p.page.fill("#password", "national-pass-1")
+    p.page.click("main button[type=submit]")
+    assert p.page.url.endswith("/dashboard")
+    p.page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-role=chart]')].every(c => window.Chart && Chart.getChart(c))",
+        timeout=10_000)
+    assert p.page.locator("[data-role=chart]").count() == 2
+    p.no_sideways_scroll()
+    p.shot("05-dashboard")
+    assert p.errors == []
+
+
+def test_resident_applies_and_staff_accepts_and_completes(app, phone):
+    from datetime import timedelta
+
+    from registry.common.time import today_tokyo
+    with app.app_context():
+        accounts.create_user(email="staff-browser@example.jp", password="staff-password-1", role="staff",
+                             organization_code="212172")
+        db.session.commit()
+    today = today_tokyo()
+    staff = phone()
+    staff.goto("/login")
+    staff.page.fill("#email", "staff-browser@example.jp")
+    staff.page.fill("#password", "staff-password-1")
+    staff.page.click("main button[type=submit]")
+    staff.goto("/staff/needs/new")
+    staff.page.fill("#title", "古川の雪かき")
+    staff.page.fill("#description", "屋根の雪下ろしを手伝ってください。")
+    for field, day in (("#starts_on", today), ("#ends_on", today + timedelta(days=1)), ("#apply_by", today)):
+        staff.page.fill(field, day.isoformat())
+    staff.page.fill("#capacity", "2")
+    staff.page.check("#counts_as_activity")
+    staff.no_sideways_scroll()
+    staff.page.click("main button[type=submit]")
+    need_id = staff.page.url.rstrip("/").rsplit("/", 1)[-1]
+
+    resident = phone()
+    resident.goto("/signup")
+    resident.page.fill("#email", "applicant-browser@example.jp")
+    resident.page.fill("#password", "password-123")
+    resident.page.fill("#display_name", "応募太郎")
+    resident.page.select_option("#home_municipality_code", "131016")
+    resident.page.fill("#birth_year", "1988")
+    resident.page.click("main button[type=submit]")
+    resident.goto(f"/needs/{need_id}")
+    resident.page.fill("#message", "参加します")
+    resident.no_sideways_scroll()
+    resident.shot("06-need")
+    resident.page.click("main button[type=submit]")
+    assert "/my" in resident.page.url
+
+    staff.goto(f"/staff/needs/{need_id}")
+    staff.page.click("button:has-text('受け入れる')")
+    staff.page.click("button:has-text('完了')")
+    assert staff.page.locator("text=完了").count() >= 1
+    staff.shot("07-staff-need")
+    staff.no_sideways_scroll()
+    resident.goto("/my")
+    assert "飛騨市" in resident.page.locator("#activities").inner_text()
+    assert staff.errors == [] and resident.errors == []

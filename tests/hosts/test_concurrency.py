@@ -1,0 +1,56 @@
+"""Races on a real PostgreSQL: a set-password link is used once however many requests race for it;
+parallel check-ins of one applicant record one time."""
+import uuid
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from registry.accounts import service as accounts
+from registry.extensions import db
+from registry.needs.models import Application
+from tests.hosts.conftest import HIDA, in_progress
+from tests.needs.test_concurrency import API, _auth, _parallel, _resident
+
+pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
+
+
+def _staff(app, client):
+    email = f"staff-{uuid.uuid4().hex[:8]}@example.jp"
+    with app.app_context():
+        accounts.create_user(email=email, password="staff-password-1", role="staff", organization_code=HIDA)
+        db.session.commit()
+    return client.post(f"{API}/auth/login", json={"email": email, "password": "staff-password-1"}).get_json()["token"]
+
+
+def test_a_link_is_used_once_under_a_race(app):
+    client = app.test_client()
+    staff = _staff(app, client)
+    host = client.post(f"{API}/organizations/{HIDA}/hosts", headers=_auth(staff),
+                       json={"email": "race@example.jp", "display_name": "競争", "host_name": "宿"}).get_json()
+    responses = _parallel(app, 8, lambda c, i: c.post(f"{API}/auth/set-password", json={
+        "token": host["set_password_token"], "password": f"password-{i:04d}"}))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [422] * 7
+    winner = next(i for i, r in enumerate(responses) if r.status_code == 200)
+    assert client.post(f"{API}/auth/login", json={"email": "race@example.jp",
+                                                  "password": f"password-{winner:04d}"}).status_code == 200
+
+
+def test_parallel_check_ins_record_one_time(app):
+    client = app.test_client()
+    staff = _staff(app, client)
+    need = client.post(f"{API}/needs", headers=_auth(staff), json=in_progress()).get_json()
+    resident = _resident(client)
+    application = client.post(f"{API}/needs/{need['id']}/applications", headers=_auth(resident), json={}).get_json()
+    client.post(f"{API}/applications/{application['id']}/accept", headers=_auth(staff))
+    code = client.get(f"{API}/needs/{need['id']}/check-in-code", headers=_auth(staff)).get_json()["code"]
+    responses = _parallel(app, 6, lambda c, i: c.post(f"{API}/needs/{need['id']}/check-in", headers=_auth(resident),
+                                                      json={"code": code}))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [409] * 5
+    first = next(r for r in responses if r.status_code == 200).get_json()["checked_in_at"]
+    assert {r.get_json()["code"] for r in responses if r.status_code == 409} == {"already_checked_in"}
+    with app.app_context():
+        row = db.session.scalar(select(Application).where(Application.id == uuid.UUID(application["id"])))
+        assert row.checked_in_at == datetime.fromisoformat(first)  # the winner's time, kept
