@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test test-sqlite test-postgres install migrate clean bench browser-deps
+.PHONY: run test test-sqlite test-postgres install migrate clean bench bench-recommendations browser-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -49,5 +49,10 @@ clean:
 
 # Benchmark of the national figures at 1 k and 1 M people and of seed-demo, on a throwaway PostgreSQL
 # (BENCH_PEOPLE=50000 for a quicker run; see bench/README.md). Never part of `make test`.
+# Figures, then recommendations on the database the figures bench seeded (one throwaway PostgreSQL).
 bench: install
-	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/figures.py'
+	scripts/with-postgres.sh sh -c 'export DATABASE_URL="$$TEST_DATABASE_URL"; $(BIN)/python bench/figures.py; \
+		status=$$?; $(BIN)/python bench/recommendations.py || status=1; exit $$status'
+
+bench-recommendations: install
+	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/recommendations.py'

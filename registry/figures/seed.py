@@ -75,6 +75,7 @@ from registry.extensions import db, get_password_hasher
 from registry.figures import recount
 from registry.organizations.models import MUNICIPALITY, PREFECTURE, Organization, Ward
 from registry.hosts.seed import DemoHosts
+from registry.needs.seed import DemoNeeds
 
 DEMO_PASSWORD = "furusato-demo-2026"
 EMAIL_DOMAIN = "demo.example.jp"
@@ -646,7 +647,8 @@ class SeedStep:
         pass
 
 
-EXTRA_STEPS: list[type[SeedStep]] = [DemoHosts]  # hosts (ヌシ) in proportion to each 団体's registrants
+# Hosts (ヌシ) in proportion to each 団体's registrants, then needs and applications (which read the hosts).
+EXTRA_STEPS: list[type[SeedStep]] = [DemoHosts, DemoNeeds]
 
 
 @dataclass

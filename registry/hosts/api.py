@@ -16,6 +16,7 @@ from registry.hosts.schemas import (
     HostUpdateSchema, ManagedNeedQuerySchema, SetPasswordLinkSchema, SetPasswordSchema,
 )
 from registry.needs.schemas import ApplicationSchema, NeedSchema
+from registry.notifications.verification import mail_configured
 
 blp = Blueprint("hosts", __name__, description="Hosts (ヌシ), set-password links and check-in")
 
@@ -39,7 +40,8 @@ def _link_fields(raw: str, link: str, row) -> dict:
 def invite_host(data, code: str):
     """Staff of {code} invite a host: an account with role `host` bound to {code}, without a password
     until its one-time link (valid 7 days) is used. The link is answered here for staff to pass on."""
-    host, raw, link, row = service.invite(_me(), code, site_url=_site_url(), **data)
+    host, raw, link, row = service.invite(_me(), code, site_url=_site_url(),
+                                          send_mail=mail_configured(current_app.config), **data)
     fields = {name: getattr(host, name) for name in HostSchema().fields}
     return {**fields, **_link_fields(raw, link, row)}
 

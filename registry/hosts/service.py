@@ -38,7 +38,7 @@ def profile_of(user: User | None) -> Host | None:
 
 
 def invite(staff: User, organization_code: str, *, email: str, display_name: str, host_name: str,
-           trusted: bool = False, site_url: str, now: datetime | None = None):
+           trusted: bool = False, site_url: str, send_mail: bool = False, now: datetime | None = None):
     """POST /organizations/{code}/hosts: a host account without a password and its one-time link.
     Returns (host, raw token, link, token row)."""
     now = now or utcnow()
@@ -57,6 +57,10 @@ def invite(staff: User, organization_code: str, *, email: str, display_name: str
     db.session.add(host)
     db.session.flush()
     raw, row = tokens.issue(user, HOST_INVITATION, created_by=staff, now=now)
+    if send_mail:  # the link is also e-mailed (the message mints its own copy when it is sent)
+        from registry.notifications.models import INVITATION_MAIL
+        from registry.notifications.service import queue_account_mail
+        queue_account_mail(user, INVITATION_MAIL, now=now)
     return host, raw, tokens.link(raw, site_url), row
 
 

@@ -35,13 +35,15 @@ def link(raw: str, site_url: str) -> str:
 
 
 def issue(user: User, purpose: str, *, created_by: User | None = None, subject_id=None,
-          now: datetime | None = None) -> tuple[str, SetPasswordToken]:
+          now: datetime | None = None, keep_others: bool = False) -> tuple[str, SetPasswordToken]:
     """A new link for `user`; the earlier unused links of the same purpose stop working (only the
-    newest link handed out is good). Returns the raw token (shown once, never stored) and its row."""
+    newest link handed out is good) unless `keep_others` (the e-mailed copy of a link staff were
+    shown). Returns the raw token (shown once, never stored) and its row."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
     now = now or utcnow()
-    void_unused(user, purpose, now=now)
+    if not keep_others:
+        void_unused(user, purpose, now=now)
     raw = secrets.token_urlsafe(32)
     row = SetPasswordToken(user_id=user.id, purpose=purpose, token_hash=_digest(raw), subject_id=subject_id,
                            created_by=created_by.id if created_by is not None else None, created_at=now,

@@ -32,7 +32,8 @@ from registry.common.time import utcnow
 from registry.extensions import db
 from registry.notifications import mail, service, texts, verification
 from registry.notifications.models import (
-    CANCELLED, FAILED, NOTIFICATION_MAIL, PENDING, SENT, VERIFY_EMAIL_MAIL, Notification, OutboxMessage,
+    CANCELLED, FAILED, INVITATION_MAIL, NOTIFICATION_MAIL, PENDING, SENT, VERIFY_EMAIL_MAIL, Notification,
+    OutboxMessage,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,16 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
         token = verification.make_token(user, config["SECRET_KEY"])
         sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.VERIFY_EMAIL))
         url = verification.link(token, site_url)
+    elif row.kind == INVITATION_MAIL:
+        if user.password_hash is not None:
+            raise Skip("password already set")
+        # The link is minted now, so no usable token is ever stored; the link staff were shown
+        # stays good too, and whichever is used first spends the others.
+        from registry.hosts import tokens
+        purpose = tokens.HOST_INVITATION if user.role == "host" else tokens.ROSTER_INVITATION
+        raw, _row = tokens.issue(user, purpose, keep_others=True, now=now)
+        sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.INVITATION))
+        url = tokens.link(raw, site_url)
     else:
         raise Skip(f"unknown kind {row.kind}")
     return mail.compose(outbox_id=row.id, to=user.email, sections=sections, url=url,

@@ -28,4 +28,7 @@ NEED_CANCELLED = (N_("A need you applied to was cancelled"), N_("{title} ({start
 VERIFY_EMAIL = (N_("Please confirm your e-mail address"),
                 N_("Open the link below within 7 days to confirm your e-mail address for ふるさと住民登録. "
                    "If you did not sign up, you can ignore this message."))
+INVITATION = (N_("You are invited to ふるさと住民登録"),
+              N_("A local government invited you to ふるさと住民登録. Open the link below within 7 days to set "
+                 "your password. If you did not expect this, you can ignore this message."))
 MAIL_FOOTER = N_("Sent by ふるさと住民登録. Replies to this address are not read.")

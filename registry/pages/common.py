@@ -105,3 +105,11 @@ def attempt(action):
         else:
             db.session.rollback()
         return None, problem_feedback(problem)
+
+
+def act(action, done: str, to: str):
+    """A form's post-redirect-get: run the service call, flash its outcome, go back to `to`."""
+    from flask import flash
+    _result, feedback = attempt(action)
+    flash(feedback[1] if feedback else done)
+    return redirect(to)

@@ -20,9 +20,10 @@ from registry.hosts.schemas import HostCreateSchema, SetPasswordSchema
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, DRAFT, KINDS, NO_SHOW, Application, Need
 from registry.needs.schemas import NeedCreateSchema
+from registry.notifications.verification import mail_configured
 from registry.organizations import service as organizations
 from registry.pages.common import (
-    attempt, form_values, load_form, page_blueprint, page_require, problem_feedback, public_page,
+    act, attempt, form_values, load_form, page_blueprint, page_require, problem_feedback, public_page,
 )
 
 blp = page_blueprint("host_pages", __name__)
@@ -242,6 +243,7 @@ def staff_invite():
     me = _me()
     values = form_values(HostCreateSchema())
     result, feedback = attempt(lambda: hosts.invite(me, me.organization_code, site_url=current_app.config["SITE_URL"],
+                                                   send_mail=mail_configured(current_app.config),
                                                     **load_form(HostCreateSchema(), values)))
     if result is None:
         return _staff_page(errors=feedback[0], message=feedback[1], values=values, status=422)
@@ -252,17 +254,13 @@ def staff_invite():
 @blp.post("/staff/hosts/<uuid:host_id>/<any(trust, untrust):change>")
 @page_require(STAFF)
 def staff_trust(host_id, change):
-    _result, feedback = attempt(lambda: hosts.update_host(_me(), host_id, {"trusted": change == "trust"}))
-    flash(feedback[1] if feedback else _("The host is updated."))
-    return redirect(url_for("host_pages.staff_hosts") + "#hosts")
+    return act(lambda: hosts.update_host(_me(), host_id, {"trusted": change == "trust"}), _("The host is updated."), url_for("host_pages.staff_hosts") + "#hosts")
 
 
 @blp.post("/staff/hosts/<uuid:host_id>/deactivate")
 @page_require(STAFF)
 def staff_deactivate(host_id):
-    _result, feedback = attempt(lambda: hosts.deactivate(_me(), host_id))
-    flash(feedback[1] if feedback else _("The host is deactivated. Its needs stay with you."))
-    return redirect(url_for("host_pages.staff_hosts") + "#hosts")
+    return act(lambda: hosts.deactivate(_me(), host_id), _("The host is deactivated. Its needs stay with you."), url_for("host_pages.staff_hosts") + "#hosts")
 
 
 @blp.post("/staff/hosts/<uuid:host_id>/invitation")
@@ -279,6 +277,4 @@ def staff_reinvite(host_id):
 @blp.post("/staff/hosts/needs/<uuid:need_id>/publish")
 @page_require(STAFF)
 def staff_publish(need_id):
-    _result, feedback = attempt(lambda: needs.publish_need(_me(), need_id))
-    flash(feedback[1] if feedback else _("The need is published."))
-    return redirect(url_for("host_pages.staff_hosts") + "#drafts")
+    return act(lambda: needs.publish_need(_me(), need_id), _("The need is published."), url_for("host_pages.staff_hosts") + "#drafts")

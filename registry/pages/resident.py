@@ -20,7 +20,7 @@ from registry.extensions import db
 from registry.needs import recommendations, service as needs
 from registry.organizations import service as organizations
 from registry.errors import Problem
-from registry.pages.common import attempt, form_values, load_form, page_blueprint, page_require
+from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.registrations import service as registrations
 
 blp = page_blueprint("resident_pages", __name__)
@@ -91,18 +91,14 @@ def _split(text: str) -> list[str]:
 @blp.post("/my/registrations/<uuid:registration_id>/withdraw")
 @page_require(RESIDENT)
 def withdraw(registration_id):
-    _result, feedback = attempt(lambda: registrations.withdraw(_me(), registration_id))
-    flash(feedback[1] if feedback else _("The registration is withdrawn."))
-    return redirect(url_for("resident_pages.my"))
+    return act(lambda: registrations.withdraw(_me(), registration_id), _("The registration is withdrawn."), url_for("resident_pages.my"))
 
 
 @blp.post("/my/registrations/<uuid:registration_id>/premium-request")
 @page_require(RESIDENT)
 def request_premium(registration_id):
-    _result, feedback = attempt(lambda: registrations.request_premium(_me(), registration_id,
-                                                                      settings=current_app.config))
-    flash(feedback[1] if feedback else _("Your premium request was sent to the 団体 for review."))
-    return redirect(url_for("resident_pages.my"))
+    return act(lambda: registrations.request_premium(_me(), registration_id,
+                                                                      settings=current_app.config), _("Your premium request was sent to the 団体 for review."), url_for("resident_pages.my"))
 
 
 @blp.post("/my/erase")
@@ -120,9 +116,7 @@ def erase():
 @blp.post("/my/applications/<uuid:application_id>/cancel")
 @page_require(RESIDENT)
 def cancel_application(application_id):
-    _result, feedback = attempt(lambda: needs.cancel_application(_me(), application_id))
-    flash(feedback[1] if feedback else _("Your application is cancelled."))
-    return redirect(url_for("resident_pages.my") + "#applications")
+    return act(lambda: needs.cancel_application(_me(), application_id), _("Your application is cancelled."), url_for("resident_pages.my") + "#applications")
 
 
 @blp.get("/my/applications/<uuid:application_id>/calendar.ics")
@@ -161,6 +155,4 @@ def submit_evidence(registration_id):
         return evidence.submit(_me(), registration_id, load_form(schema, values), content,
                                store=evidence_files.store_for(current_app.config))
 
-    _result, feedback = attempt(submit)
-    flash(feedback[1] if feedback else _("Your evidence was sent to the 団体 for review."))
-    return redirect(url_for("resident_pages.my") + "#registrations")
+    return act(submit, _("Your evidence was sent to the 団体 for review."), url_for("resident_pages.my") + "#registrations")

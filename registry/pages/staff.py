@@ -20,7 +20,7 @@ from registry.needs import recommendations, service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, KINDS, NO_SHOW
 from registry.needs.schemas import NeedCreateSchema
 from registry.organizations import service as organizations
-from registry.pages.common import attempt, form_values, load_form, page_blueprint, page_require
+from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.pages.resident import _split
 from registry.registrations import service as registrations
 
@@ -62,28 +62,22 @@ def decide_premium(request_id, decision):
     else:
         reason = request.form.get("reason", "").strip()[:1000] or _("Not approved.")
         action = lambda: registrations.reject_premium(_me(), request_id, reason)  # noqa: E731
-    _result, feedback = attempt(action)
-    flash(feedback[1] if feedback else _("The request is decided."))
-    return redirect(url_for("staff_pages.console") + "#premium")
+    return act(action, _("The request is decided."), url_for("staff_pages.console") + "#premium")
 
 
 @blp.post("/staff/identity-verifications/<uuid:verification_id>/<any(confirm, reject):decision>")
 @page_require(STAFF)
 def decide_identity(verification_id, decision):
-    _result, feedback = attempt(lambda: registrations.decide_identity_verification(
-        _me(), verification_id, verified=decision == "confirm", reason=request.form.get("reason", "")[:1000] or None))
-    flash(feedback[1] if feedback else _("The identity check is recorded."))
-    return redirect(url_for("staff_pages.console") + "#identity")
+    return act(lambda: registrations.decide_identity_verification(
+        _me(), verification_id, verified=decision == "confirm", reason=request.form.get("reason", "")[:1000] or None), _("The identity check is recorded."), url_for("staff_pages.console") + "#identity")
 
 
 @blp.post("/staff/announcements")
 @page_require(STAFF)
 def announce():
     me = _me()
-    _result, feedback = attempt(lambda: announcements.post(me, me.organization_code,
-                                                           **load_form(AnnouncementCreateSchema())))
-    flash(feedback[1] if feedback else _("The announcement is sent."))
-    return redirect(url_for("staff_pages.console") + "#announcements")
+    return act(lambda: announcements.post(me, me.organization_code,
+                                                           **load_form(AnnouncementCreateSchema())), _("The announcement is sent."), url_for("staff_pages.console") + "#announcements")
 
 
 @blp.route("/staff/needs/new", methods=["GET", "POST"])
@@ -135,9 +129,7 @@ def decide_evidence(evidence_id, decision):
         reason = request.form.get("reason", "").strip()[:1000] or _("Not approved.")
         code = INDIVIDUAL_NUMBER_VISIBLE if request.form.get("individual_number_visible") else None
         action = lambda: evidence.reject(_me(), evidence_id, reason, code, store=store)  # noqa: E731
-    _result, feedback = attempt(action)
-    flash(feedback[1] if feedback else _("The evidence is decided."))
-    return redirect(url_for("staff_pages.console") + "#evidence")
+    return act(action, _("The evidence is decided."), url_for("staff_pages.console") + "#evidence")
 
 
 @blp.post("/staff/benefits")
@@ -145,14 +137,10 @@ def decide_evidence(evidence_id, decision):
 def add_benefit():
     me = _me()
     schema = BenefitCreateSchema()
-    _result, feedback = attempt(lambda: benefits.create(me, me.organization_code, load_form(schema)))
-    flash(feedback[1] if feedback else _("The benefit is published."))
-    return redirect(url_for("staff_pages.console") + "#benefits")
+    return act(lambda: benefits.create(me, me.organization_code, load_form(schema)), _("The benefit is published."), url_for("staff_pages.console") + "#benefits")
 
 
 @blp.post("/staff/benefits/<uuid:benefit_id>/delete")
 @page_require(STAFF)
 def delete_benefit(benefit_id):
-    _result, feedback = attempt(lambda: benefits.delete(_me(), benefit_id))
-    flash(feedback[1] if feedback else _("The benefit is removed."))
-    return redirect(url_for("staff_pages.console") + "#benefits")
+    return act(lambda: benefits.delete(_me(), benefit_id), _("The benefit is removed."), url_for("staff_pages.console") + "#benefits")

@@ -10,7 +10,8 @@ from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.needs.models import Application
 from tests.hosts.conftest import HIDA, in_progress
-from tests.needs.test_concurrency import API, _auth, _parallel, _resident
+from tests.needs.test_concurrency import API, _auth, _resident
+from tests.parallel import in_parallel
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
 
@@ -28,7 +29,7 @@ def test_a_link_is_used_once_under_a_race(app):
     staff = _staff(app, client)
     host = client.post(f"{API}/organizations/{HIDA}/hosts", headers=_auth(staff),
                        json={"email": "race@example.jp", "display_name": "競争", "host_name": "宿"}).get_json()
-    responses = _parallel(app, 8, lambda c, i: c.post(f"{API}/auth/set-password", json={
+    responses = in_parallel(app, 8, lambda c, i: c.post(f"{API}/auth/set-password", json={
         "token": host["set_password_token"], "password": f"password-{i:04d}"}))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [422] * 7
@@ -45,7 +46,7 @@ def test_parallel_check_ins_record_one_time(app):
     application = client.post(f"{API}/needs/{need['id']}/applications", headers=_auth(resident), json={}).get_json()
     client.post(f"{API}/applications/{application['id']}/accept", headers=_auth(staff))
     code = client.get(f"{API}/needs/{need['id']}/check-in-code", headers=_auth(staff)).get_json()["code"]
-    responses = _parallel(app, 6, lambda c, i: c.post(f"{API}/needs/{need['id']}/check-in", headers=_auth(resident),
+    responses = in_parallel(app, 6, lambda c, i: c.post(f"{API}/needs/{need['id']}/check-in", headers=_auth(resident),
                                                       json={"code": code}))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * 5

@@ -1,6 +1,5 @@
 """Races on a real PostgreSQL: parallel accepts never exceed capacity; parallel applications by one
 person make one application."""
-import threading
 import uuid
 
 import pytest
@@ -10,28 +9,12 @@ from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.needs.models import HOLDS_PLACE, Application, Need
 from tests.needs.conftest import HIDA, need_body
+from tests.parallel import in_parallel
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
 API = "/api/v1"
 
 
-def _parallel(app, n, make_request):
-    """Runs `make_request(client, i)` in n threads released at once; each request has its own app
-    context and database session."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        client = app.test_client()
-        barrier.wait()
-        results[i] = make_request(client, i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _auth(token):
@@ -60,7 +43,7 @@ def test_parallel_accepts_never_exceed_capacity(app):
     applications = [client.post(f"{API}/needs/{need['id']}/applications", headers=_auth(_resident(client)),
                                 json={}).get_json()["id"] for _ in range(10)]
 
-    responses = _parallel(app, 10, lambda c, i: c.post(f"{API}/applications/{applications[i]}/accept",
+    responses = in_parallel(app, 10, lambda c, i: c.post(f"{API}/applications/{applications[i]}/accept",
                                                        headers=_auth(staff)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 3 + [409] * 7
@@ -77,7 +60,7 @@ def test_parallel_applications_by_one_person_make_one(app):
     staff = _staff_token(app, client)
     need = client.post(f"{API}/needs", headers=_auth(staff), json=need_body()).get_json()
     token = _resident(client)
-    responses = _parallel(app, 8, lambda c, i: c.post(f"{API}/needs/{need['id']}/applications",
+    responses = in_parallel(app, 8, lambda c, i: c.post(f"{API}/needs/{need['id']}/applications",
                                                       headers=_auth(token), json={}))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7
     assert {r.get_json()["code"] for r in responses if r.status_code == 409} == {"already_applied"}
@@ -103,7 +86,7 @@ def test_parallel_cancels_and_accepts_keep_the_count(app):
             return c.delete(f"{API}/applications/{application}", headers=_auth(token))
         return c.post(f"{API}/applications/{waiting[i - 2]}/accept", headers=_auth(staff))
 
-    responses = _parallel(app, 8, act)
+    responses = in_parallel(app, 8, act)
     assert all(r.status_code in (200, 204, 409) for r in responses)
     with app.app_context():
         row = db.session.get(Need, uuid.UUID(need["id"]))

@@ -1,5 +1,4 @@
 """Races on a real PostgreSQL: parallel identical registrations and one person's parallel changes."""
-import threading
 import uuid
 
 import pytest
@@ -8,25 +7,11 @@ from sqlalchemy import func, select
 from registry.extensions import db
 from registry.figures.recount import verify
 from registry.registrations.models import Registration
+from tests.parallel import in_parallel
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
 
 
-def _parallel(app, n, make_request):
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        client = app.test_client()
-        barrier.wait()
-        results[i] = make_request(client, i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _signup(app, home="131016"):
@@ -38,7 +23,7 @@ def _signup(app, home="131016"):
 
 def test_parallel_identical_registrations_make_one(app):
     token = _signup(app)
-    statuses = _parallel(app, 12, lambda client, i: client.post(
+    statuses = in_parallel(app, 12, lambda client, i: client.post(
         "/api/v1/registrations", headers={"Authorization": f"Bearer {token}"},
         json={"organization_code": "212172", "ties": ["birthplace"]}).status_code)
     assert sorted(statuses) == [201] + [409] * 11
@@ -57,7 +42,7 @@ def test_parallel_changes_keep_figures_exact(app):
         return client.post("/api/v1/registrations", headers={"Authorization": f"Bearer {token}"},
                            json={"organization_code": codes[i % len(codes)], "ties": ["repeat_visit"]}).status_code
 
-    statuses = _parallel(app, 24, act)
+    statuses = in_parallel(app, 24, act)
     assert set(statuses) <= {201, 409}
     with app.app_context():
         active = db.session.scalar(select(func.count()).select_from(Registration).where(Registration.status == "active"))
