@@ -816,7 +816,7 @@ def _skip_fk_triggers(*, required: bool) -> bool:
 
 # The tables the seed writes. The recount's person tallies take their user ids from registrations,
 # whose references are checked here, so they need no check of their own.
-FK_CHECKED_TABLES = tuple(TABLE_COLUMNS)
+FK_CHECKED_TABLES = tuple(TABLE_COLUMNS) + ("hosts", "needs", "applications")  # and the extra steps' tables
 
 
 def _check_references(lowest_id: str | None) -> None:
@@ -827,7 +827,7 @@ def _check_references(lowest_id: str | None) -> None:
     lowest = uuid.UUID(lowest_id)
     for name in FK_CHECKED_TABLES:
         table = db.metadata.tables[name]
-        key = table.c.id
+        key = next(iter(table.primary_key.columns))  # a time-ordered id the run made (hosts: user_id)
         for fk in table.foreign_keys:
             parent, column = fk.column.table, fk.parent
             orphans = db.session.scalar(
