@@ -263,7 +263,7 @@ def upgrade():
     sa.Column('last_attempt_at', registry.common.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', registry.common.types.UTCDateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("kind IN ('notification', 'verify_email', 'invitation')", name=op.f('ck_outbox_messages_kind')),
+    sa.CheckConstraint("kind IN ('notification', 'verify_email', 'invitation', 'password_reset')", name=op.f('ck_outbox_messages_kind')),
     sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'cancelled')", name=op.f('ck_outbox_messages_status')),
     sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_outbox_messages_notification_id_notifications')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_outbox_messages_user_id_users')),

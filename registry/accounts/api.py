@@ -7,7 +7,8 @@ from flask_smorest import Blueprint
 
 from registry.accounts import service
 from registry.accounts.schemas import (
-    AuthResultSchema, LoginSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema, TokenSchema,
+    AuthResultSchema, LoginSchema, PasswordResetSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema,
+    TokenSchema,
 )
 from registry.common import limits
 from registry.notifications.verification import request_verification
@@ -90,3 +91,14 @@ def list_tokens(args):
 @blp.response(204)
 def revoke_token(token_id: uuid.UUID):
     service.revoke_token_by_id(current_user._get_current_object(), token_id)
+
+
+@blp.post("/auth/password-reset")
+@limits.sign_in
+@public
+@blp.arguments(PasswordResetSchema)
+@blp.response(202)
+def password_reset(data):
+    """E-mails a set-password link valid 24 hours; 202 always, so it never tells whether an account exists."""
+    service.request_password_reset(data["email"])
+    return {}

@@ -64,3 +64,7 @@ class TokenSchema(BaseSchema):
     id = Id()
     created_at = TokyoDateTime()
     expires_at = TokyoDateTime()
+
+
+class PasswordResetSchema(BaseSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))

@@ -279,3 +279,13 @@ def create_user(*, email: str, password: str, role: str, organization_code: str 
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def request_password_reset(email: str, *, now: datetime | None = None) -> None:
+    """POST /auth/password-reset: queues the link for an active account; says nothing either way."""
+    user = find_by_email(email)
+    if user is None or not user.is_active:
+        return
+    from registry.notifications.models import PASSWORD_RESET_MAIL
+    from registry.notifications.service import queue_account_mail
+    queue_account_mail(user, PASSWORD_RESET_MAIL, now=now)

@@ -21,7 +21,8 @@ ANNOUNCEMENT = "announcement"  # the one kind that needs the person's consent to
 
 # Outbox: what is e-mailed (a notification, or an account message such as the address check).
 NOTIFICATION_MAIL, VERIFY_EMAIL_MAIL, INVITATION_MAIL = "notification", "verify_email", "invitation"
-MAIL_KINDS = (NOTIFICATION_MAIL, VERIFY_EMAIL_MAIL, INVITATION_MAIL)
+PASSWORD_RESET_MAIL = "password_reset"
+MAIL_KINDS = (NOTIFICATION_MAIL, VERIFY_EMAIL_MAIL, INVITATION_MAIL, PASSWORD_RESET_MAIL)
 # pending: due at next_attempt_at; sent; failed: given up after the last attempt (or refused for
 # good by the server); cancelled: no longer deliverable (address gone or unverified, consent
 # withdrawn) or expired before it could be sent.

@@ -32,8 +32,8 @@ from registry.common.time import utcnow
 from registry.extensions import db
 from registry.notifications import mail, service, texts, verification
 from registry.notifications.models import (
-    CANCELLED, FAILED, INVITATION_MAIL, NOTIFICATION_MAIL, PENDING, SENT, VERIFY_EMAIL_MAIL, Notification,
-    OutboxMessage,
+    CANCELLED, FAILED, INVITATION_MAIL, NOTIFICATION_MAIL, PASSWORD_RESET_MAIL, PENDING, SENT, VERIFY_EMAIL_MAIL,
+    Notification, OutboxMessage,
 )
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,11 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
         purpose = tokens.HOST_INVITATION if user.role == "host" else tokens.ROSTER_INVITATION
         raw, _row = tokens.issue(user, purpose, keep_others=True, now=now)
         sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.INVITATION))
+        url = tokens.link(raw, site_url)
+    elif row.kind == PASSWORD_RESET_MAIL:
+        from registry.hosts import tokens  # minted now: no usable token is stored (the newest link wins)
+        raw, _row = tokens.issue(user, tokens.PASSWORD_RESET, now=now)
+        sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.PASSWORD_RESET))
         url = tokens.link(raw, site_url)
     else:
         raise Skip(f"unknown kind {row.kind}")

@@ -31,4 +31,7 @@ VERIFY_EMAIL = (N_("Please confirm your e-mail address"),
 INVITATION = (N_("You are invited to ふるさと住民登録"),
               N_("A local government invited you to ふるさと住民登録. Open the link below within 7 days to set "
                  "your password. If you did not expect this, you can ignore this message."))
+PASSWORD_RESET = (N_("Set a new password for ふるさと住民登録"),
+                  N_("Open the link below within 24 hours to set a new password. If you did not ask for this, "
+                     "you can ignore this message: your password stays as it is."))
 MAIL_FOOTER = N_("Sent by ふるさと住民登録. Replies to this address are not read.")
