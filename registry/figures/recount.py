@@ -134,8 +134,9 @@ def tally_drift(limit: int = 10) -> tuple[int, list]:
 
 
 def _expected_tie_tallies_sql() -> str:
-    return (f"SELECT r.user_id, 'tie', t.value, COUNT(*) FROM registrations r {_ties_join()} "
-            "WHERE r.status = 'active' GROUP BY r.user_id, t.value")
+    """Per person and tie, their active registrations: what `person_tallies` should hold for ties."""
+    return (f"SELECT r.user_id AS user_id, 'tie' AS dimension, t.value AS value, COUNT(*) AS n "
+            f"FROM registrations r {_ties_join()} WHERE r.status = 'active' GROUP BY r.user_id, t.value")
 
 
 def _tally_drift_by_merge(limit: int) -> tuple[int, list]:
@@ -152,13 +153,11 @@ def _tally_drift_by_merge(limit: int) -> tuple[int, list]:
 
 
 def _tie_tally_drift(limit: int) -> list:
-    expected = f"SELECT r.user_id AS user_id, t.value AS value, COUNT(*) AS n FROM registrations r {_ties_join()} " \
-               "WHERE r.status = 'active' GROUP BY r.user_id, t.value"
+    """PostgreSQL only (SQLite goes through `_tally_drift_by_merge`)."""
     actual = "SELECT user_id, value, active FROM person_tallies WHERE dimension = 'tie' AND active <> 0"
-    null_safe = "IS DISTINCT FROM" if db.engine.dialect.name == "postgresql" else "IS NOT"
     sql = (f"SELECT COALESCE(e.user_id, a.user_id), 'tie', COALESCE(e.value, a.value), e.n, a.active "
-           f"FROM ({expected}) e FULL OUTER JOIN ({actual}) a ON e.user_id = a.user_id AND e.value = a.value "
-           f"WHERE e.n {null_safe} a.active LIMIT {int(limit)}")
+           f"FROM ({_expected_tie_tallies_sql()}) e FULL OUTER JOIN ({actual}) a "
+           f"ON e.user_id = a.user_id AND e.value = a.value WHERE e.n IS DISTINCT FROM a.active LIMIT {int(limit)}")
     return list(db.session.execute(text(sql)))
 
 
@@ -189,6 +188,5 @@ def rebuild() -> None:
     db.session.execute(PersonTally.__table__.insert().from_select(
         ["user_id", "dimension", "value", "active"], select(tallies)))
     db.session.execute(text(
-        f"INSERT INTO person_tallies (user_id, dimension, value, active) SELECT r.user_id, 'tie', t.value, COUNT(*) "
-        f"FROM registrations r {_ties_join()} WHERE r.status = 'active' GROUP BY r.user_id, t.value"))
+        f"INSERT INTO person_tallies (user_id, dimension, value, active) {_expected_tie_tallies_sql()}"))
     db.session.flush()
