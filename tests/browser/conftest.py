@@ -53,6 +53,21 @@ class Phone:
         assert response.status < 500, path
         return response
 
+    def sign_in(self, email, password):
+        self.goto("/login")
+        self.page.fill("#email", email)
+        self.page.fill("#password", password)
+        self.page.click("main button[type=submit]")
+
+    def sign_up(self, email, display_name, birth_year, home="131016"):
+        self.goto("/signup")
+        self.page.fill("#email", email)
+        self.page.fill("#password", "password-123")
+        self.page.fill("#display_name", display_name)
+        self.page.select_option("#home_municipality_code", home)
+        self.page.fill("#birth_year", str(birth_year))
+        self.page.click("main button[type=submit]")
+
     def no_sideways_scroll(self):
         width = self.page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], f"{self.page.url} scrolls sideways: {width}"

@@ -46,10 +46,7 @@ def test_national_sees_the_dashboard_with_charts(app, phone):
         accounts.create_user(email="nat-browser@example.jp", password="national-pass-1", role="national")
         db.session.commit()
     p = phone()
-    p.goto("/login")
-    p.page.fill("#email", "nat-browser@example.jp")
-    p.page.fill("#password", "national-pass-1")
-    p.page.click("main button[type=submit]")
+    p.sign_in("nat-browser@example.jp", "national-pass-1")
     assert p.page.url.endswith("/dashboard")
     p.page.wait_for_function(
         "() => [...document.querySelectorAll('[data-role=chart]')].every(c => window.Chart && Chart.getChart(c))",
@@ -70,10 +67,7 @@ def test_resident_applies_and_staff_accepts_and_completes(app, phone):
         db.session.commit()
     today = today_tokyo()
     staff = phone()
-    staff.goto("/login")
-    staff.page.fill("#email", "staff-browser@example.jp")
-    staff.page.fill("#password", "staff-password-1")
-    staff.page.click("main button[type=submit]")
+    staff.sign_in("staff-browser@example.jp", "staff-password-1")
     staff.goto("/staff/needs/new")
     staff.page.fill("#title", "古川の雪かき")
     staff.page.fill("#description", "屋根の雪下ろしを手伝ってください。")
@@ -86,13 +80,7 @@ def test_resident_applies_and_staff_accepts_and_completes(app, phone):
     need_id = staff.page.url.rstrip("/").rsplit("/", 1)[-1]
 
     resident = phone()
-    resident.goto("/signup")
-    resident.page.fill("#email", "applicant-browser@example.jp")
-    resident.page.fill("#password", "password-123")
-    resident.page.fill("#display_name", "応募太郎")
-    resident.page.select_option("#home_municipality_code", "131016")
-    resident.page.fill("#birth_year", "1988")
-    resident.page.click("main button[type=submit]")
+    resident.sign_up("applicant-browser@example.jp", "応募太郎", 1988)
     resident.goto(f"/needs/{need_id}")
     resident.page.fill("#message", "参加します")
     resident.no_sideways_scroll()
