@@ -68,16 +68,10 @@ def issue_token(user: User, *, ttl_days: int, now: datetime | None = None) -> st
 
 def user_for_token(token: str, now: datetime | None = None) -> User | None:
     now = now or utcnow()
-    row = db.session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(token))
-    ).first()
-    if row is None:
-        return None
-    api_token, user = row
-    if api_token.revoked_at is not None or api_token.expires_at <= now or not user.is_active:
-        return None
-    return user
+    user = db.session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), ApiToken.expires_at > now))
+    return user if user is not None and user.is_active else None
 
 
 def revoke_token(token: str, now: datetime | None = None) -> None:

@@ -1,5 +1,9 @@
 """Engine set-up per database, and the one dialect-specific statement we need (upsert)."""
-from sqlalchemy import event
+import functools
+import json
+import uuid
+
+from sqlalchemy import Table, TextClause, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -30,7 +34,69 @@ def _sqlite_pragmas(engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def insert_for_upsert(model):
-    """An INSERT that takes `.on_conflict_do_update(...)` on both databases."""
-    from registry.extensions import db
-    return (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(model)
+def insert_for_upsert(model, dialect: str | None = None):
+    """An INSERT that takes `.on_conflict_do_update(...)` on both databases (the app's, unless
+    `dialect` names one)."""
+    if dialect is None:
+        from registry.extensions import db
+        dialect = db.engine.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+class Upsert:
+    """`INSERT … ON CONFLICT (…) DO …` for the write path, as text statements SQLAlchemy caches.
+
+    Why not the dialects' `insert().on_conflict_do_update()`: SQLAlchemy 2.0 cannot cache those
+    (`inherit_cache = False`) and compiles one anew on every execution, and a multi-row VALUES with a
+    parameter per value costs per parameter in SQLAlchemy and psycopg (which re-parses statements
+    with more than 50 parameters every time). Together they were most of a registration's cost in
+    the bench/writes.py profile. The ON CONFLICT syntax is the same on PostgreSQL and SQLite 3.35+.
+
+    - `one(row)`: one row as typed bind parameters (any column type).
+    - `many(rows, dialect)`: any number of rows as ONE JSON parameter, unpacked by
+      `jsonb_to_recordset` (PostgreSQL) or `json_each` (SQLite) — for columns whose JSON form is
+      their stored form: numbers, text, and UUIDs as 32 hex digits (SQLite's storage, and
+      PostgreSQL accepts them).
+
+        db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
+    """
+
+    def __init__(self, table: Table, *, conflict: tuple[str, ...], action: str, where: str | None = None,
+                 returning: tuple[str, ...] = ()):
+        self.table, self.conflict, self.action, self.where = table, conflict, action, where
+        self.returning = returning
+        self.columns = tuple(c.name for c in table.columns)
+
+    def one(self, row: dict) -> tuple[TextClause, dict]:
+        return self._one(), row
+
+    def many(self, rows: list[dict], dialect: str) -> tuple[TextClause, dict]:
+        as_json = [{name: value.hex if isinstance(value, uuid.UUID) else value for name, value in row.items()}
+                   for row in rows]
+        return self._many(dialect), {"rows": json.dumps(as_json)}
+
+    @functools.cache
+    def _one(self) -> TextClause:
+        values = "VALUES (" + ", ".join(f":{name}" for name in self.columns) + ")"
+        return self._text(values, [bindparam(name, type_=self.table.c[name].type) for name in self.columns])
+
+    @functools.cache
+    def _many(self, dialect: str) -> TextClause:
+        names = ", ".join(self.columns)
+        if dialect == "postgresql":
+            record = ", ".join(f"{name} {self.table.c[name].type.compile(dialect=postgresql.dialect())}"
+                               for name in self.columns)
+            source = f"SELECT {names} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
+        else:  # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join
+            source = ("SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name in self.columns)
+                      + " FROM json_each(:rows) WHERE true")
+        return self._text(source, [])
+
+    def _text(self, source: str, binds: list) -> TextClause:
+        target = f"({', '.join(self.conflict)})" + (f" WHERE {self.where}" if self.where else "")
+        sql = (f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) {source} "
+               f"ON CONFLICT {target} {self.action}")
+        if self.returning:
+            sql += f" RETURNING {', '.join(self.returning)}"
+        stmt = text(sql).bindparams(*binds)
+        return stmt.columns(*(self.table.c[name] for name in self.returning)) if self.returning else stmt

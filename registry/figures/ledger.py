@@ -9,8 +9,7 @@ import random
 from collections import Counter, defaultdict
 from datetime import datetime
 
-
-from registry.common.database import insert_for_upsert
+from registry.common.database import Upsert
 from registry.common.time import TOKYO
 from registry.extensions import db
 from registry.figures.models import FigureCounter, PersonTally
@@ -18,6 +17,16 @@ from registry.organizations.codes import prefecture_code_of
 from registry.registrations.models import PREMIUM, RegistrationEvent
 
 SLOTS = 16  # counter rows per key: concurrent writers spread over them
+COUNTER_FIELDS = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
+
+
+# The two upserts of every change (cached statements: see common.database.Upsert).
+TALLIES = Upsert(PersonTally.__table__, conflict=("user_id", "dimension", "value"),
+                 action="DO UPDATE SET active = person_tallies.active + excluded.active",
+                 returning=("dimension", "value", "active"))
+EVENTS = RegistrationEvent.__table__  # appended with a plain Core INSERT: nothing reads the row back
+COUNTERS = Upsert(FigureCounter.__table__, conflict=("metric", "key", "slot"), action="DO UPDATE SET " + ", ".join(
+    f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS))
 
 
 def home_prefecture(user) -> str | None:
@@ -76,7 +85,7 @@ class FigureChange:
         return people_delta
 
     def record(self, kind: str, *, registration=None, organization_code=None, now: datetime,
-               actor_id=None) -> RegistrationEvent:
+               actor_id=None) -> None:
         people_delta = self._apply_tallies()
         registrations_delta = self.counters[("total", "")]["registrations"]
         day = now.astimezone(TOKYO).date()
@@ -86,30 +95,22 @@ class FigureChange:
         if kind in ("registered", "withdrawn", "moved_in"):
             day_counter[kind] += 1
         self._apply_counters()
-        event = RegistrationEvent(
-            registration_id=registration.id if registration is not None else None,
-            user_id=self.user.id,
-            organization_code=registration.organization_code if registration is not None else organization_code,
-            kind=kind, occurred_at=now, day=day, people_delta=people_delta,
-            registrations_delta=registrations_delta, actor_id=actor_id)
-        db.session.add(event)
-        db.session.flush()
-        return event
+        db.session.execute(EVENTS.insert(), {
+            "registration_id": registration.id if registration is not None else None,
+            "user_id": self.user.id,
+            "organization_code": registration.organization_code if registration is not None else organization_code,
+            "kind": kind, "occurred_at": now, "day": day, "people_delta": people_delta,
+            "registrations_delta": registrations_delta, "actor_id": actor_id})
 
     def _apply_tallies(self) -> int:
         """Updates the person's tallies; returns the change in national 実人数 (−1, 0 or 1)."""
         changed = {k: v for k, v in self.tallies.items() if v}
         if not changed:
             return 0
-        stmt = insert_for_upsert(PersonTally).values([
-            {"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
-            for (d, v), delta in changed.items()])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["user_id", "dimension", "value"],
-            set_={"active": PersonTally.active + stmt.excluded.active},
-        ).returning(PersonTally.dimension, PersonTally.value, PersonTally.active)
+        rows = [{"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
+                for (d, v), delta in changed.items()]
         people_delta = 0
-        for dimension, value, after in db.session.execute(stmt):
+        for dimension, value, after in db.session.execute(*TALLIES.many(rows, db.engine.dialect.name)):
             before = after - changed[(dimension, value)]
             if after < 0:
                 raise RuntimeError(f"person tally below zero: {dimension}={value}")
@@ -139,17 +140,8 @@ class FigureChange:
         self.counters[("flow", flow_key(home, pref))]["people"] += step
 
     def _apply_counters(self) -> None:
-        rows = []
         slot = random.randrange(SLOTS)
-        fields = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
-        for (metric, key), deltas in self.counters.items():
-            if any(deltas.values()):
-                rows.append({"metric": metric, "key": key, "slot": slot,
-                             **{f: deltas.get(f, 0) for f in fields}})
-        if not rows:
-            return
-        stmt = insert_for_upsert(FigureCounter).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["metric", "key", "slot"],
-            set_={f: getattr(FigureCounter, f) + getattr(stmt.excluded, f) for f in fields})
-        db.session.execute(stmt)
+        rows = [{"metric": metric, "key": key, "slot": slot, **{f: deltas.get(f, 0) for f in COUNTER_FIELDS}}
+                for (metric, key), deltas in self.counters.items() if any(deltas.values())]
+        if rows:
+            db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))

@@ -1,4 +1,6 @@
 """団体 lookups used by every other domain."""
+from typing import NamedTuple
+
 from sqlalchemy import or_, select
 
 from registry.errors import Problem
@@ -12,6 +14,29 @@ def find(code) -> Organization | None:
     if not is_well_formed(code):
         return None
     return db.session.get(Organization, code)
+
+
+class CodeFacts(NamedTuple):
+    code: str
+    kind: str
+    prefecture_code: str
+
+
+# A 団体 code never changes meaning (a merger makes a new code), so what the write path needs to
+# know of one is cached per process once the database has confirmed it; at most one entry per 団体.
+_known_codes: dict[str, CodeFacts] = {}
+
+
+def facts(code, field: str = "organization_code") -> CodeFacts:
+    """For a body field, without loading the row: 422 `unknown_organization` like `resolve`."""
+    known = _known_codes.get(code)
+    if known is None:
+        row = db.session.execute(select(Organization.code, Organization.kind, Organization.prefecture_code)
+                                 .where(Organization.code == code)).first() if is_well_formed(code) else None
+        if row is None:
+            raise Problem(422, "unknown_organization", errors={field: [N_("No such 団体.")]})
+        known = _known_codes[code] = CodeFacts(*row)
+    return known
 
 
 def get(code) -> Organization:

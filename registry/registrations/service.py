@@ -8,9 +8,12 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from registry.accounts.models import User
 from registry.common.auth import ADMIN, STAFF
+from registry.common.database import Upsert
+from registry.common.ids import new_id
 from registry.common.messages import N_
 from registry.common.time import one_year_after, one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found
@@ -25,6 +28,10 @@ from registry.registrations.models import (
 )
 
 PENDING, APPROVED, REJECTED, VERIFIED = "pending", "approved", "rejected", "verified"
+# A new registration in one statement, no savepoint: a concurrent duplicate inserts nothing.
+NEW_ACTIVE_REGISTRATION = Upsert(Registration.__table__, conflict=("user_id", "organization_code"),
+                                 where="status = 'active'", action="DO NOTHING",
+                                 returning=("id",))
 RENEWAL_WINDOW_DAYS = 60
 
 
@@ -43,17 +50,21 @@ def active_registrations(user: User, *, lock: bool = False) -> list[Registration
 
 def register(user: User, organization_code: str, ties: list[str], *, now: datetime | None = None) -> Registration:
     now = now or utcnow()
-    org = organizations.resolve(organization_code)
+    org = organizations.facts(organization_code)
     home = user.home_municipality_code
     if org.code == home or (org.kind == PREFECTURE and org.code == home_prefecture(user)):
         raise Problem(422, "home_municipality")
-    reg = Registration(user_id=user.id, organization_code=org.code, prefecture_code=org.prefecture_code,
-                       tier=BASIC, ties=sorted(set(ties)), status=ACTIVE, registered_at=now)
-    try:
-        with db.session.begin_nested():  # the partial unique index decides concurrent duplicates
-            db.session.add(reg)
-    except IntegrityError:
+    # The partial unique index decides concurrent duplicates: the loser inserts nothing.
+    row = {"id": new_id(), "user_id": user.id, "organization_code": org.code, "prefecture_code": org.prefecture_code,
+           "tier": BASIC, "ties": sorted(set(ties)), "status": ACTIVE, "registered_at": now,
+           "ended_at": None, "premium_valid_until": None}
+    if db.session.execute(*NEW_ACTIVE_REGISTRATION.one(row)).first() is None:
         raise Problem(409, "already_registered")
+    # The row as a persistent object without reading it back (SQLAlchemy's documented way to
+    # attach an instance whose row exists).
+    reg = Registration(**row)
+    make_transient_to_detached(reg)
+    db.session.add(reg)
     FigureChange(user).add(reg).record("registered", registration=reg, now=now)
     return reg
 
