@@ -27,6 +27,8 @@ class Config:
     # A relative SQLite path lives under the app's instance/ folder (Flask-SQLAlchemy 3).
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///registry.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Optional streaming replica of DATABASE_URL for the figures (registry/common/replica.py); unset: none.
+    DATABASE_REPLICA_URL = database_url(os.environ.get("DATABASE_REPLICA_URL"), "") or None
     PORT = int(os.environ.get("PORT", "5000"))
 
     # Figures: breakdown cells under this are published as null.
@@ -103,6 +105,7 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST = 8 * 1024
     ARGON2_PARALLELISM = 1
     RATELIMIT_ENABLED = True  # as in production; the tests reset the counts before each test
+    DATABASE_REPLICA_URL = None  # the replica tests make their own app (tests/test_replica.py)
 
 
 class ProductionConfig(Config):

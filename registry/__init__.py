@@ -4,6 +4,7 @@ import os
 from flask import Flask, request, session
 
 from config import Config, from_environment
+from registry.common.replica import configure_replica
 from registry.errors import Problem
 from registry.extensions import api, babel, configure_password_hasher, csrf, db, limiter, login_manager, migrate
 
@@ -39,6 +40,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         **settings.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
+    configure_replica(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
     register_extensions(app)
@@ -66,9 +68,11 @@ def register_extensions(app: Flask) -> None:
     from registry import models  # noqa: F401  every model, for Alembic and create_all
     from registry.accounts.login import init_login
     from registry.common.database import init_database
+    from registry.common.replica import init_replica
 
     db.init_app(app)
     init_database(app)
+    init_replica(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     init_login(login_manager)
