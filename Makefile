@@ -28,7 +28,7 @@ run: migrate
 
 # Production-like: gunicorn with config/gunicorn.py (workers per core, JSON logs when REGISTRY_ENV=production).
 serve: migrate
-	PORT=$(PORT) $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
+	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
 test: browser-deps pgbouncer-deps test-sqlite test-postgres
 

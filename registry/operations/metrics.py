@@ -48,6 +48,7 @@ class FiguresCollector:
     """The national figures at scrape time, from the counters registry/figures/service.py keeps."""
 
     def collect(self):
+        # Imported when scraped: create_app imports this module before the domains.
         from registry.extensions import db
         from registry.figures.service import counter_sums
 
