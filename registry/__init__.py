@@ -7,6 +7,7 @@ from config import Config, from_environment
 from registry.common.replica import configure_replica
 from registry.errors import Problem
 from registry.extensions import api, babel, configure_password_hasher, csrf, db, limiter, login_manager, migrate
+from registry.operations import init_operations
 
 API_PREFIX = "/api/v1"
 # Pages load scripts, styles and images only from the service itself and are never framed.
@@ -43,6 +44,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     configure_replica(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    init_operations(app)  # logs, request ids and metrics: first, so their hooks run first
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)
