@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test test-sqlite test-postgres install migrate clean bench bench-recommendations browser-deps
+.PHONY: run serve test test-sqlite test-postgres install migrate clean bench bench-recommendations browser-deps pgbouncer-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -26,7 +26,11 @@ migrate: install
 run: migrate
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: browser-deps test-sqlite test-postgres
+# Production-like: gunicorn with config/gunicorn.py (workers per core, JSON logs when REGISTRY_ENV=production).
+serve: migrate
+	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
+
+test: browser-deps pgbouncer-deps test-sqlite test-postgres
 
 # The browser tests drive Debian's chromium (no browser download); CI runs as root and installs it.
 browser-deps:
@@ -34,6 +38,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "chromium or fonts-noto-cjk missing: browser tests will be skipped (apt-get install chromium fonts-noto-cjk)"; fi; \
+	fi
+
+# The PgBouncer test (transaction pooling) starts Debian's pgbouncer; CI runs as root and installs it.
+pgbouncer-deps:
+	@if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	  else echo "pgbouncer missing: the PgBouncer test will be skipped (apt-get install pgbouncer)"; fi; \
 	fi
 
 test-sqlite: install

@@ -27,6 +27,8 @@ class Config:
     # A relative SQLite path lives under the app's instance/ folder (Flask-SQLAlchemy 3).
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///registry.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Optional streaming replica of DATABASE_URL for the figures (registry/common/replica.py); unset: none.
+    DATABASE_REPLICA_URL = database_url(os.environ.get("DATABASE_REPLICA_URL"), "") or None
     PORT = int(os.environ.get("PORT", "5000"))
 
     # Figures: breakdown cells under this are published as null.
@@ -63,6 +65,21 @@ class Config:
     SITE_URL = os.environ.get("SITE_URL", "http://localhost:5000")
     JSON_SORT_KEYS = False
 
+    # Operations (README "Operations"): who may read /readyz and /metrics (CIDR list; anyone else
+    # gets 404), and the logs: `json` (one object per line, production's default) or `text`.
+    METRICS_ALLOWED_NETWORKS = os.environ.get(
+        "METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    # PostgreSQL connection pool, per process (gunicorn runs WEB_CONCURRENCY of them). Behind PgBouncer
+    # in transaction mode set DATABASE_PGBOUNCER=true: no server-side prepared statements, since the
+    # next transaction may run on another server connection (nothing else here keeps session state).
+    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    DATABASE_MAX_OVERFLOW = int(os.environ.get("DATABASE_MAX_OVERFLOW", "10"))
+    DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "1800"))  # seconds
+    DATABASE_PGBOUNCER = _bool("DATABASE_PGBOUNCER", False)
+
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
     LANGUAGES = ("ja", "en")
@@ -86,8 +103,12 @@ class Config:
     def engine_options(cls, uri: str) -> dict:
         if uri.startswith("postgresql"):
             # pre_ping lets the pool recover by itself after the server comes back.
-            return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
-                    "connect_args": {"connect_timeout": 3}}
+            connect_args = {"connect_timeout": 3}
+            if cls.DATABASE_PGBOUNCER:
+                connect_args["prepare_threshold"] = None  # psycopg 3: never PREPARE on the server
+            return {"pool_pre_ping": True, "pool_size": cls.DATABASE_POOL_SIZE,
+                    "max_overflow": cls.DATABASE_MAX_OVERFLOW, "pool_recycle": cls.DATABASE_POOL_RECYCLE,
+                    "connect_args": connect_args}
         return {"connect_args": {"timeout": 15}}
 
 
@@ -103,10 +124,12 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST = 8 * 1024
     ARGON2_PARALLELISM = 1
     RATELIMIT_ENABLED = True  # as in production; the tests reset the counts before each test
+    DATABASE_REPLICA_URL = None  # the replica tests make their own app (tests/test_replica.py)
 
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
     @classmethod
     def check(cls) -> None:

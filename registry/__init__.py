@@ -4,8 +4,10 @@ import os
 from flask import Flask, request, session
 
 from config import Config, from_environment
+from registry.common.replica import configure_replica
 from registry.errors import Problem
 from registry.extensions import api, babel, configure_password_hasher, csrf, db, limiter, login_manager, migrate
+from registry.operations import init_operations
 
 API_PREFIX = "/api/v1"
 # Pages load scripts, styles and images only from the service itself and are never framed.
@@ -39,8 +41,10 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         **settings.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
+    configure_replica(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    init_operations(app)  # logs, request ids and metrics: first, so their hooks run first
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)
@@ -66,9 +70,11 @@ def register_extensions(app: Flask) -> None:
     from registry import models  # noqa: F401  every model, for Alembic and create_all
     from registry.accounts.login import init_login
     from registry.common.database import init_database
+    from registry.common.replica import init_replica
 
     db.init_app(app)
     init_database(app)
+    init_replica(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     init_login(login_manager)

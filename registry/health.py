@@ -1,10 +1,16 @@
-"""Liveness and readiness at the site root, and the interactive docs' static assets."""
-from flask import Blueprint, send_from_directory
+"""Liveness, readiness and metrics at the site root, and the interactive docs' static assets.
+
+`/healthz` is open to anyone (a process that answers is alive); `/readyz` and `/metrics` only to the
+operator's network (API.md), others get 404.
+"""
+from flask import Blueprint, current_app, send_from_directory
+from prometheus_flask_exporter import PrometheusMetrics
 from sqlalchemy import text
 
-from registry.common.auth import public
+from registry.common.auth import operator_network, public
 from registry.errors import problem_response
 from registry.extensions import db
+from registry.operations.metrics import exposition
 
 blp = Blueprint("health", __name__)
 
@@ -17,7 +23,7 @@ def healthz():
 
 
 @blp.get("/readyz")
-@public
+@operator_network
 def readyz():
     """200 when the database answers, 503 problem+json when it does not."""
     try:
@@ -26,6 +32,15 @@ def readyz():
         db.session.rollback()
         return problem_response(503, "database_unavailable", headers={"Retry-After": "5"})
     return {"status": "ready"}
+
+
+@blp.get("/metrics")
+@operator_network
+@PrometheusMetrics.do_not_track()  # scrapes are not traffic
+def metrics():
+    """Prometheus text format (registry/operations/metrics.py)."""
+    body, content_type = exposition(current_app)
+    return body, 200, {"Content-Type": content_type}
 
 
 def register_docs_assets(app, api_prefix: str) -> None:

@@ -18,6 +18,7 @@ from registry.organizations.reference import load_reference_data
 
 API = "/api/v1"
 REFERENCE_TABLES = {"organizations", "wards"}
+SUMMARY = pytest.StashKey[list]()  # lines a test module leaves for the end of the run (e.g. a count)
 
 
 def pytest_configure(config):
@@ -29,6 +30,11 @@ def _database_url(tmp_path_factory) -> str:
     if raw:
         return database_url(raw, raw)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for line in config.stash.get(SUMMARY, []):
+        terminalreporter.write_line(line)
 
 
 def pytest_report_header(config):

@@ -6,10 +6,11 @@ API never accepts a cookie for unsafe methods, so cross-site requests cannot act
 """
 from functools import wraps
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 
-from registry.errors import Problem
+from registry.common.network import all_inside, caller_addresses, parse_networks
+from registry.errors import Problem, not_found
 
 RESIDENT, STAFF, HOST, NATIONAL, ADMIN = "resident", "staff", "host", "national", "admin"
 ROLES = (RESIDENT, STAFF, HOST, NATIONAL, ADMIN)
@@ -64,3 +65,18 @@ def public(view):
     """Marks an endpoint anyone may call, so the authorization-matrix test knows it is intended."""
     view.required_roles = ()
     return view
+
+
+def operator_network(view):
+    """Marks an endpoint for the operator's own network (`METRICS_ALLOWED_NETWORKS`): no sign-in, and
+    a caller from anywhere else gets 404, as if nothing were there (API.md: /readyz, /metrics)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        networks = parse_networks(current_app.config["METRICS_ALLOWED_NETWORKS"])
+        if not all_inside(caller_addresses(request.remote_addr, request.headers), networks):
+            raise not_found()
+        return view(*args, **kwargs)
+
+    wrapper.required_roles = ()  # anyone who can reach it; the network is the rule
+    return wrapper

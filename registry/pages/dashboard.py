@@ -2,7 +2,8 @@
 from flask import abort, current_app, render_template
 
 from registry.common.auth import ADMIN, NATIONAL
-from registry.common.time import today_tokyo, utcnow
+from registry.common.replica import figures_as_of, reads_from_replica
+from registry.common.time import today_tokyo
 from registry.figures import service as figures
 from registry.figures.export import csv_response
 from registry.figures.schemas import FlowSchema, OrganizationFiguresSchema, PeriodSchema, PrefectureFiguresSchema
@@ -21,9 +22,10 @@ EXPORTS = {
 
 @blp.get("/dashboard")
 @page_require(NATIONAL, ADMIN)
+@reads_from_replica
 def dashboard():
     min_cell = current_app.config["MIN_CELL"]
-    totals = figures.totals(today=today_tokyo(), now=utcnow())
+    totals = figures.totals(today=today_tokyo(), now=figures_as_of())
     prefectures = sorted(figures.by_prefecture(min_cell=min_cell),
                          key=lambda r: (r["actual_people"] or 0), reverse=True)
     flows = sorted(figures.flows(min_cell=min_cell), key=lambda r: (r["people"] or 0), reverse=True)[:20]
@@ -34,6 +36,7 @@ def dashboard():
 
 @blp.get("/dashboard/<name>.csv")
 @page_require(NATIONAL, ADMIN)
+@reads_from_replica
 def export(name):
     if name not in EXPORTS:
         abort(404)

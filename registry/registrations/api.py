@@ -132,7 +132,7 @@ def reject_identity_verification(data, verification_id: uuid.UUID):
 
 
 @blp.get("/organizations/<string:code>/registrants")
-@require(STAFF, ADMIN)
+@require(STAFF)
 @blp.arguments(PaginationSchema, location="query")
 @blp.response(200, RegistrantSchema(many=True))
 def list_registrants(args, code: str):

@@ -375,9 +375,10 @@ def decide_identity_verification(actor: User, verification_id: uuid.UUID, *, ver
 
 
 def list_registrants(staff: User, organization_code: str):
-    """Active registrations with a 団体, for its staff; the profile only where the person consented."""
+    """Active registrations with a 団体, for its staff only (`share_profile` releases a profile to them,
+    to nobody else); the profile only where the person consented."""
     org = organizations.get(organization_code)
-    if staff.role != ADMIN and staff.organization_code != org.code:
+    if staff.role != STAFF or staff.organization_code != org.code:
         raise not_found()
     return select(Registration, User).join(User, User.id == Registration.user_id).where(
         Registration.organization_code == org.code, Registration.status == ACTIVE

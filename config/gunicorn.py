@@ -1,0 +1,114 @@
+"""Production gunicorn settings: `gunicorn -c config/gunicorn.py wsgi:app` (what `make serve` runs).
+
+Environment: `PORT` (5000) on 127.0.0.1, or `BIND` (`0.0.0.0:8000`, `unix:/run/registry.sock`);
+`WEB_CONCURRENCY` workers (default 2 × cores + 1, at most 12: each holds its own database pool);
+`GUNICORN_THREADS` per worker (1: sync workers; more switches to gthread); `GUNICORN_TIMEOUT` (30 s),
+`GUNICORN_GRACEFUL_TIMEOUT` (30 s), `GUNICORN_KEEPALIVE` (5 s); `GUNICORN_MAX_REQUESTS` (1000, plus up
+to `GUNICORN_MAX_REQUESTS_JITTER` 100, so workers do not all restart together); `LOG_FORMAT`,
+`LOG_LEVEL` as for the app; `PROMETHEUS_MULTIPROC_DIR` (a fresh temporary directory when unset).
+"""
+import os
+import shutil
+import tempfile
+
+
+def _prepare_metrics_directory() -> None:
+    """Every worker writes its samples to PROMETHEUS_MULTIPROC_DIR and a scrape, whichever worker
+    answers it, adds them up. Samples of an earlier run would be added too: a start empties the
+    directory (a reload on HUP reads this file again in the same master and leaves it alone)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="registry-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["REGISTRY_METRICS_TEMPORARY_DIR"] = directory
+    elif os.environ.get("REGISTRY_METRICS_MASTER_PID") != str(os.getpid()):
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+    os.environ["REGISTRY_METRICS_MASTER_PID"] = str(os.getpid())
+
+
+# Before anything imports prometheus_client: its multiprocess mode is chosen when it is imported.
+_prepare_metrics_directory()
+
+MAX_DEFAULT_WORKERS = 12
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _default_workers() -> int:
+    return min(2 * (os.cpu_count() or 1) + 1, MAX_DEFAULT_WORKERS)
+
+
+# The app's defaults (config/__init__.py): JSON in production, text elsewhere.
+_LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if os.environ.get("REGISTRY_ENV") == "production" else "text")
+_LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+
+bind = [os.environ.get("BIND") or f"127.0.0.1:{_int('PORT', 5000, 1)}"]
+workers = _int("WEB_CONCURRENCY", _default_workers(), 1)
+threads = _int("GUNICORN_THREADS", 1, 1)
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = _int("GUNICORN_TIMEOUT", 30, 1)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30, 1)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
+# Load the app once in the master: a broken configuration stops the start, and workers share memory.
+preload_app = True
+control_socket_disable = True  # gunicorn ≥ 25.1: one shared $HOME/.gunicorn/gunicorn.ctl per user otherwise
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"  # the heartbeat file: never on a slow or full disk
+
+# The app writes one access line per request itself (registry/operations/logs.py, with the request id
+# and route rule), so gunicorn's access log stays silent; its own lines use the same format.
+accesslog = None
+errorlog = "-"
+loglevel = _LOG_LEVEL.lower()
+logconfig_dict = {
+    "root": {"level": _LOG_LEVEL, "handlers": []},  # the app adds its handler
+    "loggers": {
+        "gunicorn.error": {"level": _LOG_LEVEL, "handlers": ["error_console"],
+                           "propagate": False, "qualname": "gunicorn.error"},
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False,
+                            "qualname": "gunicorn.access"},
+    },
+    "handlers": {
+        "error_console": {"class": "logging.StreamHandler", "formatter": "registry",
+                          "stream": "ext://sys.stderr"},
+    },
+    "formatters": {
+        "registry": {"()": "registry.operations.logs.make_formatter", "log_format": _LOG_FORMAT},
+    },
+}
+
+
+def post_fork(server, worker):
+    """The app was loaded in the master: drop the database connections the worker inherited."""
+    from registry.operations import after_fork
+
+    after_fork(server.app.wsgi())
+
+
+def on_exit(server):
+    """The temporary directory made above goes with the master."""
+    directory = os.environ.get("REGISTRY_METRICS_TEMPORARY_DIR")
+    if directory and directory == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges leave the sum (prometheus_client multiprocess mode)."""
+    from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
+
+    GunicornPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
