@@ -22,9 +22,7 @@ import json
 import multiprocessing
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, inspect, insert, select, text  # noqa: E402
+from sqlalchemy import func, inspect, insert, select  # noqa: E402
 
-from config import database_url  # noqa: E402
+from bench.serve import app_for, gunicorn  # noqa: E402
 
 WRITERS = int(os.environ.get("BENCH_WRITERS", "20000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -59,14 +57,11 @@ def main() -> int:
 
 def measure(url: str) -> dict:
     """Prepares, serves, loads both endpoints; returns the figures (see print_table)."""
-    app = _app(url)
+    app = app_for(url)
     with app.app_context():
         pairs = _prepare(WRITERS)
     profile = _profile(app, pairs) if os.environ.get("BENCH_PROFILE") else None
-    port = _free_port()
-    server = _start_gunicorn(url, port)
-    try:
-        _wait_ready(port)
+    with gunicorn(url, "bench.bare_app:app") as (port, workers):
         chunks = [pairs[i::CLIENTS] for i in range(CLIENTS)]
         offsets = [0] * CLIENTS
         runs = {"bare": [], "registrations": []}
@@ -75,10 +70,6 @@ def measure(url: str) -> dict:
         for _ in range(ROUNDS):
             for name in runs:
                 runs[name].append(_load(port, name, chunks, offsets, SECONDS))
-        workers = _worker_count(server)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     with app.app_context():
         from registry.extensions import db
         from registry.figures.recount import verify
@@ -97,11 +88,6 @@ def measure(url: str) -> dict:
                      "examples": [e for r in rounds for e in r["examples"]][:3]}
     out["ratio"] = out["registrations"]["rps"] / out["bare"]["rps"] if out["bare"]["rps"] else 0.0
     return out
-
-
-def _app(url: str):
-    from registry import create_app
-    return create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False})
 
 
 def _prepare(writers: int) -> list[tuple[str, str, list]]:
@@ -148,36 +134,6 @@ def _prepare(writers: int) -> list[tuple[str, str, list]]:
         connection.exec_driver_sql("VACUUM ANALYZE users, api_tokens, registrations, organizations")
     rng.shuffle(pairs)
     return pairs
-
-
-def _start_gunicorn(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "RATELIMIT_ENABLED": "false",
-           "REGISTRY_ENV": "production", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
-           "LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config/gunicorn.py"), "bench.bare_app:app"]
-    if not (ROOT / "config/gunicorn.py").exists():  # TEMP until the ops branch lands
-        command = [sys.executable, "-m", "gunicorn", "-w", str(2 * os.cpu_count()), "-b", f"127.0.0.1:{port}",
-                   "bench.bare_app:app"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
-
-
-def _wait_ready(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/readyz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not become ready on port {port} in {timeout:.0f} s")
-
-
-def _worker_count(server: subprocess.Popen) -> int:
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    return len(children.read_text().split()) if children.exists() else 0
 
 
 def _load(port: int, name: str, chunks: list, offsets: list, seconds: float) -> dict:
@@ -242,13 +198,6 @@ def _profile(app, pairs: list) -> str:
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "writes-profile.html").write_text(profiler.output_html())
     return profiler.output_text(unicode=True, color=False, show_all=False)
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def print_table(r: dict) -> None:

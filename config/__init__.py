@@ -70,7 +70,7 @@ class Config:
     METRICS_ALLOWED_NETWORKS = os.environ.get(
         "METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
-    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 
     # PostgreSQL connection pool, per process (gunicorn runs WEB_CONCURRENCY of them). Behind PgBouncer
     # in transaction mode set DATABASE_PGBOUNCER=true: no server-side prepared statements, since the

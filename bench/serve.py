@@ -1,0 +1,102 @@
+"""What the HTTP benchmarks share: an app on a given database, a seeded database, gunicorn
+serving it with the production configuration (config/gunicorn.py), a free port."""
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def app_for(url: str):
+    """The registry app on `url` (rate limits off, as for any load test: API.md)."""
+    from config import database_url
+    from registry import create_app
+    return create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(url: str, app_module: str = "wsgi:app", *, env: dict | None = None):
+    """gunicorn with config/gunicorn.py on a free 127.0.0.1 port, in production mode; yields
+    (port, number of workers) once /readyz answers; stopped (SIGTERM) on exit."""
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "RATELIMIT_ENABLED": "false",
+                   "REGISTRY_ENV": "production", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
+                   "LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT), **(env or {})}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config/gunicorn.py"), app_module]
+    server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
+    try:
+        _wait_ready(port, server)
+        yield port, _workers(server)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_ready(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not become ready on port {port} in {timeout:.0f} s")
+
+
+def _workers(server: subprocess.Popen) -> int:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return len(children.read_text().split()) if children.exists() else 0
+
+
+def seed(people: int, seed_number: int) -> None:
+    """Schema, 団体 and `people` demo residents (with needs, hosts, applications) — committed."""
+    import click
+    from sqlalchemy import inspect
+    from registry.extensions import db
+    from registry.figures.seed import SeedRun
+    from registry.organizations.reference import load_reference_data
+
+    if not inspect(db.engine).has_table("users"):
+        db.create_all()
+    load_reference_data()
+    db.session.commit()
+    if people <= 0:
+        return
+    run = SeedRun(people, seed_number)
+    last = 0
+    with click.progressbar(length=people, label=f"seeding {people:,} people", file=sys.stderr) as bar:
+        for done in run.load():
+            bar.update(done - last)
+            last = done
+    run.finish()
+    db.session.commit()
+
+
+def national_token(tag: str) -> str:
+    from registry.accounts import service as accounts
+    from registry.extensions import db
+    user = accounts.create_user(email=f"bench-national-{tag}-{os.getpid()}@example.jp",
+                                password="bench-national-pw", role="national")
+    token = accounts.issue_token(user, ttl_days=1)
+    db.session.commit()
+    return token
