@@ -10,6 +10,8 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 
+from sqlalchemy import delete
+
 from registry.common.database import insert_for_upsert
 from registry.common.time import TOKYO
 from registry.extensions import db
@@ -153,3 +155,10 @@ class FigureChange:
             index_elements=["metric", "key", "slot"],
             set_={f: getattr(FigureCounter, f) + getattr(stmt.excluded, f) for f in fields})
         db.session.execute(stmt)
+
+
+def forget_person(user) -> None:
+    """After an erased person's registrations have all ended: their tallies are zero and no longer
+    needed (the counters and the ledger keep the history). A tally not at zero is kept, so that a
+    recount would show it."""
+    db.session.execute(delete(PersonTally).where(PersonTally.user_id == user.id, PersonTally.active == 0))
