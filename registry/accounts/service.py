@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from registry.accounts.models import ApiToken, LoginThrottle, User, new_session_nonce
 from registry.common.database import insert_for_upsert
@@ -226,25 +226,32 @@ def update_profile(user: User, changes: dict, *, now: datetime | None = None) ->
 
 
 def erase(user: User, *, now: datetime | None = None) -> None:
-    """DELETE /me: withdraw everything, then remove personal data; anonymous history stays."""
+    """DELETE /me: withdraw everything, then remove personal data; anonymous history stays.
+
+    Afterwards the person's id remains only as a pseudonymous reference where history needs it
+    (registrations and their ledger, applications, activities, evidence, premium requests, identity
+    checks, the audit log of staff reads), and no row holds anything they wrote or were identified
+    by (tests/test_erasure.py scans every table for it)."""
     now = now or utcnow()
     if user.role != RESIDENT:
         raise Problem(403, "forbidden")
-    from registry.registrations import service as registrations
-    registrations.withdraw_all_for_erasure(user, now=now)
+    from registry.announcements import service as announcements
+    from registry.evidence import service as evidence
+    from registry.hosts import tokens as links
     from registry.needs import service as needs
-    needs.cancel_applications_for_erasure(user, now=now)
-    from registry.evidence import service as evidence
-    evidence.erase_for(user, now=now)  # uploaded files deleted
     from registry.notifications import service as notifications
-    notifications.erase_for(user, now=now)  # inbox and queued e-mails deleted
-    from registry.evidence import service as evidence
-    evidence.erase_for(user, now=now)  # evidence files deleted
-    from registry.notifications import service as notifications
-    notifications.erase_for(user, now=now)  # inbox and e-mails deleted
-    revoke_all_tokens(user, now)
+    from registry.registrations import service as registrations
+    registrations.withdraw_all_for_erasure(user, now=now)  # figures stay consistent
+    needs.cancel_applications_for_erasure(user, now=now)  # waitlists promoted, messages emptied
+    evidence.erase_for(user, now=now)  # uploaded files deleted, texts emptied
+    notifications.erase_for(user, now=now)  # inbox and e-mails deleted (after the steps above notify)
+    announcements.erase_for(user)
+    links.erase_for(user)  # set-password links
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    if user.email_key:  # failed sign-ins are counted per address
+        db.session.execute(delete(LoginThrottle).where(LoginThrottle.email_key == user.email_key))
     for column in ("email", "email_key", "password_hash", "display_name", "birth_year", "availability",
-                   "email_verified_at"):
+                   "email_verified_at", "home_municipality_code"):
         setattr(user, column, None)
     user.skills, user.interests = [], []
     user.consent_share_profile = user.consent_scouting = user.consent_announcements = False

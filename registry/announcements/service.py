@@ -6,7 +6,7 @@ and of those 団体's prefectures (the derived link) except the prefecture they 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from registry.accounts.models import User
@@ -76,3 +76,8 @@ def mark_read(user: User, announcement_id: uuid.UUID, *, now: datetime | None = 
         except IntegrityError:  # read at the same moment by another request
             read = db.session.get(AnnouncementRead, key)
     return announcement, read.read_at
+
+
+def erase_for(user: User) -> None:
+    """DELETE /me: which announcements the person read is forgotten."""
+    db.session.execute(delete(AnnouncementRead).where(AnnouncementRead.user_id == user.id))

@@ -10,6 +10,18 @@ from registry.common.time import utcnow
 from registry.common.types import JSONList, UTCDateTime
 from registry.extensions import db
 
+# What was read (`action`): one kind per sort of personal data a staff, host or admin account is shown.
+REGISTRANTS = "registrants"  # a 団体's registrants (profiles shared by consent)
+APPLICATIONS = "applications"  # a need's applicants with their messages (also the check-in roster)
+CANDIDATES = "candidates"  # people recommended for a need
+EVIDENCE = "evidence"  # activity evidence (what, when, with whom)
+EVIDENCE_FILE = "evidence_file"  # the uploaded document itself
+PREMIUM_REQUESTS = "premium_requests"
+IDENTITY_VERIFICATIONS = "identity_verifications"
+HOSTS = "hosts"  # hosts' contact people (name, e-mail)
+ACTIONS = (REGISTRANTS, APPLICATIONS, CANDIDATES, EVIDENCE, EVIDENCE_FILE, PREMIUM_REQUESTS,
+           IDENTITY_VERIFICATIONS, HOSTS)
+
 
 class AuditEntry(db.Model):
     """`subject_ids` are user ids: pseudonymous once a person erases their account (the user row
@@ -23,7 +35,6 @@ class AuditEntry(db.Model):
     actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     actor_role: Mapped[str] = mapped_column(String(16))
     organization_code: Mapped[str | None] = mapped_column(String(6))
-    # registrants, applications, candidates, evidence, evidence_file, identity_verifications
     action: Mapped[str] = mapped_column(String(32))
     subject_ids: Mapped[list] = mapped_column(JSONList, default=list)
     subject_count: Mapped[int] = mapped_column(Integer, default=0)

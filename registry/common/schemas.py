@@ -1,8 +1,12 @@
 """Base schema and fields shared by every domain's schemas."""
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from registry.common.individual_number import ANY_TWELVE_DIGITS, CHECK_DIGIT, RefuseIndividualNumber
 from registry.common.messages import N_
 from registry.common.time import TOKYO
+
+# The OpenAPI extension naming the fields that refuse an Individual Number (and how strictly).
+REFUSES_INDIVIDUAL_NUMBER = "x-refuses-individual-number"
 
 
 class BaseSchema(Schema):
@@ -48,8 +52,9 @@ class Id(fields.String):
         return None if value is None else str(value)
 
 
-def Text(max_length: int, **kwargs) -> fields.String:
-    """A string with an upper bound: huge strings are refused, never stored."""
+def BoundedString(max_length: int, **kwargs) -> fields.String:
+    """A string with an upper bound that is not prose: a code, a token, a search term (never stored
+    as what a person wrote)."""
     extra = kwargs.pop("validate", None)
     validators = [validate.Length(max=max_length)]
     if extra:
@@ -57,13 +62,27 @@ def Text(max_length: int, **kwargs) -> fields.String:
     return fields.String(validate=validators, **kwargs)
 
 
+def Text(max_length: int, *, identity: bool = False, **kwargs) -> fields.String:
+    """Free text a person or staff member writes: bounded (huge strings are refused, never stored)
+    and never holding an Individual Number (individual_number.py; `identity=True` for what is
+    written about an identity check refuses any 12-digit run). The OpenAPI document marks these
+    fields with `x-refuses-individual-number`."""
+    strength = ANY_TWELVE_DIGITS if identity else CHECK_DIGIT
+    extra = kwargs.pop("validate", None)
+    extra = extra if isinstance(extra, list) else [extra] if extra else []
+    metadata = {**kwargs.pop("metadata", {}), REFUSES_INDIVIDUAL_NUMBER: strength}
+    return BoundedString(max_length, validate=[*extra, RefuseIndividualNumber(strength)], metadata=metadata,
+                         **kwargs)
+
+
 def NonEmptyText(max_length: int, **kwargs) -> fields.String:
-    return Text(max_length, validate=validate.Length(min=1), **kwargs)
+    extra = kwargs.pop("validate", None)
+    extra = extra if isinstance(extra, list) else [extra] if extra else []
+    return Text(max_length, validate=[validate.Length(min=1), *extra], **kwargs)
 
 
 def StringList(max_items: int, max_length: int, **kwargs) -> fields.List:
-    return fields.List(Text(max_length, validate=validate.Length(min=1)),
-                       validate=validate.Length(max=max_items), **kwargs)
+    return fields.List(NonEmptyText(max_length), validate=validate.Length(max=max_items), **kwargs)
 
 
 def OrganizationCode(**kwargs) -> fields.String:

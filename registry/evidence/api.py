@@ -90,14 +90,15 @@ def list_own_evidence(args, registration_id: uuid.UUID):
 @blp.response(200, EvidenceSchema(many=True))
 def list_evidence(args):
     """Evidence for the staff's 団体 (`?status=pending`: the review queue), oldest first."""
-    return paginate(service.for_staff(_me(), args.get("status")), args["page"], args["per_page"])
+    items, headers = paginate(service.for_staff(_me(), args.get("status")), args["page"], args["per_page"])
+    return service.audit_evidence(_me(), items), headers
 
 
 @blp.get("/activity-evidence/<uuid:evidence_id>")
 @require(RESIDENT, STAFF)
 @blp.response(200, EvidenceSchema)
 def get_evidence(evidence_id: uuid.UUID):
-    return service.get_visible(_me(), evidence_id)
+    return service.audit_evidence(_me(), [service.get_visible(_me(), evidence_id)])[0]
 
 
 @blp.get("/activity-evidence/<uuid:evidence_id>/file")
@@ -107,6 +108,7 @@ def get_evidence(evidence_id: uuid.UUID):
 def get_evidence_file(evidence_id: uuid.UUID):
     """The stored file, to its owner and the 団体's staff only."""
     evidence, content = service.file_of(_me(), evidence_id, store=_store())
+    service.audit_evidence(_me(), [evidence], file=True)
     extension = files.EXTENSIONS[evidence.file_type]
     # Shown, never run as part of the site (nosniff is on everywhere); browsers' PDF viewers do not
     # work in a sandbox, so only images get one.
@@ -122,7 +124,7 @@ def get_evidence_file(evidence_id: uuid.UUID):
 @blp.response(200, EvidenceSchema)
 def approve_evidence(evidence_id: uuid.UUID):
     """Records a designated activity on `done_on`, counted toward premium like a completed need."""
-    return service.approve(_me(), evidence_id)
+    return service.audit_evidence(_me(), [service.approve(_me(), evidence_id)])[0]
 
 
 @blp.post("/activity-evidence/<uuid:evidence_id>/reject")
@@ -131,4 +133,5 @@ def approve_evidence(evidence_id: uuid.UUID):
 @blp.response(200, EvidenceSchema)
 def reject_evidence(data, evidence_id: uuid.UUID):
     """Reject with a reason; `reason_code: individual_number_visible` deletes the file at once."""
-    return service.reject(_me(), evidence_id, data["reason"], data.get("reason_code"), store=_store())
+    rejected = service.reject(_me(), evidence_id, data["reason"], data.get("reason_code"), store=_store())
+    return service.audit_evidence(_me(), [rejected])[0]

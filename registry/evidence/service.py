@@ -5,7 +5,6 @@ Functions flush; the request commits. Files follow the transaction (files.py): n
 when a check fails, and a file rejected for showing the Individual Number is deleted as the
 rejection commits.
 """
-import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -13,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from registry.accounts.models import User
+from registry.audit import models as audit
+from registry.audit.service import record_read
 from registry.common.auth import STAFF
 from registry.common.messages import N_
 from registry.common.time import one_year_before, today_tokyo, utcnow
@@ -31,30 +32,7 @@ from registry.registrations.models import ACTIVE
 
 # Unreviewed items one registration may have at a time (each may carry a 5 MB file).
 PENDING_LIMIT = 20
-# Twelve digits, optionally in groups of four: the shape of an Individual Number (マイナンバー).
-TWELVE_DIGITS = re.compile(r"(?<![0-9０-９])([0-9０-９]{4})[ \-‐－ー]?([0-9０-９]{4})[ \-‐－ー]?([0-9０-９]{4})(?![0-9０-９])")
 MY_PAGE = "/my"
-
-
-def is_individual_number(digits: str) -> bool:
-    """The check digit of the Individual Number (個人番号, 総務省令 第五条)."""
-    if len(digits) != 12 or not digits.isdigit():
-        return False
-    body = [int(c) for c in digits[:11]][::-1]  # P1 … P11, from the right
-    total = sum(p * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(body, start=1))
-    remainder = total % 11
-    check = 0 if remainder <= 1 else 11 - remainder
-    return check == int(digits[11])
-
-
-def contains_individual_number(text: str | None) -> bool:
-    if not text:
-        return False
-    for match in TWELVE_DIGITS.finditer(text):
-        digits = "".join(match.groups()).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-        if is_individual_number(digits):
-            return True
-    return False
 
 
 def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | None, *, store: FileStore,
@@ -71,9 +49,6 @@ def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | N
         raise validation_error({"done_on": [N_("The date is in the future.")]})
     if done_on < one_year_before(today):
         raise validation_error({"done_on": [N_("The date is more than 12 months ago.")]})
-    for name in ("description", "host_name"):
-        if contains_individual_number(data.get(name)):
-            raise validation_error({name: [N_("Do not enter an Individual Number (マイナンバー).")]})
     content_type = cleaned = None
     if upload is not None:
         try:
@@ -130,6 +105,14 @@ def file_of(actor: User, evidence_id: uuid.UUID, *, store: FileStore) -> tuple[A
     if content is None:
         raise not_found()
     return evidence, content
+
+
+def audit_evidence(actor: User, items: list[ActivityEvidence], *, file: bool = False) -> list:
+    """Evidence (with `file`, its uploaded document) shown to the 団体's staff: the read is audited.
+    Owners reading their own are not."""
+    if actor.role == STAFF:
+        record_read(actor, audit.EVIDENCE_FILE if file else audit.EVIDENCE, [e.user_id for e in items])
+    return items
 
 
 def _staff_evidence(staff: User, evidence_id: uuid.UUID) -> ActivityEvidence:
@@ -190,12 +173,14 @@ def _drop_file(evidence: ActivityEvidence, store: FileStore, now: datetime) -> N
 
 
 def erase_for(user: User, *, now: datetime | None = None, store: FileStore | None = None) -> None:
-    """DELETE /me: pending evidence is rejected, every file deleted, the free text emptied; what
-    remains (kind, date, status) keeps approved activities explainable without personal data."""
+    """DELETE /me: pending evidence is rejected, every file deleted, the free text (the person's and
+    staff's reasons about it) emptied; what remains (kind, date, status) keeps approved activities
+    explainable without personal data."""
     now = now or utcnow()
     store = store or files.current_store()
     for evidence in db.session.scalars(select(ActivityEvidence).where(ActivityEvidence.user_id == user.id)
                                        .with_for_update()):
+        evidence.reason = None
         if evidence.status == PENDING:
             evidence.status, evidence.reason, evidence.decided_at = REJECTED, "account erased", now
         _drop_file(evidence, store, now)

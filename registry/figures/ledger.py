@@ -9,6 +9,8 @@ import random
 from collections import Counter, defaultdict
 from datetime import datetime
 
+from sqlalchemy import delete
+
 from registry.common.database import Upsert
 from registry.common.time import TOKYO
 from registry.extensions import db
@@ -145,3 +147,10 @@ class FigureChange:
                 for (metric, key), deltas in self.counters.items() if any(deltas.values())]
         if rows:
             db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
+
+
+def forget_person(user) -> None:
+    """After an erased person's registrations have all ended: their tallies are zero and no longer
+    needed (the counters and the ledger keep the history). A tally not at zero is kept, so that a
+    recount would show it."""
+    db.session.execute(delete(PersonTally).where(PersonTally.user_id == user.id, PersonTally.active == 0))

@@ -52,7 +52,8 @@ def invite_host(data, code: str):
 @blp.response(200, HostSchema(many=True))
 def list_hosts(args, code: str):
     """The 団体's hosts, deactivated ones included (`active: false`), oldest first."""
-    return paginate(service.hosts_of(_me(), code), args["page"], args["per_page"])
+    items, headers = paginate(service.hosts_of(_me(), code), args["page"], args["per_page"])
+    return service.audit_hosts(_me(), items), headers
 
 
 @blp.get("/hosts/<uuid:host_id>")
@@ -60,7 +61,7 @@ def list_hosts(args, code: str):
 @blp.response(200, HostSchema)
 def get_host(host_id: uuid.UUID):
     """Staff of the host's 団体, or the host itself."""
-    return service.get_host(_me(), host_id)
+    return service.audit_hosts(_me(), [service.get_host(_me(), host_id)])[0]
 
 
 @blp.patch("/hosts/<uuid:host_id>")
@@ -69,7 +70,7 @@ def get_host(host_id: uuid.UUID):
 @blp.response(200, HostSchema)
 def update_host(changes, host_id: uuid.UUID):
     """Trust (its new needs open at once) or untrust a host; rename it."""
-    return service.update_host(_me(), host_id, changes)
+    return service.audit_hosts(_me(), [service.update_host(_me(), host_id, changes)])[0]
 
 
 @blp.delete("/hosts/<uuid:host_id>")

@@ -1,7 +1,7 @@
 from marshmallow import fields, validate
 
 from registry.accounts.schemas import BIRTH_YEAR, PASSWORD
-from registry.common.schemas import BaseSchema, Id, NonEmptyText, PaginationSchema, Text, TokyoDateTime
+from registry.common.schemas import BaseSchema, BoundedString, Id, NonEmptyText, PaginationSchema, TokyoDateTime
 
 MANAGED_NEED_STATUSES = ("draft", "open", "closed", "cancelled")
 
@@ -62,7 +62,7 @@ class CheckInCodeSchema(BaseSchema):
 
 
 class CheckInSchema(BaseSchema):
-    code = Text(32, required=True, metadata={"example": "042917"})
+    code = BoundedString(32, required=True, metadata={"example": "042917"})
 
 
 class CompletedCountSchema(BaseSchema):

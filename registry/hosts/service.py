@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from registry.accounts import service as accounts
 from registry.accounts.models import User, new_session_nonce
+from registry.audit import models as audit
+from registry.audit.service import record_read
 from registry.common.auth import HOST, STAFF
 from registry.common.messages import N_
 from registry.common.time import utcnow
@@ -78,6 +80,14 @@ def hosts_of(staff: User, organization_code: str):
     org = organizations.get(organization_code)
     _staff_of(staff, org.code)
     return select(Host).where(Host.organization_code == org.code).order_by(Host.created_at, Host.user_id)
+
+
+def audit_hosts(actor: User, hosts: list[Host]) -> list[Host]:
+    """Hosts shown to staff (their contact person's name and e-mail): the read is audited; a host
+    reading its own profile is not. (An invitation's answer only repeats what staff just typed.)"""
+    if actor.role == STAFF:
+        record_read(actor, audit.HOSTS, [h.user_id for h in hosts])
+    return hosts
 
 
 def get_host(actor: User, host_id: uuid.UUID) -> Host:

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from registry.accounts import service as accounts
 from registry.accounts.models import User, new_session_nonce
@@ -116,3 +116,8 @@ def _check_age(birth_year: int, guardian_consent: bool, now: datetime) -> None:
     if age < accounts.GUARDIAN_CONSENT_AGE and not guardian_consent:
         raise Problem(422, "guardian_consent_required",
                       errors={"guardian_consent": [N_("A guardian's consent is required under 16.")]})
+
+
+def erase_for(user: User) -> None:
+    """DELETE /me: the person's links (used or not) are deleted."""
+    db.session.execute(delete(SetPasswordToken).where(SetPasswordToken.user_id == user.id))

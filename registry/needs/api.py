@@ -98,7 +98,8 @@ def apply(data, need_id: uuid.UUID):
 def list_need_applications(args, need_id: uuid.UUID):
     """Applications by `created_at` then id, each with the applicant's display name and message."""
     stmt = service.applications_of_need(_me(), need_id, args.get("status"))
-    return paginate(stmt, args["page"], args["per_page"])
+    items, headers = paginate(stmt, args["page"], args["per_page"])
+    return service.audit_applications(_me(), items), headers
 
 
 @blp.post("/applications/<uuid:application_id>/accept")
@@ -106,7 +107,7 @@ def list_need_applications(args, need_id: uuid.UUID):
 @blp.response(200, ApplicationSchema)
 def accept_application(application_id: uuid.UUID):
     """From `applied` or `waitlisted`; 409 `need_full` when every place is taken."""
-    return service.decide(_me(), application_id, ACCEPTED)
+    return service.audit_applications(_me(), [service.decide(_me(), application_id, ACCEPTED)])[0]
 
 
 @blp.post("/applications/<uuid:application_id>/decline")
@@ -114,7 +115,7 @@ def accept_application(application_id: uuid.UUID):
 @blp.response(200, ApplicationSchema)
 def decline_application(application_id: uuid.UUID):
     """From `applied`, `waitlisted` or `accepted` (the freed place goes to the waitlist)."""
-    return service.decide(_me(), application_id, DECLINED)
+    return service.audit_applications(_me(), [service.decide(_me(), application_id, DECLINED)])[0]
 
 
 @blp.post("/applications/<uuid:application_id>/complete")
@@ -122,7 +123,7 @@ def decline_application(application_id: uuid.UUID):
 @blp.response(200, ApplicationSchema)
 def complete_application(application_id: uuid.UUID):
     """From `accepted` once the need has started; records the designated activity if it counts."""
-    return service.decide(_me(), application_id, COMPLETED)
+    return service.audit_applications(_me(), [service.decide(_me(), application_id, COMPLETED)])[0]
 
 
 @blp.post("/applications/<uuid:application_id>/no-show")
@@ -130,7 +131,7 @@ def complete_application(application_id: uuid.UUID):
 @blp.response(200, ApplicationSchema)
 def no_show_application(application_id: uuid.UUID):
     """From `accepted` once the need has started."""
-    return service.decide(_me(), application_id, NO_SHOW)
+    return service.audit_applications(_me(), [service.decide(_me(), application_id, NO_SHOW)])[0]
 
 
 @blp.delete("/applications/<uuid:application_id>")
@@ -183,4 +184,5 @@ def my_recommendations(args):
 @blp.response(200, CandidateSchema(many=True))
 def need_candidates(args, need_id: uuid.UUID):
     """Adult residents who consented to scouting and have not applied, best first."""
-    return recommendations.candidates(_me(), need_id, args["limit"], today=today_tokyo())
+    found = recommendations.candidates(_me(), need_id, args["limit"], today=today_tokyo())
+    return service.audit_candidates(_me(), found)

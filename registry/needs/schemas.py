@@ -1,7 +1,7 @@
 from marshmallow import fields, validate
 
 from registry.common.schemas import (
-    BaseSchema, Id, NonEmptyText, OrganizationCode, PaginationSchema, StringList, Text, TokyoDateTime,
+    BaseSchema, BoundedString, Id, NonEmptyText, OrganizationCode, PaginationSchema, StringList, Text, TokyoDateTime,
 )
 from registry.needs.models import KINDS
 from registry.organizations.schemas import PrefectureParam
@@ -45,8 +45,8 @@ class NeedQuerySchema(PaginationSchema):
     organization = OrganizationCode()
     prefecture = PrefectureParam()
     kind = fields.String(validate=validate.OneOf(KINDS))
-    skill = Text(50)
-    q = Text(100)
+    skill = BoundedString(50)  # search terms, never stored
+    q = BoundedString(100)
     starts_from = fields.Date()
     starts_until = fields.Date()
     remote = fields.Boolean()

@@ -8,13 +8,15 @@ that need; a person's erasure locks their needs in id order.
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import type_coerce
 
 from registry.accounts.models import User
 from registry.accounts.service import is_adult
+from registry.audit import models as audit
+from registry.audit.service import record_read
 from registry.common.auth import HOST, STAFF
 from registry.common.messages import N_
 from registry.common.time import today_tokyo, utcnow
@@ -359,7 +361,8 @@ def cancel_application(user: User, application_id: uuid.UUID, *, now: datetime |
 
 
 def cancel_applications_for_erasure(user: User, *, now: datetime | None = None) -> None:
-    """DELETE /me: every application in play is cancelled, promoting waitlists."""
+    """DELETE /me: every application in play is cancelled, promoting waitlists; the messages the
+    person wrote are emptied (the rows stay as the needs' history, naming nobody)."""
     now = now or utcnow()
     need_ids = sorted(set(db.session.scalars(select(Application.need_id).where(
         Application.user_id == user.id, Application.status.in_(LIVE)))))
@@ -369,6 +372,8 @@ def cancel_applications_for_erasure(user: User, *, now: datetime | None = None) 
                 Application.need_id == need_id, Application.user_id == user.id, Application.status.in_(LIVE))
                 .execution_options(populate_existing=True)):
             _set_status(need, application, CANCELLED, now)
+    db.session.execute(update(Application).where(Application.user_id == user.id, Application.message.is_not(None))
+                       .values(message=None))
     db.session.flush()
 
 
@@ -379,6 +384,19 @@ def applications_of_need(actor: User, need_id: uuid.UUID, status: str | None = N
     if status:
         stmt = stmt.where(Application.status == status)
     return stmt
+
+
+def audit_applications(actor: User, applications: list[Application]) -> list[Application]:
+    """Applications shown to the need's staff or host (each applicant's name and message, and on
+    the day the check-in roster), as a page or one just decided: the read is audited."""
+    record_read(actor, audit.APPLICATIONS, [a.user_id for a in applications])
+    return applications
+
+
+def audit_candidates(actor: User, candidates: list[dict]) -> list[dict]:
+    """Candidates (recommendations.candidates) shown to the need's staff or host: the read is audited."""
+    record_read(actor, audit.CANDIDATES, [c["registrant"]["id"] for c in candidates])
+    return candidates
 
 
 def applications_of(user: User):

@@ -1,6 +1,6 @@
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from registry.common.schemas import BaseSchema, Id, NonEmptyText, PaginationSchema, TokyoDateTime
+from registry.common.schemas import BaseSchema, BoundedString, Id, PaginationSchema, TokyoDateTime
 
 
 class NotificationSchema(BaseSchema):
@@ -18,7 +18,7 @@ class NotificationQuerySchema(PaginationSchema):
 
 
 class VerifyEmailSchema(BaseSchema):
-    token = NonEmptyText(1000, required=True)
+    token = BoundedString(1000, required=True, validate=validate.Length(min=1))
 
 
 class EmailVerifiedSchema(BaseSchema):

@@ -1,6 +1,6 @@
 from marshmallow import ValidationError, fields, validate
 
-from registry.common.schemas import BaseSchema, PaginationSchema, Text
+from registry.common.schemas import BaseSchema, BoundedString, PaginationSchema
 from registry.organizations.codes import normalize_prefecture_param
 from registry.common.messages import N_
 
@@ -18,7 +18,7 @@ class PrefectureParam(fields.String):
 class OrganizationQuerySchema(PaginationSchema):
     kind = fields.String(validate=validate.OneOf(["municipality", "prefecture"]))
     prefecture = PrefectureParam()
-    q = Text(100)
+    q = BoundedString(100)  # a search term, never stored
 
 
 class OrganizationSchema(BaseSchema):

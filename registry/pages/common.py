@@ -85,9 +85,10 @@ def safe_next(default: str) -> str:
 
 
 def problem_feedback(problem: Problem) -> tuple[dict, str]:
-    """(field → messages, a sentence for the top of the form), in the reader's language."""
+    """(field → messages, a sentence for the top of the form), in the reader's language. A list's
+    or a nested object's messages are shown beside the form's one input for it (`skills`)."""
     from registry.errors import TITLES, translate_errors
-    field_errors = translate_errors(problem.errors or {})
+    field_errors = {name: _messages(value) for name, value in translate_errors(problem.errors or {}).items()}
     title = TITLES.get(problem.code)
     message = translate_errors(problem.detail) if problem.detail else (str(title) if title else problem.code)
     return field_errors, message
@@ -108,8 +109,18 @@ def attempt(action):
 
 
 def act(action, done: str, to: str):
-    """A form's post-redirect-get: run the service call, flash its outcome, go back to `to`."""
+    """A form's post-redirect-get: run the service call, flash its outcome (with any field's
+    message: the form is gone after the redirect), go back to `to`."""
     from flask import flash
     _result, feedback = attempt(action)
-    flash(feedback[1] if feedback else done)
+    flash(" ".join(dict.fromkeys([feedback[1], *_messages(feedback[0])])) if feedback else done)
     return redirect(to)
+
+
+def _messages(errors) -> list[str]:
+    """Every message in a (nested) field-errors mapping."""
+    if isinstance(errors, dict):
+        return [m for value in errors.values() for m in _messages(value)]
+    if isinstance(errors, (list, tuple)):
+        return [m for value in errors for m in _messages(value)]
+    return [str(errors)] if errors else []

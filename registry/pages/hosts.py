@@ -128,7 +128,7 @@ def _own_need(need_id) -> Need:
 def need(need_id):
     me = _me()
     the_need = _own_need(need_id)
-    applications = list(db.session.scalars(needs.applications_of_need(me, need_id)))
+    applications = needs.audit_applications(me, list(db.session.scalars(needs.applications_of_need(me, need_id))))
     today = today_tokyo()
     return render_template("pages/host_need.html", need=the_need, applications=applications, today=today,
                            in_progress=checkin.in_progress(the_need, today),
@@ -227,6 +227,7 @@ def _staff_page(created=None, link=None, errors=None, message=None, values=None,
     org = organizations.find(me.organization_code)
     host_list, _h = paginate(hosts.hosts_of(me, org.code), 1, 200)
     drafts, _h = paginate(hosts.drafts_of(me), 1, 100)
+    host_list = hosts.audit_hosts(me, host_list)  # their contact people's names and e-mails
     return render_template("pages/hosts_staff.html", org=org, hosts=host_list, drafts=drafts, created=created,
                            link=link, errors=errors or {}, message=message, values=values or {}), status
 

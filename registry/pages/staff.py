@@ -12,6 +12,7 @@ from registry.benefits.schemas import BenefitCreateSchema
 from registry.common.auth import HOST, STAFF
 from registry.evidence import files as evidence_files, service as evidence
 from registry.evidence.models import INDIVIDUAL_NUMBER_VISIBLE
+from registry.evidence.schemas import EvidenceRejectSchema
 from registry.common.pagination import paginate
 from registry.common.time import today_tokyo, utcnow
 from registry.extensions import db
@@ -23,6 +24,7 @@ from registry.organizations import service as organizations
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.pages.resident import _split
 from registry.registrations import service as registrations
+from registry.registrations.schemas import IdentityRejectSchema, ReasonSchema
 
 blp = page_blueprint("staff_pages", __name__)
 DECISIONS = {"accept": ACCEPTED, "decline": DECLINED, "complete": COMPLETED, "no-show": NO_SHOW}
@@ -47,29 +49,44 @@ def console():
     sent, _h = paginate(announcements.sent_by(me, org.code), 1, 10)
     pending_evidence, _h = paginate(evidence.for_staff(me, "pending"), 1, 50)
     offered = list(db.session.scalars(benefits.list_for(me, org.code, everything=True)))
-    return render_template("pages/staff.html", org=org, needs=own_needs, requests=requests,
-                           verifications=verifications, registrants=registrations.registrant_page(me, org.code, registrants),
-                           sent=sent, totals=figures.totals(today=today, now=utcnow(), organization=org),
-                           evidence=pending_evidence, benefits=offered, benefit_kinds=BENEFIT_KINDS,
-                           values={}, errors={}, message=None)
+    totals = figures.totals(today=today, now=utcnow(), organization=org)
+    # Each kind of personal data shown is an audited read; recorded after the queries, the four
+    # entries are written by the commit as one INSERT.
+    shown = {"requests": registrations.audit_premium_requests(me, requests),
+             "verifications": registrations.audit_identity_verifications(me, verifications),
+             "registrants": registrations.registrant_page(me, org.code, registrants),
+             "evidence": evidence.audit_evidence(me, pending_evidence)}
+    return render_template("pages/staff.html", org=org, needs=own_needs, sent=sent, totals=totals, benefits=offered,
+                           benefit_kinds=BENEFIT_KINDS, values={}, errors={}, message=None, **shown)
+
+
+def _reason(schema, blank: str | None) -> str | None:
+    """The form's `reason` checked by the API's schema (bounds, no Individual Number); `blank` when
+    left empty."""
+    reason = request.form.get("reason", "").strip()
+    return load_form(schema, {"reason": reason})["reason"] if reason else blank
 
 
 @blp.post("/staff/premium-requests/<uuid:request_id>/<any(approve, reject):decision>")
 @page_require(STAFF)
 def decide_premium(request_id, decision):
-    if decision == "approve":
-        action = lambda: registrations.approve_premium(_me(), request_id, settings=current_app.config)  # noqa: E731
-    else:
-        reason = request.form.get("reason", "").strip()[:1000] or _("Not approved.")
-        action = lambda: registrations.reject_premium(_me(), request_id, reason)  # noqa: E731
-    return act(action, _("The request is decided."), url_for("staff_pages.console") + "#premium")
+    def decide():
+        if decision == "approve":
+            return registrations.approve_premium(_me(), request_id, settings=current_app.config)
+        return registrations.reject_premium(_me(), request_id, _reason(ReasonSchema(), _("Not approved.")))
+
+    return act(decide, _("The request is decided."), url_for("staff_pages.console") + "#premium")
 
 
 @blp.post("/staff/identity-verifications/<uuid:verification_id>/<any(confirm, reject):decision>")
 @page_require(STAFF)
 def decide_identity(verification_id, decision):
-    return act(lambda: registrations.decide_identity_verification(
-        _me(), verification_id, verified=decision == "confirm", reason=request.form.get("reason", "")[:1000] or None), _("The identity check is recorded."), url_for("staff_pages.console") + "#identity")
+    def decide():
+        reason = _reason(IdentityRejectSchema(), None) if decision == "reject" else None
+        return registrations.decide_identity_verification(_me(), verification_id, verified=decision == "confirm",
+                                                          reason=reason)
+
+    return act(decide, _("The identity check is recorded."), url_for("staff_pages.console") + "#identity")
 
 
 @blp.post("/staff/announcements")
@@ -104,8 +121,8 @@ def new_need():
 def need(need_id):
     me = _me()
     the_need = needs.managed_need(me, need_id)
-    applications = list(db.session.scalars(needs.applications_of_need(me, need_id)))
-    candidates = recommendations.candidates(me, need_id, 10, today=today_tokyo())
+    applications = needs.audit_applications(me, list(db.session.scalars(needs.applications_of_need(me, need_id))))
+    candidates = needs.audit_candidates(me, recommendations.candidates(me, need_id, 10, today=today_tokyo()))
     return render_template("pages/staff_need.html", need=the_need, applications=applications,
                            candidates=candidates, today=today_tokyo())
 
@@ -122,14 +139,14 @@ def decide_application(application_id, decision):
 @blp.post("/staff/evidence/<uuid:evidence_id>/<any(approve, reject):decision>")
 @page_require(STAFF)
 def decide_evidence(evidence_id, decision):
-    store = evidence_files.store_for(current_app.config)
-    if decision == "approve":
-        action = lambda: evidence.approve(_me(), evidence_id)  # noqa: E731
-    else:
-        reason = request.form.get("reason", "").strip()[:1000] or _("Not approved.")
+    def decide():
+        if decision == "approve":
+            return evidence.approve(_me(), evidence_id)
         code = INDIVIDUAL_NUMBER_VISIBLE if request.form.get("individual_number_visible") else None
-        action = lambda: evidence.reject(_me(), evidence_id, reason, code, store=store)  # noqa: E731
-    return act(action, _("The evidence is decided."), url_for("staff_pages.console") + "#evidence")
+        return evidence.reject(_me(), evidence_id, _reason(EvidenceRejectSchema(), _("Not approved.")), code,
+                               store=evidence_files.store_for(current_app.config))
+
+    return act(decide, _("The evidence is decided."), url_for("staff_pages.console") + "#evidence")
 
 
 @blp.post("/staff/benefits")

@@ -9,8 +9,8 @@ from registry.common.pagination import paginate
 from registry.common.schemas import PaginationSchema
 from registry.registrations import service
 from registry.registrations.schemas import (
-    IdentityVerificationCreateSchema, IdentityVerificationQuerySchema, IdentityVerificationSchema,
-    OptionalReasonSchema, PremiumProgressSchema, PremiumRequestQuerySchema, PremiumRequestSchema,
+    IdentityRejectSchema, IdentityVerificationCreateSchema, IdentityVerificationQuerySchema,
+    IdentityVerificationSchema, PremiumProgressSchema, PremiumRequestQuerySchema, PremiumRequestSchema,
     ReasonSchema, RegistrantSchema, RegistrationCreateSchema, RegistrationSchema, RequestStatusSchema,
 )
 
@@ -81,14 +81,16 @@ def premium_progress(registration_id: uuid.UUID):
 @blp.arguments(PremiumRequestQuerySchema, location="query")
 @blp.response(200, PremiumRequestSchema(many=True))
 def list_premium_requests(args):
-    return paginate(service.list_premium_requests(_me(), args.get("status")), args["page"], args["per_page"])
+    items, headers = paginate(service.list_premium_requests(_me(), args.get("status")), args["page"], args["per_page"])
+    return service.audit_premium_requests(_me(), items), headers
 
 
 @blp.post("/premium-requests/<uuid:request_id>/approve")
 @require(STAFF)
 @blp.response(200, PremiumRequestSchema)
 def approve_premium_request(request_id: uuid.UUID):
-    return service.approve_premium(_me(), request_id, settings=current_app.config)
+    decided = service.approve_premium(_me(), request_id, settings=current_app.config)
+    return service.audit_premium_requests(_me(), [decided])[0]
 
 
 @blp.post("/premium-requests/<uuid:request_id>/reject")
@@ -96,7 +98,8 @@ def approve_premium_request(request_id: uuid.UUID):
 @blp.arguments(ReasonSchema)
 @blp.response(200, PremiumRequestSchema)
 def reject_premium_request(data, request_id: uuid.UUID):
-    return service.reject_premium(_me(), request_id, data["reason"])
+    decided = service.reject_premium(_me(), request_id, data["reason"])
+    return service.audit_premium_requests(_me(), [decided])[0]
 
 
 @blp.post("/me/identity-verifications")
@@ -113,22 +116,27 @@ def create_identity_verification(data):
 @blp.arguments(IdentityVerificationQuerySchema, location="query")
 @blp.response(200, IdentityVerificationSchema(many=True))
 def list_identity_verifications(args):
-    return paginate(service.list_identity_verifications(_me(), args.get("status")), args["page"], args["per_page"])
+    items, headers = paginate(service.list_identity_verifications(_me(), args.get("status")), args["page"],
+                              args["per_page"])
+    return service.audit_identity_verifications(_me(), items), headers
 
 
 @blp.post("/identity-verifications/<uuid:verification_id>/confirm")
 @require(STAFF, ADMIN)
 @blp.response(200, IdentityVerificationSchema)
 def confirm_identity_verification(verification_id: uuid.UUID):
-    return service.decide_identity_verification(_me(), verification_id, verified=True)
+    verification = service.decide_identity_verification(_me(), verification_id, verified=True)
+    return service.audit_identity_verifications(_me(), [verification])[0]
 
 
 @blp.post("/identity-verifications/<uuid:verification_id>/reject")
 @require(STAFF, ADMIN)
-@blp.arguments(OptionalReasonSchema)
+@blp.arguments(IdentityRejectSchema)
 @blp.response(200, IdentityVerificationSchema)
 def reject_identity_verification(data, verification_id: uuid.UUID):
-    return service.decide_identity_verification(_me(), verification_id, verified=False, reason=data.get("reason"))
+    verification = service.decide_identity_verification(_me(), verification_id, verified=False,
+                                                         reason=data.get("reason"))
+    return service.audit_identity_verifications(_me(), [verification])[0]
 
 
 @blp.get("/organizations/<string:code>/registrants")

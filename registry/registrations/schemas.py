@@ -48,8 +48,9 @@ class ReasonSchema(BaseSchema):
     reason = NonEmptyText(1000, required=True)
 
 
-class OptionalReasonSchema(BaseSchema):
-    reason = NonEmptyText(1000)
+class IdentityRejectSchema(BaseSchema):
+    # Written about an identity check: any 12-digit run is refused (common/individual_number.py).
+    reason = NonEmptyText(1000, identity=True)
 
 
 class PremiumProgressSchema(BaseSchema):

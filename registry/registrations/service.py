@@ -6,11 +6,13 @@ in the same transaction as the registration itself.
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from registry.accounts.models import User
+from registry.audit import models as audit
+from registry.audit.service import record_read
 from registry.common.auth import ADMIN, STAFF
 from registry.common.database import Upsert
 from registry.common.ids import new_id
@@ -18,7 +20,7 @@ from registry.common.messages import N_
 from registry.common.time import one_year_after, one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db
-from registry.figures.ledger import FigureChange, home_prefecture
+from registry.figures.ledger import FigureChange, forget_person, home_prefecture
 from registry.notifications.events import premium_decided as notify_premium_decided
 from registry.organizations import service as organizations
 from registry.organizations.models import PREFECTURE, Organization
@@ -139,14 +141,21 @@ def restate_person(user: User, mutate, *, now: datetime | None = None) -> None:
 
 
 def withdraw_all_for_erasure(user: User, *, now: datetime | None = None) -> None:
+    """DELETE /me: every registration withdrawn (pending requests rejected), pending identity checks
+    rejected, staff's reasons about the person emptied. The rows stay, naming nobody: the figures
+    are recounted from registrations, and decisions keep who made them and when."""
     now = now or utcnow()
     _lock_user(user)
+    for model in (PremiumRequest, IdentityVerification):
+        db.session.execute(update(model).where(model.user_id == user.id, model.reason.is_not(None))
+                           .values(reason=None))
     for reg in active_registrations(user, lock=True):
         _end(user, reg, WITHDRAWN, now)
     for verification in db.session.scalars(select(IdentityVerification).where(
             IdentityVerification.user_id == user.id, IdentityVerification.status == PENDING)):
         verification.status, verification.decided_at, verification.reason = REJECTED, now, "account erased"
     FigureChange(user).record("erased", now=now)
+    forget_person(user)
 
 
 # --- designated activities and premium -------------------------------------------------------------
@@ -398,7 +407,18 @@ def registrant_row(reg: Registration, user: User) -> dict:
 
 def registrant_page(staff: User, organization_code: str, rows) -> list[dict]:
     """A page of (registration, user) as staff see it; the read of shared profiles is audited."""
-    from registry.audit.service import record_read
-    record_read(staff, "registrants", [user.id for _reg, user in rows if user.consent_share_profile],
+    record_read(staff, audit.REGISTRANTS, [user.id for _reg, user in rows if user.consent_share_profile],
                 organization_code=organization_code)
     return [registrant_row(reg, user) for reg, user in rows]
+
+
+def audit_premium_requests(staff: User, requests: list[PremiumRequest]) -> list[PremiumRequest]:
+    """Premium requests shown to staff (a page of them, or one just decided): the read is audited."""
+    record_read(staff, audit.PREMIUM_REQUESTS, [r.user_id for r in requests])
+    return requests
+
+
+def audit_identity_verifications(actor: User, verifications: list[IdentityVerification]) -> list:
+    """Identity checks shown to staff or an admin: the read is audited."""
+    record_read(actor, audit.IDENTITY_VERIFICATIONS, [v.user_id for v in verifications])
+    return verifications
