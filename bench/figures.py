@@ -53,6 +53,17 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGALRM, _out_of_time)
     signal.alarm(TIMEOUT)
+    try:
+        result = measure(url)
+    finally:
+        signal.alarm(0)
+    print_table(result)
+    return 0 if result["rows"] and result["drift"] == [] else 1
+
+
+def measure(url: str) -> dict:
+    """Seeds BENCH_SMALL then BENCH_PEOPLE people into an empty database and times the figures at
+    each size; what `print_table` prints. Stops early (with what it has) on OutOfTime."""
     from registry.certificates.keys import CertificateKey
     app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False,
                                 "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
@@ -79,10 +90,11 @@ def main() -> int:
             verify_seconds, drift = _verify()
     except OutOfTime:
         print(f"bench: out of time after {TIMEOUT} s (BENCH_TIMEOUT); results so far:", file=sys.stderr)
-    finally:
-        signal.alarm(0)
-    _print_table(rows, version, verify_seconds, drift, time.perf_counter() - started)
-    return 0 if rows and drift == [] else 1
+    ratios = None
+    if len(rows) == 2:
+        ratios = [rows[1][p][0] / rows[0][p][0] for p in ENDPOINTS]
+    return {"rows": rows, "version": version, "verify_seconds": verify_seconds, "drift": drift,
+            "ratios": ratios, "seconds": time.perf_counter() - started}
 
 
 def _out_of_time(signum, frame):
@@ -172,7 +184,9 @@ def _verify() -> tuple[float, list]:
     return time.perf_counter() - t, drift
 
 
-def _print_table(rows: list, version: str, verify_seconds, drift, total: float) -> None:
+def print_table(result: dict) -> None:
+    rows, version, verify_seconds, drift = (result["rows"], result["version"], result["verify_seconds"],
+                                            result["drift"])
     print()
     print(f"National figures and demo seeding — {version}, {os.cpu_count()} CPUs; "
           f"Flask test client, {REQUESTS} timed requests per endpoint and size (after {WARMUP} warm-up)")
@@ -188,9 +202,9 @@ def _print_table(rows: list, version: str, verify_seconds, drift, total: float) 
             f"{r['seconds']:.1f} (load {r['load']:.1f} + recount {r['recount']:.1f})",
             f"{r['rows'] / r['seconds']:,.0f}", f"{r['added'] / r['seconds']:,.0f}",
             f"{totals[0]:.2f}", f"{totals[1]:.2f}", f"{prefs[0]:.2f}", f"{prefs[1]:.2f}")) + " |")
-    if len(rows) == 2:
+    if result["ratios"]:
         small, large = rows
-        ratios = [large[p][0] / small[p][0] for p in ENDPOINTS]
+        ratios = result["ratios"]
         verdict = "met" if max(ratios) <= 1.5 else "NOT met"
         print()
         print(f"p50 ratio {large['size']:,} / {small['size']:,} people: /stats/totals {ratios[0]:.2f}, "
@@ -198,7 +212,7 @@ def _print_table(rows: list, version: str, verify_seconds, drift, total: float) 
     if verify_seconds is not None:
         state = "no drift" if not drift else f"{len(drift)} DRIFT lines, e.g. {drift[:3]}"
         print(f"verify (every maintained figure against a recount): {state}, {verify_seconds:.1f} s")
-    print(f"whole run: {total:.0f} s")
+    print(f"whole run: {result['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -55,27 +55,31 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGALRM, _out_of_time)
     signal.alarm(TIMEOUT)
+    try:
+        result = measure(url)
+    except OutOfTime:
+        print(f"bench: out of time after {TIMEOUT} s (BENCH_TIMEOUT)", file=sys.stderr)
+        return 1
+    finally:
+        signal.alarm(0)
+    print_table(result)
+    return 0
+
+
+def measure(url: str) -> dict:
+    """Seeds up to BENCH_PEOPLE residents if needed, then times both calls; what `print_table` prints."""
     from registry.certificates.keys import CertificateKey
     app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False,
                                 "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
     started = time.perf_counter()
-    result = None
-    try:
-        with app.app_context():
-            dialect = db.engine.dialect.name
-            version = db.session.scalar(text("SHOW server_version")) if dialect == "postgresql" else "SQLite"
-            seeded = _prepare()
-            _settle(dialect)
-            result = _measure()
-            result["seeded"] = seeded
-    except OutOfTime:
-        print(f"bench: out of time after {TIMEOUT} s (BENCH_TIMEOUT)", file=sys.stderr)
-    finally:
-        signal.alarm(0)
-    if result is None:
-        return 1
-    _print_table(result, version, time.perf_counter() - started)
-    return 0
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        version = db.session.scalar(text("SHOW server_version")) if dialect == "postgresql" else "SQLite"
+        seeded = _prepare()
+        _settle(dialect)
+        result = _measure()
+    result.update(seeded=seeded, version=version, seconds=time.perf_counter() - started)
+    return result
 
 
 def _out_of_time(signum, frame):
@@ -182,8 +186,8 @@ def _measure() -> dict:
     return out
 
 
-def _print_table(r: dict, version: str, total: float) -> None:
-    sizes = r["sizes"]
+def print_table(r: dict) -> None:
+    sizes, version = r["sizes"], r["version"]
     print()
     print(f"Recommendations at scale — PostgreSQL {version}, {os.cpu_count()} CPUs; service level in an app "
           f"context (recommend_needs / candidates, limit {LIMIT}), after {WARMUP} warm-up calls each")
@@ -199,7 +203,7 @@ def _print_table(r: dict, version: str, total: float) -> None:
         print("| " + " | ".join((name, f"{sizes['open needs']:,}", f"{sizes['needs']:,}", f"{sizes['residents']:,}",
                                   f"{n}", f"{mean:.1f}", f"{p50:.1f}", f"{p95:.1f}", f"{target:.0f}",
                                   "yes" if p95 < target else "NO")) + " |")
-    print(f"people seeded by this run: {r['seeded']:,}; whole run: {total:.0f} s")
+    print(f"people seeded by this run: {r['seeded']:,}; whole run: {r['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -227,6 +227,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # --- operations and documentation -------------------------------------------------------------------------
     ("GET", "/healthz"): Expect(200, ANYONE),
     ("GET", "/readyz"): Expect(200, ANYONE),
+    ("GET", "/metrics"): Expect(200, ANYONE),  # the operator's network (the test client is 127.0.0.1)
     ("GET", "/api/v1/openapi.json"): Expect(200, ANYONE),
     ("GET", "/api/v1/docs"): Expect(200, ANYONE),
     ("GET", "/api/v1/docs/static/<path:filename>"): Expect(200, ANYONE, path={"filename": "index.css"}),
@@ -318,7 +319,7 @@ FIGURE_ROUTES = ("/api/v1/stats/", "/dashboard")
 
 
 def is_page(rule: str) -> bool:
-    return not (rule.startswith("/api/") or rule in ("/healthz", "/readyz"))
+    return not (rule.startswith("/api/") or rule in ("/healthz", "/readyz", "/metrics"))
 
 
 # --- the world --------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from registry.common.database import Upsert
 from registry.common.time import TOKYO
 from registry.extensions import db
 from registry.figures.models import FigureCounter, PersonTally
+from registry.operations.metrics import note_registration_event
 from registry.organizations.codes import prefecture_code_of
 from registry.registrations.models import PREMIUM, RegistrationEvent
 
@@ -103,6 +104,7 @@ class FigureChange:
             "organization_code": registration.organization_code if registration is not None else organization_code,
             "kind": kind, "occurred_at": now, "day": day, "people_delta": people_delta,
             "registrations_delta": registrations_delta, "actor_id": actor_id})
+        note_registration_event(db.session(), kind)  # counted by /metrics once the transaction commits
 
     def _apply_tallies(self) -> int:
         """Updates the person's tallies; returns the change in national 実人数 (−1, 0 or 1)."""

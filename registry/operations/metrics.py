@@ -97,18 +97,14 @@ def exposition(app: Flask) -> tuple[bytes, str]:
 
 
 # --- registration events, counted on commit ---------------------------------------------------------
-# Each ledger event flushed is noted with the transaction it was written in (the innermost savepoint,
-# else the outermost transaction). Rolling back a savepoint drops what was noted inside it; the
-# outermost commit counts what is left; the outermost transaction ending any other way drops it all.
+# The ledger notes each event it writes with the transaction it was written in (the innermost
+# savepoint, else the outermost transaction). Rolling back a savepoint drops what was noted inside it;
+# the outermost commit counts what is left; the outermost transaction ending any other way drops it all.
 
-@event.listens_for(Session, "after_flush")
-def _note_ledger_events(session, _flush_context):
-    from registry.registrations.models import RegistrationEvent
-
-    kinds = [obj.kind for obj in session.new if isinstance(obj, RegistrationEvent)]
-    if kinds:
-        scope = session.get_nested_transaction() or session.get_transaction()
-        session.info.setdefault(_PENDING, []).extend((kind, scope) for kind in kinds)
+def note_registration_event(session, kind: str) -> None:
+    """Called by the figures ledger for every event it appends (registry/figures/ledger.py)."""
+    scope = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((kind, scope))
 
 
 def _encloses(transaction, scope) -> bool:

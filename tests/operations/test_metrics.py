@@ -5,13 +5,14 @@ from datetime import date
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
 from config import TestingConfig
 from registry import create_app
 from registry.extensions import db
 from registry.figures import ledger
-from registry.operations.metrics import REGISTRATION_EVENTS
+from registry.operations.metrics import REGISTRATION_EVENTS, note_registration_event
 from registry.registrations.models import RegistrationEvent
 from tests.operations.scrape import parse, scrape, value
 
@@ -90,9 +91,10 @@ def test_a_rolled_back_request_counts_no_event(api, signup, monkeypatch):
 def test_only_what_the_outermost_commit_keeps_is_counted(signup):
     user, _ = signup()
 
-    def ledger_event(kind):
-        db.session.add(RegistrationEvent(user_id=uuid.UUID(user["id"]), kind=kind, day=date(2026, 4, 1)))
-        db.session.flush()
+    def ledger_event(kind):  # what FigureChange.record does after its counters
+        db.session.execute(insert(RegistrationEvent.__table__),
+                           {"user_id": uuid.UUID(user["id"]), "kind": kind, "day": date(2026, 4, 1)})
+        note_registration_event(db.session(), kind)
 
     counts = {kind: events(kind) for kind in ("registered", "withdrawn", "moved_in")}
     with pytest.raises(LookupError):
