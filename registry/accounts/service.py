@@ -248,6 +248,8 @@ def erase(user: User, *, now: datetime | None = None) -> None:
     evidence.erase_for(user, now=now)  # evidence files deleted
     from registry.notifications import service as notifications
     notifications.erase_for(user, now=now)  # inbox and e-mails deleted
+    from registry.invitations import service as invitations
+    invitations.erase_for(user)  # a 団体 roster's invitations
     revoke_all_tokens(user, now)
     for column in ("email", "email_key", "password_hash", "display_name", "birth_year", "availability",
                    "email_verified_at"):
