@@ -18,7 +18,7 @@ from registry.extensions import db
 from registry.hosts import checkin, service as hosts, tokens
 from registry.hosts.schemas import HostCreateSchema, SetPasswordSchema
 from registry.invitations import service as invitations
-from registry.invitations.models import ACCEPTED
+from registry.invitations.models import ACCEPTED as INVITATION_ACCEPTED
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, DRAFT, KINDS, NO_SHOW, Application, Need
 from registry.needs.schemas import NeedCreateSchema
@@ -69,7 +69,7 @@ def set_password():
             login_user(user)
             flash(_("Your password is set. Welcome!"))
             invitation = invitations.find(row.subject_id) if row.subject_id else None
-            if invitation is not None and invitation.status == ACCEPTED:
+            if invitation is not None and invitation.status == INVITATION_ACCEPTED:
                 flash(_("You are now registered with %(name)s.",
                         name=organizations.find(invitation.organization_code).name))
             elif invitation is not None:
