@@ -61,8 +61,8 @@ def _app(url: str):
 
 def measure(n: int, *, app=None, seed: int = 2026) -> dict:
     """One import of an `n`-row synthetic roster into the database of DATABASE_URL (or `app`'s):
-    {rows, bad_rows, expected_bad_rows, new_accounts, existing_accounts, seconds, rows_per_s, drift,
-    database}."""
+    {rows, bad_rows, expected_bad_rows, new_accounts, existing_accounts, already_invited, seconds,
+    rows_per_s, drift, verify_seconds, seed_rows_per_s (None unless it seeded), database}."""
     from registry.invitations import roster
     from registry.organizations.models import Organization
 
@@ -76,7 +76,7 @@ def measure(n: int, *, app=None, seed: int = 2026) -> dict:
         version = ("PostgreSQL " + db.session.scalar(text("SHOW server_version"))) if dialect == "postgresql" \
             else "SQLite"
         _prepare()
-        existing = _existing_emails(int(n * EXISTING_SHARE))
+        existing, seeded = _existing_emails(int(n * EXISTING_SHARE))
         workdir = tempfile.mkdtemp(prefix="roster-bench-")
         path = os.path.join(workdir, "roster.csv")
         expected_bad = _write_roster(path, n, existing, random.Random(seed))
@@ -105,7 +105,8 @@ def measure(n: int, *, app=None, seed: int = 2026) -> dict:
     return {"database": version, "rows": report.rows, "bad_rows": len(report.bad), "expected_bad_rows": expected_bad,
             "new_accounts": report.new_accounts, "existing_accounts": report.existing_accounts,
             "already_invited": report.already_invited, "seconds": seconds, "rows_per_s": report.rows / seconds,
-            "drift": drift, "verify_seconds": verify_seconds}
+            "drift": drift, "verify_seconds": verify_seconds,
+            "seed_rows_per_s": seeded["rows"] / seeded["seconds"] if seeded else None}
 
 
 def _prepare() -> None:
@@ -123,8 +124,9 @@ def _prepare() -> None:
                          "use an empty one (or BENCH_ALLOW_EXISTING=1)")
 
 
-def _existing_emails(wanted: int) -> list[str]:
-    """E-mails of `wanted` existing residents, seeding seed-demo's people when there are too few."""
+def _existing_emails(wanted: int) -> tuple[list[str], dict | None]:
+    """E-mails of `wanted` existing residents, seeding seed-demo's people when there are too few
+    (then also what that seeding took: the same server's rate at the other bulk target)."""
     from registry.accounts.models import User
     from figures import _seed  # bench/figures.py: seed-demo with a progress bar, committed
 
@@ -132,11 +134,11 @@ def _existing_emails(wanted: int) -> list[str]:
         return list(db.session.scalars(select(User.email).where(User.role == "resident", User.email.is_not(None))
                                        .order_by(User.id).limit(wanted)))
 
-    found = residents()
+    found, seeded = residents(), None
     if len(found) < wanted:
-        _seed(wanted - len(found), seed=7070)
+        seeded = _seed(wanted - len(found), seed=7070)
         found = residents()
-    return found
+    return found, seeded
 
 
 def _analyze() -> None:
@@ -213,7 +215,11 @@ def _print_table(r: dict) -> None:
                              f"{r['existing_accounts']:,}", f"{r['seconds']:.2f}", f"{r['rows_per_s']:,.0f}")) + " |")
     print()
     verdict = "met" if r["rows_per_s"] >= 20_000 else "NOT met"
-    print(f"target ≥ 20,000 rows/s: {verdict}; bad rows found {r['bad_rows']:,} of {r['expected_bad_rows']:,} planted")
+    print(f"target ≥ 20,000 rows/s: {verdict}; "
+          f"bad rows found {r['bad_rows']:,} of {r['expected_bad_rows']:,} planted")
+    if r.get("seed_rows_per_s"):
+        print(f"for comparison, seed-demo on the same server in this run: {r['seed_rows_per_s']:,.0f} rows/s "
+              "(load and recount)")
     state = "none" if not r["drift"] else f"{len(r['drift'])} DRIFT lines, e.g. {r['drift'][:3]}"
     print(f"verify() drift: {state} ({r['verify_seconds']:.1f} s)")
 

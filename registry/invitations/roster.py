@@ -9,7 +9,8 @@ How a run goes, in one transaction (the caller commits):
    would be refused), an e-mail not already on an earlier line. A bad row is reported as
    `line N: reason` (the header is line 1) and goes no further. These checks look at one row at a
    time (and one dictionary of e-mails seen): SQL would not do them for less.
-2. The good rows are staged in a temporary table: COPY on PostgreSQL, executemany on SQLite.
+2. The good rows are staged in a temporary table with seed-demo's `Bulk` writer: COPY from a writer
+   thread on PostgreSQL (overlapping the checks), executemany on SQLite.
 3. Set-based SQL over the staged rows, the same statements on both databases: refuse rows whose
    account cannot register (not a resident's, deactivated); insert an account without a password
    for every e-mail no account has (compared case-insensitively), then one invitation per person
@@ -40,7 +41,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from marshmallow import ValidationError, validate
@@ -48,6 +49,7 @@ from sqlalchemy import (
     Column, Integer, MetaData, String, Table, Text, Uuid, cast, exists, false, func, literal, or_, select, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 
 from registry.accounts.models import User
 from registry.common.database import insert_for_upsert
@@ -56,7 +58,7 @@ from registry.common.time import today_tokyo, utcnow
 from registry.common.types import JSONList, UTCDateTime
 from registry.errors import Problem
 from registry.extensions import db
-from registry.figures.seed import _check_references, _skip_fk_triggers  # bulk-load rules shared with seed-demo
+from registry.figures.seed import Bulk, _check_references, _skip_fk_triggers  # seed-demo's bulk loading
 from registry.hosts import tokens
 from registry.hosts.models import ROSTER_INVITATION, SetPasswordToken
 from registry.invitations.models import PENDING, Invitation
@@ -66,11 +68,10 @@ from registry.organizations.models import MUNICIPALITY, PREFECTURE, Organization
 from registry.registrations.models import TIES
 
 HEADER = ("email", "display_name", "home_municipality_code", "ties", "birth_year")
-CHUNK = 10_000  # rows per COPY
+CHUNK = 10_000  # rows per write
 OLDEST_BIRTH_YEAR = 1900
 MAX_EMAIL, MAX_DISPLAY_NAME = 254, 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-NULL = "\\N"  # COPY's text format
 
 # Session-private; dropped at the end of the run (and with the transaction on PostgreSQL).
 STAGING = Table(
@@ -88,6 +89,7 @@ STAGING = Table(
     prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
 )
 WRITTEN_TABLES = ("users", "invitations", "set_password_tokens")
+STAGED = tuple(c.name for c in STAGING.columns)
 TOKEN_COLUMNS = ("id", "user_id", "purpose", "token_hash", "subject_id", "created_at", "expires_at")
 
 
@@ -126,7 +128,8 @@ class RowChecker:
         self.organization = organization
         self.this_year = (today or today_tokyo()).year
         municipalities = db.session.scalars(select(Organization.code).where(Organization.kind == MUNICIPALITY))
-        self.homes: dict[str, tuple[str | None, str | None]] = {code: self._home_verdict(code) for code in municipalities}
+        # code → (home municipality, None) or (None, the reason the row is bad)
+        self.homes: dict[str, tuple] = {code: self._home_verdict(code) for code in municipalities}
         for ward, city in db.session.execute(select(Ward.code, Ward.city_code)):
             self.homes[ward] = self.homes[city]
         self.ties: dict[str, tuple[str | None, str | None]] = {}
@@ -195,17 +198,13 @@ class RowChecker:
         (`11002` → `011002`), or signup's rule for a ward the reference data does not list."""
         if not code:
             return None, "home_municipality_code is empty"
-        normal = unicodedata.normalize("NFKC", code)
-        candidates = [normal] + ([normal.zfill(6)] if normal.isdigit() and len(normal) == 5 else [])
-        verdict = None
-        for candidate in candidates:
+        normal, verdict = unicodedata.normalize("NFKC", code), None
+        if normal.isascii() and normal.isdigit() and len(normal) in (5, 6):
             try:
-                candidate = padded(candidate)
-                verdict = self.homes.get(candidate) or \
-                    self._home_verdict(organizations.resolve_home_municipality(candidate).code)
-                break
+                six = padded(normal)
+                verdict = self.homes.get(six) or self._home_verdict(organizations.resolve_home_municipality(six).code)
             except (ValueError, Problem):
-                continue
+                pass
         self.homes[code] = verdict = verdict or (None, f"home_municipality_code {code!r} names no municipality")
         return verdict
 
@@ -273,7 +272,7 @@ def import_roster(path: str, organization: Organization, *, site_url: str,
         stager.finish()
         _refuse_accounts(report, needs_links=links is None)
         triggers_off = stager.postgres and skip_fk_triggers and _skip_fk_triggers(required=False)
-        _invite(organization.code, report, links, site_url, now, stager.postgres)
+        _invite(organization.code, report, links, site_url, now, stager)
         if triggers_off:
             _check_references(lowest_id, WRITTEN_TABLES, "import-roster")
             db.session.execute(text("SET LOCAL session_replication_role = origin"))
@@ -332,58 +331,51 @@ def _read(path: str, checker: RowChecker, stager: "_Stager", report: RosterRepor
             progress(reader.line_num - done)
 
 
+class _RosterBulk(Bulk):
+    def _check_columns(self) -> None:
+        """seed-demo's check of the columns *it* fills; the roster's statements name their own."""
+
+
 class _Stager:
-    """The good rows, each with the ids it would get, into the session's temporary table."""
+    """The good rows, each with the ids it would get, into the session's temporary table through
+    seed-demo's `Bulk` writer: COPY from a writer thread on PostgreSQL (the server copies one chunk
+    while Python checks the next), executemany on SQLite."""
 
     def __init__(self):
         connection = db.session.connection()
-        self.postgres = connection.dialect.name == "postgresql"
         STAGING.drop(connection, checkfirst=True)  # left by an earlier run in this transaction
         STAGING.create(connection)
+        self.bulk = _RosterBulk()
+        self.postgres = self.bulk.postgres
+
+    def uuid_text(self, value: str) -> str:
+        """An id (canonical, or SQLite's 32 hex digits) as the database's text form takes it."""
+        return value if self.postgres else value.replace("-", "")
 
     def write(self, rows: list[tuple]) -> None:
         if not rows:
             return
-        ids = new_id_texts(2 * len(rows))
+        b, ids = self.bulk, new_id_texts(2 * len(rows))
+        if not self.postgres:
+            ids = [i.replace("-", "") for i in ids]
         nonces = os.urandom(8 * len(rows)).hex()
-        if self.postgres:
-            copy_text(STAGING.name, [c.name for c in STAGING.columns], (
-                f"{line}\t{_copy_text(email)}\t{_copy_text(key)}\t{_copy_text(name)}\t{home}\t{ties}\t"
-                f"{NULL if year is None else year}\t{ids[2 * i]}\t{nonces[16 * i:16 * i + 16]}\t{ids[2 * i + 1]}\n"
-                for i, (line, email, key, name, home, ties, year) in enumerate(rows)))
-        else:
-            db.session.execute(STAGING.insert(), [
-                {"line": line, "email": email, "email_key": key, "display_name": name, "home": home, "ties": ties,
-                 "birth_year": year, "new_user_id": uuid.UUID(ids[2 * i]), "nonce": nonces[16 * i:16 * i + 16],
-                 "invitation_id": uuid.UUID(ids[2 * i + 1])}
-                for i, (line, email, key, name, home, ties, year) in enumerate(rows)])
+        b.write(STAGING.name, STAGED, [
+            (b.int(line), b.text(email), b.text(key), b.text(name), home, ties, b.null if year is None else b.int(year),
+             ids[2 * i], nonces[16 * i:16 * i + 16], ids[2 * i + 1])
+            for i, (line, email, key, name, home, ties, year) in enumerate(rows)])
 
     def finish(self) -> None:
+        """Everything written (call before reading through the session)."""
+        self.bulk.drain()
         if self.postgres:  # a temporary table gets no statistics otherwise
             db.session.execute(text(f"ANALYZE {STAGING.name}"))
 
     def drop(self) -> None:
-        STAGING.drop(db.session.connection(), checkfirst=True)
-
-
-def _copy_text(value: str) -> str:
-    """A value in COPY's text format (the checks already refused tabs, line breaks and NULs)."""
-    return value.replace("\\", "\\\\") if "\\" in value else value
-
-
-def copy_text(table: str, columns: list[str], lines, block: int = 2000) -> None:
-    """Lines already in COPY's text format into `table`, in the session's transaction (PostgreSQL)."""
-    raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            batch = []
-            for line in lines:
-                batch.append(line)
-                if len(batch) >= block:
-                    copy.write("".join(batch))
-                    batch = []
-            if batch:
-                copy.write("".join(batch))
+        self.bulk.close()
+        try:
+            STAGING.drop(db.session.connection(), checkfirst=True)
+        except DBAPIError:  # the transaction failed: its rollback drops the table, and the error stands
+            pass
 
 
 def _refuse_accounts(report: RosterReport, *, needs_links: bool) -> None:
@@ -409,7 +401,7 @@ def _has_account():
     return exists().where(users.c.email_key == STAGING.c.email_key)
 
 
-def _invite(code: str, report: RosterReport, links, site_url: str, now: datetime, postgres: bool) -> None:
+def _invite(code: str, report: RosterReport, links, site_url: str, now: datetime, stager: _Stager) -> None:
     s, users, invitations = STAGING, User.__table__, Invitation.__table__
     execute = db.session.execute
     # Accounts for the e-mails no account has: no password until their link is used.
@@ -425,7 +417,7 @@ def _invite(code: str, report: RosterReport, links, site_url: str, now: datetime
     ).on_conflict_do_nothing(index_elements=["email_key"]))
     # Every staged e-mail has an account now: this run's, an earlier one, or a concurrent import's
     # (whose INSERT this run's waited for).
-    ties = cast(s.c.ties, JSONB) if postgres else s.c.ties
+    ties = cast(s.c.ties, JSONB) if stager.postgres else s.c.ties
     execute(insert_for_upsert(invitations).from_select(
         ["id", "organization_code", "user_id", "ties", "status", "created_at"],
         select(s.c.invitation_id, literal(code), users.c.id, ties, literal(PENDING), literal(now, UTCDateTime))
@@ -435,8 +427,10 @@ def _invite(code: str, report: RosterReport, links, site_url: str, now: datetime
     invited = execute(select(func.count()).select_from(s).join(invitations, invitations.c.id == s.c.invitation_id)
                       ).scalar_one()
 
-    # The accounts this run created carry the staged ids; each has its new invitation.
-    new_people = execute(select(s.c.email, s.c.new_user_id, s.c.invitation_id).select_from(s)
+    # The accounts this run created carry the staged ids; each has its new invitation. (Ids as text:
+    # they go straight into COPY lines.)
+    ids = (cast(s.c.new_user_id, String), cast(s.c.invitation_id, String))
+    new_people = execute(select(s.c.email, *ids).select_from(s)
                          .join(users, users.c.id == s.c.new_user_id)
                          .join(invitations, invitations.c.id == s.c.invitation_id).order_by(s.c.line)).all()
     staged = execute(select(func.count()).select_from(s)).scalar_one()
@@ -444,30 +438,30 @@ def _invite(code: str, report: RosterReport, links, site_url: str, now: datetime
     report.existing_accounts = invited - len(new_people)
     report.already_invited = staged - invited
     if new_people:
-        _issue_links(new_people, links, site_url, now, postgres)
+        _issue_links(new_people, links, site_url, now, stager)
 
 
-def _issue_links(new_people: list, links, site_url: str, now: datetime, postgres: bool) -> None:
+def _issue_links(new_people: list, links, site_url: str, now: datetime, stager: _Stager) -> None:
     """A `roster_invitation` link for each account this run created, naming its invitation: the rows
     `tokens.issue` would write, in bulk (the accounts are new: there is no older link to void)."""
-    expires_at = now + tokens.LIFETIMES[ROSTER_INVITATION]
+    b, as_text = stager.bulk, stager.uuid_text
+    created, expires = (_timestamp(t, stager.postgres) for t in (now, now + tokens.LIFETIMES[ROSTER_INVITATION]))
     for start in range(0, len(new_people), CHUNK):
         batch = new_people[start:start + CHUNK]
         ids, rows = new_id_texts(len(batch)), []
-        for i, (email, user_id, invitation_id) in enumerate(batch):
+        for id_, (email, user_id, invitation_id) in zip(ids, batch):
             raw, digest = tokens.mint()
-            rows.append((ids[i], user_id, digest, invitation_id))
+            rows.append((as_text(id_), as_text(user_id), ROSTER_INVITATION, digest, as_text(invitation_id),
+                         created, expires))
             links(email, tokens.link(raw, site_url))
-        if postgres:
-            created, expires = now.isoformat(), expires_at.isoformat()
-            copy_text(SetPasswordToken.__tablename__, list(TOKEN_COLUMNS), (
-                f"{id_}\t{user_id}\t{ROSTER_INVITATION}\t{digest}\t{invitation_id}\t{created}\t{expires}\n"
-                for id_, user_id, digest, invitation_id in rows))
-        else:
-            db.session.execute(SetPasswordToken.__table__.insert(), [
-                {"id": uuid.UUID(id_), "user_id": user_id, "purpose": ROSTER_INVITATION, "token_hash": digest,
-                 "subject_id": invitation_id, "created_at": now, "expires_at": expires_at}
-                for id_, user_id, digest, invitation_id in rows])
+        b.write(SetPasswordToken.__tablename__, TOKEN_COLUMNS, rows)
+    b.drain()
+
+
+def _timestamp(t: datetime, postgres: bool) -> str:
+    """A UTC time as `UTCDateTime` stores it."""
+    t = t.astimezone(timezone.utc)
+    return t.isoformat() if postgres else t.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 # --- the links file --------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def test_good_rows_import_and_every_bad_row_is_reported_by_line(roster_file, imp
         "line 9: email is already on line 2",
         "line 10: display_name is empty",
         "line 11: expected 5 fields, found 4",
-        f"line 13: email is empty; home_municipality_code is empty; birth_year 1800 is not between 1900 and {this_year}",
+        "line 13: email is empty; home_municipality_code is empty; "
+        f"birth_year 1800 is not between 1900 and {this_year}",
     ]
     assert "12 rows: 2 invitations (2 new accounts" in result.stdout
     assert [row["email"] for row in read_links(out)] == ["taro@example.jp", "kyu@example.jp"]
@@ -294,3 +295,14 @@ def test_unknown_organization_is_a_usage_error(roster_file, import_roster):
 def test_the_foreign_key_triggers_are_back_on_after_an_import(roster_file, import_roster, tmp_path):
     import_roster(roster_file("a@example.jp,エー,131016,,1990"), invites=tmp_path / "links.csv")
     assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
+
+
+def test_codes_as_spreadsheets_write_them(roster_file, import_roster, tmp_path):
+    """Full-width digits and a dropped leading zero are read as the code; anything else is not."""
+    path = roster_file("wide@example.jp,全角,１３１０１６,,1990", f"ward@example.jp,区,{SAPPORO_CHUO},,1990",
+                       "jis5@example.jp,五桁,21217,,1990", "four@example.jp,四桁,1310,,1990")
+    result = import_roster(path, code=GIFU, invites=tmp_path / "links.csv")
+    assert bad_lines(result) == ["line 4: home_municipality_code '21217' names no municipality",
+                                 "line 5: home_municipality_code '1310' names no municipality"]
+    assert _user("wide@example.jp").home_municipality_code == CHIYODA
+    assert _user("ward@example.jp").home_municipality_code == SAPPORO
