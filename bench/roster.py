@@ -208,11 +208,13 @@ def _print_table(r: dict) -> None:
     print()
     print(f"Roster import — {r['database']}, {os.cpu_count()} CPUs; timed from opening the CSV to the commit")
     print()
-    head = ("rows", "bad rows", "new accounts (links)", "existing accounts (inbox)", "seconds", "rows/s")
+    head = ("rows", "bad rows", "new accounts (links)", "existing accounts (inbox)", "invited before", "seconds",
+            "rows/s")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---:" for _ in head) + "|")
     print("| " + " | ".join((f"{r['rows']:,}", f"{r['bad_rows']:,}", f"{r['new_accounts']:,}",
-                             f"{r['existing_accounts']:,}", f"{r['seconds']:.2f}", f"{r['rows_per_s']:,.0f}")) + " |")
+                             f"{r['existing_accounts']:,}", f"{r['already_invited']:,}", f"{r['seconds']:.2f}",
+                             f"{r['rows_per_s']:,.0f}")) + " |")
     print()
     verdict = "met" if r["rows_per_s"] >= 20_000 else "NOT met"
     print(f"target ≥ 20,000 rows/s: {verdict}; "
