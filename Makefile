@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install migrate clean bench bench-recommendations browser-deps pgbouncer-deps
+.PHONY: run serve test test-sqlite test-postgres install migrate clean bench bench-recommendations bench-roster browser-deps pgbouncer-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -68,3 +68,7 @@ bench: install
 
 bench-recommendations: install
 	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/recommendations.py'
+
+# import-roster at 100,000 rows (BENCH_ROSTER_ROWS) on a throwaway PostgreSQL.
+bench-roster: install
+	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/roster.py'

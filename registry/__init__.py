@@ -95,13 +95,14 @@ def register_blueprints(app: Flask) -> None:
     from registry.evidence.api import blp as evidence
     from registry.figures.api import blp as figures
     from registry.hosts.api import blp as hosts
+    from registry.invitations.api import blp as invitations
     from registry.needs.api import blp as needs
     from registry.notifications.api import blp as notifications
     from registry.organizations.api import blp as organizations
     from registry.registrations.api import blp as registrations
 
     for blueprint in (accounts, organizations, registrations, figures, certificates, needs, announcements,
-                      evidence, benefits, notifications, hosts, audit):
+                      evidence, benefits, notifications, hosts, audit, invitations):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.blp)
     health.register_docs_assets(app, API_PREFIX)
@@ -123,11 +124,13 @@ def register_commands(app: Flask) -> None:
     from registry.evidence.cli import sweep_uploads_command
     from registry.figures.cli import lapse_premiums_command, verify_counts_command
     from registry.figures.seed_cli import seed_demo_command
+    from registry.invitations.cli import import_roster_command
     from registry.notifications.cli import send_notifications_command
     from registry.organizations.cli import load_reference_data_command
 
     for command in (create_user_command, load_reference_data_command, verify_counts_command,
-                    lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command):
+                    lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command,
+                    import_roster_command):
         app.cli.add_command(command)
 
 

@@ -6,6 +6,7 @@ from registry.benefits.models import Benefit  # noqa: F401
 from registry.evidence.models import ActivityEvidence  # noqa: F401
 from registry.figures.models import FigureCounter, PersonTally  # noqa: F401
 from registry.hosts.models import Host, SetPasswordToken  # noqa: F401
+from registry.invitations.models import Invitation  # noqa: F401
 from registry.needs.models import Application, Need  # noqa: F401
 from registry.notifications.models import Notification, OutboxMessage  # noqa: F401
 from registry.organizations.models import Organization, Ward  # noqa: F401

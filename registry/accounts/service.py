@@ -238,6 +238,7 @@ def erase(user: User, *, now: datetime | None = None) -> None:
     from registry.announcements import service as announcements
     from registry.evidence import service as evidence
     from registry.hosts import tokens as links
+    from registry.invitations import service as invitations
     from registry.needs import service as needs
     from registry.notifications import service as notifications
     from registry.registrations import service as registrations
@@ -247,6 +248,7 @@ def erase(user: User, *, now: datetime | None = None) -> None:
     notifications.erase_for(user, now=now)  # inbox and e-mails deleted (after the steps above notify)
     announcements.erase_for(user)
     links.erase_for(user)  # set-password links
+    invitations.erase_for(user)  # a 団体 roster's invitations
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     if user.email_key:  # failed sign-ins are counted per address
         db.session.execute(delete(LoginThrottle).where(LoginThrottle.email_key == user.email_key))

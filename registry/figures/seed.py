@@ -819,13 +819,14 @@ def _skip_fk_triggers(*, required: bool) -> bool:
 FK_CHECKED_TABLES = tuple(TABLE_COLUMNS) + ("hosts", "needs", "applications")  # and the extra steps' tables
 
 
-def _check_references(lowest_id: str | None) -> None:
-    """Every foreign key of the tables the seed wrote, for the rows of this run (ids from `lowest_id`
-    on, which may include a few rows the service wrote meanwhile): the references must exist."""
+def _check_references(lowest_id: str | None, tables: tuple = FK_CHECKED_TABLES, writer: str = "seed-demo") -> None:
+    """Every foreign key of the tables the seed (or another bulk `writer`) wrote, for the rows of this
+    run (ids from `lowest_id` on, which may include a few rows the service wrote meanwhile): the
+    references must exist."""
     if lowest_id is None:
         return
     lowest = uuid.UUID(lowest_id)
-    for name in FK_CHECKED_TABLES:
+    for name in tables:
         table = db.metadata.tables[name]
         key = next(iter(table.primary_key.columns))  # a time-ordered id the run made (hosts: user_id)
         for fk in table.foreign_keys:
@@ -835,7 +836,7 @@ def _check_references(lowest_id: str | None) -> None:
                     key >= lowest, column.is_not(None),
                     ~select(literal(1)).where(fk.column == column).correlate(table).exists()))
             if orphans:
-                raise RuntimeError(f"seed-demo wrote {orphans} {name}.{column.name} that refer to no {parent.name} row")
+                raise RuntimeError(f"{writer} wrote {orphans} {name}.{column.name} that refer to no {parent.name} row")
 
 
 def seed_demo(people: int, seed: int, *, now: datetime | None = None, premium_limit: int = 3,

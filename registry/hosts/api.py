@@ -97,7 +97,10 @@ def reinvite_host(host_id: uuid.UUID):
 @blp.response(200, AuthResultSchema)
 def set_password(data):
     """Use a one-time link's token: sets the password and signs in (a bearer token). A used, expired
-    or unknown token is 422 `invalid_token`."""
+    or unknown token is 422 `invalid_token`. A resident account without a birth year must give
+    `birth_year` (and `guardian_consent` under 16, also when the birth year is known but the consent
+    is not). A roster invitation's link also accepts that invitation; if a registration rule refuses
+    it now, the password is still set and the invitation stays pending (`GET /me/invitations` says why)."""
     user, _row = tokens.set_password(data["token"], password=data["password"], birth_year=data.get("birth_year"),
                                      guardian_consent=data["guardian_consent"])
     return {"user": user, "token": issue_token(user, ttl_days=current_app.config["TOKEN_TTL_DAYS"])}

@@ -30,6 +30,13 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def mint() -> tuple[str, str]:
+    """A new raw token (256 random bits, shown once) and the digest stored for it. `issue` uses it;
+    so does a bulk writer of link rows (the roster import), with `LIFETIMES` and `link`."""
+    raw = secrets.token_urlsafe(32)
+    return raw, _digest(raw)
+
+
 def link(raw: str, site_url: str) -> str:
     return f"{site_url.rstrip('/')}{PAGE_PATH}?token={raw}"
 
@@ -44,8 +51,8 @@ def issue(user: User, purpose: str, *, created_by: User | None = None, subject_i
     now = now or utcnow()
     if not keep_others:
         void_unused(user, purpose, now=now)
-    raw = secrets.token_urlsafe(32)
-    row = SetPasswordToken(user_id=user.id, purpose=purpose, token_hash=_digest(raw), subject_id=subject_id,
+    raw, digest = mint()
+    row = SetPasswordToken(user_id=user.id, purpose=purpose, token_hash=digest, subject_id=subject_id,
                            created_by=created_by.id if created_by is not None else None, created_at=now,
                            expires_at=now + LIFETIMES[purpose])
     db.session.add(row)
@@ -74,6 +81,18 @@ def peek(raw: str, *, now: datetime | None = None) -> tuple[SetPasswordToken, Us
     return row, user
 
 
+def asks_for(user: User, *, now: datetime | None = None) -> tuple[bool, bool]:
+    """(birth year, guardian consent): what setting this account's password must also collect — a
+    resident's birth year when the account lacks one, and a guardian's consent when the person may
+    be under 16 and has not given it."""
+    if user.role != "resident":
+        return False, False
+    if user.birth_year is None:
+        return True, True
+    under_age = accounts.age_in(user.birth_year, today_tokyo(now)) < accounts.GUARDIAN_CONSENT_AGE
+    return False, under_age and not user.guardian_consent
+
+
 def set_password(raw: str, *, password: str, birth_year: int | None = None, guardian_consent: bool = False,
                  now: datetime | None = None) -> tuple[User, SetPasswordToken]:
     """Spends the link and sets the account's password; 422 `invalid_token` for an unknown, used or
@@ -82,7 +101,12 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
     token of the account ends (a password reset signs out everywhere).
 
     `birth_year` (and `guardian_consent`) fill an account that lacks a birth year (a roster import
-    may not know it); a resident account must then give one."""
+    may not know it); a resident account must then give one. A birth year the account already has
+    (from a roster) that makes the person under 16 needs `guardian_consent` now, unless it was given.
+
+    A roster invitation's link (purpose `roster_invitation` with a `subject_id`) also accepts that
+    invitation in the same transaction; a registration rule that refuses it (they live there now,
+    or are already registered) leaves the invitation pending and the password set."""
     now = now or utcnow()
     spent = db.session.execute(
         update(SetPasswordToken)
@@ -103,11 +127,17 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
             user.birth_year, user.guardian_consent = birth_year, bool(guardian_consent)
         elif user.role == "resident":
             raise Problem(422, "validation_error", errors={"birth_year": [N_("Missing data for required field.")]})
+    elif user.role == "resident" and not user.guardian_consent:
+        _check_age(user.birth_year, guardian_consent, now)
+        user.guardian_consent = bool(guardian_consent)
     user.password_hash = get_password_hasher().hash(password)
     accounts.revoke_all_tokens(user, now)
     user.session_nonce = new_session_nonce()
     void_unused(user, row.purpose, now=now)
     db.session.flush()
+    if row.purpose == ROSTER_INVITATION and row.subject_id is not None:
+        from registry.invitations import service as invitations  # the roster's invitations depend on links
+        invitations.accept_from_link(user, row.subject_id, now=now)
     return user, row
 
 

@@ -17,6 +17,8 @@ from registry.errors import Problem
 from registry.extensions import db
 from registry.hosts import checkin, service as hosts, tokens
 from registry.hosts.schemas import HostCreateSchema, SetPasswordSchema
+from registry.invitations import service as invitations
+from registry.invitations.models import ACCEPTED as INVITATION_ACCEPTED
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, DRAFT, KINDS, NO_SHOW, Application, Need
 from registry.needs.schemas import NeedCreateSchema
@@ -58,19 +60,32 @@ def set_password():
                 raise Problem(422, "validation_error", errors={"password_again": [_("The passwords differ.")]})
             data = load_form(SetPasswordSchema(), values)
             return tokens.set_password(data["token"], password=data["password"], birth_year=data.get("birth_year"),
-                                       guardian_consent=data["guardian_consent"])[0]
+                                       guardian_consent=data["guardian_consent"])
 
-        user, feedback = attempt(use)
-        if user is not None:
+        result, feedback = attempt(use)
+        if result is not None:
+            user, row = result
             session.clear()  # a new session: no fixation
             login_user(user)
             flash(_("Your password is set. Welcome!"))
+            invitation = invitations.find(row.subject_id) if row.subject_id else None
+            if invitation is not None and invitation.status == INVITATION_ACCEPTED:
+                flash(_("You are now registered with %(name)s.",
+                        name=organizations.find(invitation.organization_code).name))
+            elif invitation is not None:
+                flash(_("The invitation could not be accepted now: see it on your page."))
             return redirect(HOMES.get(user.role, "/dashboard"))
         errors, message = feedback
         status = 422
         pending = tokens.peek(raw)
+    asks_birth_year, asks_guardian_consent = tokens.asks_for(pending[1]) if pending else (False, False)
+    inviting = None
+    if pending and pending[0].subject_id:
+        invitation = invitations.find(pending[0].subject_id)
+        inviting = organizations.find(invitation.organization_code) if invitation is not None else None
     return render_template("pages/set_password.html", token=raw if pending else "", pending=pending,
-                           errors=errors, message=message), status
+                           asks_birth_year=asks_birth_year, asks_guardian_consent=asks_guardian_consent,
+                           inviting=inviting, errors=errors, message=message), status
 
 
 # --- the host console ------------------------------------------------------------------------------

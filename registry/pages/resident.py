@@ -14,6 +14,8 @@ from registry.evidence import files as evidence_files, service as evidence
 from registry.evidence.models import KINDS as EVIDENCE_KINDS
 from registry.evidence.schemas import EvidenceCreateSchema
 from registry.hosts import checkin
+from registry.invitations import service as invitations
+from registry.invitations.models import PENDING
 from registry.notifications import service as notifications
 from registry.common.time import today_tokyo
 from registry.extensions import db
@@ -48,7 +50,9 @@ def _my_page(profile_errors=None, profile_message=None, status=200):
     names = {o: organizations.find(o).name for o in {a.organization_code for a in activities}
              | {row[0].organization_code for row in inbox}}
     notices = [(n, *notifications.render(n)) for n in db.session.scalars(notifications.inbox(me).limit(10))]
+    invited = invitations.describe(me, list(db.session.scalars(invitations.invitations_of(me, PENDING).limit(20))))
     return render_template("pages/my.html", me=me, cards=cards, home=home, today=today, notices=notices,
+                           invitations=invited,
                            check_in_due=checkin.due_today(me),
                            evidence_kinds=EVIDENCE_KINDS,
                            recommendations=recommendations.recommend_needs(me, 5, today=today),
@@ -86,6 +90,18 @@ def update_profile():
 
 def _split(text: str) -> list[str]:
     return [part.strip()[:50] for part in text.replace("、", ",").split(",") if part.strip()][:30]
+
+
+@blp.post("/my/invitations/<uuid:invitation_id>/accept")
+@page_require(RESIDENT)
+def accept_invitation(invitation_id):
+    def accept():
+        reg = invitations.accept(_me(), invitation_id)
+        flash(_("You are now registered with %(name)s.", name=organizations.find(reg.organization_code).name))
+    _result, feedback = attempt(accept)
+    if feedback:
+        flash(feedback[1])
+    return redirect(url_for("resident_pages.my"))
 
 
 @blp.post("/my/registrations/<uuid:registration_id>/withdraw")

@@ -50,11 +50,15 @@ def active_registrations(user: User, *, lock: bool = False) -> list[Registration
     return list(db.session.scalars(stmt))
 
 
+def lives_in(user: User, org: Organization) -> bool:
+    """Nobody registers with the municipality they live in, nor directly with their prefecture."""
+    return org.code == user.home_municipality_code or (org.kind == PREFECTURE and org.code == home_prefecture(user))
+
+
 def register(user: User, organization_code: str, ties: list[str], *, now: datetime | None = None) -> Registration:
     now = now or utcnow()
     org = organizations.facts(organization_code)
-    home = user.home_municipality_code
-    if org.code == home or (org.kind == PREFECTURE and org.code == home_prefecture(user)):
+    if lives_in(user, org):
         raise Problem(422, "home_municipality")
     # The partial unique index decides concurrent duplicates: the loser inserts nothing.
     row = {"id": new_id(), "user_id": user.id, "organization_code": org.code, "prefecture_code": org.prefecture_code,

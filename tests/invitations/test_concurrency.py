@@ -1,0 +1,101 @@
+"""Races on a real PostgreSQL: the same roster imported twice at once creates every account,
+invitation and link once; an invitation accepted twice at once registers once."""
+import threading
+
+import pytest
+from sqlalchemy import func, select, text
+
+from registry.accounts.models import User
+from registry.extensions import db
+from registry.figures import recount
+from registry.hosts.models import SetPasswordToken
+from registry.invitations import roster
+from registry.invitations.models import Invitation
+from registry.organizations.models import Organization
+from registry.registrations.models import Registration
+from tests.invitations.conftest import HIDA, read_links
+from tests.parallel import in_parallel
+
+pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
+API = "/api/v1"
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_the_same_roster_imported_twice_at_once_creates_everything_once(app, tmp_path):
+    people = 300
+    path = tmp_path / "roster.csv"
+    path.write_text("email,display_name,home_municipality_code,ties,birth_year\n" + "".join(
+        f"p{i}@example.jp,人{i},131016,family,1990\n" for i in range(people)), encoding="utf-8")
+    with app.app_context():  # one person already has an account: an inbox invitation only
+        db.session.add(User(email="p7@example.jp", email_key="p7@example.jp", role="resident", display_name="七",
+                            home_municipality_code="131016", birth_year=1980, skills=[], interests=[]))
+        db.session.commit()
+    barrier = threading.Barrier(2)
+    reports, errors = [None, None], []
+
+    def run(i):
+        try:
+            with app.app_context():
+                links = roster.LinksFile(str(tmp_path / f"links-{i}.csv"))
+                org = db.session.get(Organization, HIDA)
+                barrier.wait()
+                reports[i] = roster.import_roster(str(path), org, site_url="https://example.jp", links=links.write)
+                db.session.commit()
+                links.publish()
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(r.new_accounts for r in reports) == people - 1
+    assert sum(r.existing_accounts for r in reports) == 1
+    assert sum(r.already_invited for r in reports) == people
+    emails = [row["email"] for i in range(2) for row in read_links(tmp_path / f"links-{i}.csv")]
+    assert sorted(emails) == sorted(f"p{i}@example.jp" for i in range(people) if i != 7)  # each link once
+    with app.app_context():
+        assert _count(User) == people
+        assert _count(Invitation) == people
+        assert _count(SetPasswordToken) == people - 1
+
+
+def test_an_invitation_accepted_twice_at_once_registers_once(app, tmp_path):
+    client = app.test_client()
+    signed = client.post(f"{API}/auth/signup", json={
+        "email": "race@example.jp", "password": "race-password-1", "display_name": "競争",
+        "home_municipality_code": "131016", "birth_year": 1990}).get_json()
+    path = tmp_path / "roster.csv"
+    path.write_text("email,display_name,home_municipality_code,ties,birth_year\n"
+                    "race@example.jp,競争,131016,volunteer,1990\n", encoding="utf-8")
+    assert app.test_cli_runner().invoke(args=["import-roster", str(path), "--organization", HIDA]).exit_code == 0
+    headers = {"Authorization": f"Bearer {signed['token']}"}
+    invitation = client.get(f"{API}/me/invitations", headers=headers).get_json()[0]
+    responses = in_parallel(app, 6, lambda c, i: c.post(f"{API}/me/invitations/{invitation['id']}/accept",
+                                                      headers=headers))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 5
+    assert {r.get_json()["code"] for r in responses if r.status_code == 409} == {"invalid_state"}
+    with app.app_context():
+        assert _count(Registration) == 1
+        assert recount.verify() == []
+
+
+def test_with_the_foreign_key_triggers_kept_the_import_is_the_same(app, tmp_path):
+    """The roles that may not turn the per-row triggers off take the same path with them on."""
+    path = tmp_path / "roster.csv"
+    path.write_text("email,display_name,home_municipality_code,ties,birth_year\n"
+                    "a@example.jp,エー,131016,family,1990\nb@example.jp,ビー,011011,,\n", encoding="utf-8")
+    links = []
+    with app.app_context():
+        report = roster.import_roster(str(path), db.session.get(Organization, HIDA), site_url="https://example.jp",
+                                      links=lambda email, link: links.append(email), skip_fk_triggers=False)
+        db.session.commit()
+        assert (report.new_accounts, report.bad) == (2, [])
+        assert links == ["a@example.jp", "b@example.jp"]
+        assert _count(Invitation) == 2 and _count(SetPasswordToken) == 2
+        assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
