@@ -36,6 +36,7 @@ from registry.errors import HTTP_CODES
 from registry.evidence import files as evidence_files, service as evidence
 from registry.extensions import db
 from registry.hosts import checkin, service as hosts
+from registry.invitations.models import Invitation
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED
 from registry.needs.schemas import NeedCreateSchema
@@ -140,6 +141,8 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/organizations/<string:code>/announcements"): Expect(200, STAFF),
     ("GET", "/api/v1/me/announcements"): Expect(200, RESIDENTS),
     ("POST", "/api/v1/me/announcements/<uuid:announcement_id>/read"): Expect(200, OWNER, hide=("other_resident",)),
+    ("GET", "/api/v1/me/invitations"): Expect(200, RESIDENTS),
+    ("POST", "/api/v1/me/invitations/<uuid:invitation_id>/accept"): Expect(201, OWNER, hide=("other_resident",)),
     # --- registrations, certificates, premium, identity -----------------------------------------------------
     ("POST", "/api/v1/registrations"): Expect(201, RESIDENTS, json={"organization_code": TAJIMI, "ties": ["volunteer"]}),
     ("GET", "/api/v1/registrations"): Expect(200, RESIDENTS),
@@ -263,6 +266,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/my/applications/<uuid:application_id>/calendar.ics"): Expect(
         200, OWNER, hide=("other_resident",), at={"application_id": "accepted_application"}),
     ("POST", "/my/announcements/<uuid:announcement_id>/read"): Expect(302, OWNER, hide=("other_resident",), hidden=FLASHED),
+    ("POST", "/my/invitations/<uuid:invitation_id>/accept"): Expect(302, OWNER, hide=("other_resident",), hidden=FLASHED),
     ("POST", "/my/notifications/<uuid:notification_id>/read"): Expect(302, OWNER, hide=("other_resident",), hidden=FLASHED),
     ("POST", "/my/erase"): Expect(302, RESIDENTS, form={"confirm": "erase"}),
     ("GET", "/my/check-in"): Expect(200, RESIDENTS),
@@ -312,7 +316,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
 DEFAULT_OBJECTS = {
     "registration_id": "registration", "application_id": "application", "need_id": "need", "evidence_id": "evidence",
     "benefit_id": "benefit", "host_id": "host", "verification_id": "verification", "notification_id": "notification",
-    "announcement_id": "announcement", "token_id": "token", "request_id": "premium_request", "code": "organization",
+    "announcement_id": "announcement", "invitation_id": "roster_invitation", "token_id": "token", "request_id": "premium_request", "code": "organization",
 }
 PARAMETER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 FIGURE_ROUTES = ("/api/v1/stats/", "/dashboard")
@@ -405,6 +409,9 @@ class World:
                                 store=evidence_files.store_for(self.app.config))
         self.evidence_file = (proof.file_name, evidence_files.store_for(self.app.config).read(proof.file_name))
         notification = db.session.scalar(select(Notification).where(Notification.user_id == u["resident"].id))
+        roster_invitation = Invitation(organization_code=TAKAYAMA, user_id=u["resident"].id, ties=["family"])
+        db.session.add(roster_invitation)
+        db.session.flush()
 
         for caller in SIGNED_IN:
             self.tokens[caller] = accounts.issue_token(u[caller], ttl_days=ttl)
@@ -414,7 +421,8 @@ class World:
                         verification=verification.id, draft=draft.id, need=need.id, accepted_need=accepted_need.id,
                         fresh_need=fresh_need.id, application=application.id, accepted_application=accepted.id,
                         announcement=announcement.id, benefit=benefit.id, evidence=proof.id, host=u["host"].id,
-                        notification=notification.id, token=token.id, staff=u["staff"].id)
+                        notification=notification.id, token=token.id, staff=u["staff"].id,
+                        roster_invitation=roster_invitation.id)
         self.ids = {key: str(value) for key, value in self.ids.items()}
         self.people = {name: Person(user.email, str(user.id), user.display_name) for name, user in u.items()}
         self.sessions = {caller: u[caller].get_id() for caller in SIGNED_IN}  # Flask-Login's session value

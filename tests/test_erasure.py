@@ -18,10 +18,13 @@ from registry.extensions import db
 from registry.figures.recount import verify
 from registry.hosts import tokens
 from registry.hosts.models import PASSWORD_RESET
+from registry.invitations.models import Invitation
 from registry.registrations.models import Activity
 from tests.scenes import (
     HIDA, PASSWORD, TAKAYAMA, account, apply, host, need, register, resident, submit_evidence,
 )
+
+GERO = "212202"  # 下呂市
 
 # Every table, and whether it can hold something about a resident (True) or cannot (why not).
 TABLES = {
@@ -29,6 +32,7 @@ TABLES = {
     "registrations": True, "registration_events": True, "person_tallies": True, "identity_verifications": True,
     "premium_requests": True, "activities": True, "activity_evidence": True, "applications": True,
     "notifications": True, "outbox_messages": True, "announcement_reads": True, "audit_entries": True,
+    "invitations": True,
     "organizations": "reference data (団体)", "wards": "reference data (designated-city wards)",
     "figure_counters": "sums over people, never one person",
     "needs": "written by staff and hosts about the work, not about an applicant",
@@ -157,6 +161,9 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
     db.session.commit()
     _ok(api.post("/auth/login", json={"email": person.email, "password": PASSWORD}))  # a second bearer token
     assert api.post("/auth/login", json={"email": person.email, "password": "wrong-password"}).status_code == 401
+    # A 団体's roster invited them (import-roster's invitation, pending).
+    db.session.add(Invitation(organization_code=GERO, user_id=person_id, ties=["family"]))
+    db.session.commit()
     # Staff and the host read their data (audit entries naming them).
     _ok(api.get(f"/organizations/{HIDA}/registrants", token=staff.token))
     _ok(api.get(f"/needs/{host_need}/applications", token=trusted_host.token))
