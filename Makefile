@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install migrate clean bench bench-recommendations bench-roster browser-deps pgbouncer-deps
+.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -61,10 +61,19 @@ clean:
 
 # Benchmark of the national figures at 1 k and 1 M people and of seed-demo, on a throwaway PostgreSQL
 # (BENCH_PEOPLE=50000 for a quicker run; see bench/README.md). Never part of `make test`.
-# Figures, then recommendations on the database the figures bench seeded (one throwaway PostgreSQL).
-bench: install
-	scripts/with-postgres.sh sh -c 'export DATABASE_URL="$$TEST_DATABASE_URL"; $(BIN)/python bench/figures.py; \
-		status=$$?; $(BIN)/python bench/recommendations.py || status=1; exit $$status'
+# Every benchmark in one run on one throwaway PostgreSQL, then one summary table (bench/run.py).
+bench: install-bench
+	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/run.py'
+
+# The benchmarks' own tools (locust, pyinstrument), never needed to run or test the service.
+install-bench: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+
+bench-writes: install-bench
+	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/writes.py'
+
+bench-launch: install-bench
+	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/launch_day.py'
 
 bench-recommendations: install
 	scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/recommendations.py'
