@@ -1,9 +1,9 @@
 """The national figures: JSON by default, CSV when asked for by `Accept: text/csv`."""
 from flask import current_app, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.common.auth import ADMIN, NATIONAL, STAFF, require
+from registry.common.openapi import Blueprint
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.figures import service
@@ -18,6 +18,8 @@ from registry.registrations.models import TIES
 
 blp = Blueprint("figures", __name__, description="The national figures (aggregates only, no personal data)")
 CSV_NOTE = "JSON; the same rows as CSV with `Accept: text/csv` (a suppressed count is an empty cell)."
+as_csv_too = blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description=CSV_NOTE,
+                              success=True)
 
 
 def _min_cell() -> int:
@@ -35,6 +37,7 @@ def _respond(data, schema):
 @require(NATIONAL, ADMIN, STAFF)
 @blp.arguments(TotalsQuerySchema, location="query")
 @blp.response(200, TotalsSchema, description=CSV_NOTE)
+@as_csv_too
 def totals(args):
     """National totals and progress toward 10 M / 100 M; `?organization=` for one 団体 (staff: their own)."""
     actor = current_user
@@ -50,6 +53,7 @@ def totals(args):
 @blp.get("/stats/by-prefecture")
 @require(NATIONAL, ADMIN)
 @blp.response(200, PrefectureFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def by_prefecture():
     return _respond(service.by_prefecture(min_cell=_min_cell()), PrefectureFiguresSchema())
 
@@ -58,6 +62,7 @@ def by_prefecture():
 @require(NATIONAL, ADMIN)
 @blp.arguments(PrefectureQuerySchema, location="query")
 @blp.response(200, OrganizationFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def by_organization(args):
     return _respond(service.by_organization(min_cell=_min_cell(), prefecture=args.get("prefecture")),
                     OrganizationFiguresSchema())
@@ -67,6 +72,7 @@ def by_organization(args):
 @require(NATIONAL, ADMIN)
 @blp.arguments(IntervalQuerySchema, location="query")
 @blp.response(200, PeriodSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def timeseries(args):
     return _respond(service.timeseries(interval=args["interval"], min_cell=_min_cell()), PeriodSchema())
 
@@ -74,6 +80,7 @@ def timeseries(args):
 @blp.get("/stats/flows")
 @require(NATIONAL, ADMIN)
 @blp.response(200, FlowSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def flows():
     return _respond(service.flows(min_cell=_min_cell()), FlowSchema())
 
@@ -81,6 +88,7 @@ def flows():
 @blp.get("/stats/by-tier")
 @require(NATIONAL, ADMIN)
 @blp.response(200, TierFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def by_tier():
     return _respond(service.by_dimension("tier", "tier", min_cell=_min_cell(), order=("basic", "premium")),
                     TierFiguresSchema())
@@ -89,6 +97,7 @@ def by_tier():
 @blp.get("/stats/by-tie")
 @require(NATIONAL, ADMIN)
 @blp.response(200, TieFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def by_tie():
     return _respond(service.by_dimension("tie", "tie", min_cell=_min_cell(), order=TIES), TieFiguresSchema())
 
@@ -96,5 +105,6 @@ def by_tie():
 @blp.get("/stats/by-age-band")
 @require(NATIONAL, ADMIN)
 @blp.response(200, AgeBandFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 def by_age_band():
     return _respond(service.by_age_band(today=today_tokyo(), min_cell=_min_cell()), AgeBandFiguresSchema())
