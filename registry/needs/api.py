@@ -46,6 +46,7 @@ def list_needs(args):
 @blp.get("/needs/<uuid:need_id>")
 @public
 @blp.response(200, NeedSchema)
+@blp.alt_response(401, response="UNAUTHORIZED")  # a bad bearer token (drafts are shown to their staff)
 def get_need(need_id: uuid.UUID):
     return service.get_need(current_actor(), need_id)
 
