@@ -9,6 +9,7 @@ import time
 
 from flask import Response, has_request_context, json, render_template, request
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -62,6 +63,22 @@ HTTP_CODES = {
 }
 
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+ERROR_CODES = sorted(set(TITLES) | set(HTTP_CODES.values()))
+
+
+class ProblemSchema(Schema):
+    """What `problem_response` writes, for the OpenAPI document (never used to dump)."""
+
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True, metadata={"description": "In the caller's language."})
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status."})
+    detail = fields.String(required=True)
+    code = fields.String(required=True, validate=validate.OneOf(ERROR_CODES),
+                         metadata={"description": "Stable and machine-readable."})
+    errors = fields.Dict(metadata={"description": 'Field errors: `{"field": ["message", …]}`.'})
+
+
 class Problem(Exception):
     """A refusal the client can act on: HTTP status, stable code, optional detail and field errors."""
 
@@ -108,7 +125,7 @@ def problem_response(status: int, code: str, detail: str | None = None, *,
     if errors is not None:
         body["errors"] = translate_errors(errors)
     response = Response(json.dumps(body, ensure_ascii=False), status=status,
-                        mimetype="application/problem+json")
+                        mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

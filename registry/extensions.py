@@ -1,4 +1,6 @@
 """Extension singletons, initialised in `create_app`."""
+import http
+
 from argon2 import PasswordHasher
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -6,6 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
+from flask_smorest.utils import prepare_response
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -28,11 +31,32 @@ class Base(DeclarativeBase):
 
 
 class Api(_Api):
-    """flask-smorest's Api, answering every HTTP error as problem+json."""
+    """flask-smorest's Api, answering every HTTP error as problem+json and documenting it so.
+
+    Each operation lists the error statuses it can answer (registry.common.openapi.Blueprint adds
+    the ones its route implies), rather than one catch-all `default` that would document anything."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+    # Retry-After is set on every 429 (registry.errors) and every 503 (database unavailable).
+    RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "required": True,
+                                   "schema": {"type": "integer", "minimum": 1}}}
 
     def handle_http_exception(self, error):
         from registry.errors import http_exception_response
         return http_exception_response(error)
+
+    def _register_responses(self):
+        """One lazily registered response per error status (`NOT_FOUND`, `CONFLICT`, …), the way
+        flask-smorest does, but as application/problem+json with the problem schema."""
+        from registry.errors import PROBLEM_MEDIA_TYPE, ProblemSchema
+        for status in http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": status.phrase, "schema": ProblemSchema}
+            if status in (429, 503):
+                response["headers"] = self.RETRY_AFTER
+            prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})  # reads the replica where asked

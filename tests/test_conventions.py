@@ -26,6 +26,27 @@ def test_openapi_document_and_docs(client):
     assert client.get(asset).status_code == 200
 
 
+def test_openapi_documents_each_error_as_problem_json(client):
+    """No catch-all `default`: each operation lists its statuses; every 4xx/5xx is a problem+json."""
+    spec = client.get(f"{API}/openapi.json").get_json()
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    assert "validation_error" in problem["properties"]["code"]["enum"]
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            responses = op["responses"]
+            assert "default" not in responses and "503" in responses, (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    name = response["$ref"].rsplit("/", 1)[-1]
+                    content = spec["components"]["responses"][name]["content"]
+                    assert list(content) == ["application/problem+json"], (method, path, status)
+
+
 def test_problem_shape_in_japanese_by_default(api):
     response = api.get("/organizations/999999")
     body = response.get_json()

@@ -3,17 +3,16 @@ import uuid
 from flask import current_app
 from flask_login import current_user
 
-from flask_smorest import Blueprint
-
 from registry.accounts import service
 from registry.accounts.schemas import (
     AuthResultSchema, LoginSchema, PasswordResetSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema,
     TokenSchema,
 )
 from registry.common import limits
+from registry.common.openapi import Blueprint
 from registry.notifications.verification import request_verification
 from registry.common.auth import RESIDENT, ROLES, bearer_token, public, require
-from registry.common.pagination import paginate
+from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 
 blp = Blueprint("accounts", __name__, description="Accounts and sign-in")
@@ -28,6 +27,7 @@ def _ttl() -> int:
 @public
 @blp.arguments(SignupSchema)
 @blp.response(201, AuthResultSchema)
+@blp.alt_response(409, response="CONFLICT")
 def signup(data):
     """Create a resident account; answers a bearer token."""
     user, token = service.signup(**data, ttl_days=_ttl())
@@ -40,6 +40,7 @@ def signup(data):
 @public
 @blp.arguments(LoginSchema)
 @blp.response(200, AuthResultSchema)
+@blp.alt_response(401, response="UNAUTHORIZED")
 def login(data):
     user, token = service.login(data["email"], data["password"], ttl_days=_ttl(),
                                 backoff_after=current_app.config["LOGIN_FAILURES_BEFORE_BACKOFF"])
@@ -80,7 +81,7 @@ def delete_me():
 @blp.get("/me/tokens")
 @require(*ROLES)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, TokenSchema(many=True))
+@blp.response(200, TokenSchema(many=True), headers=PAGINATED)
 def list_tokens(args):
     """The caller's bearer tokens still in force (never the tokens themselves), newest first."""
     return paginate(service.tokens_of(current_user._get_current_object()), args["page"], args["per_page"])

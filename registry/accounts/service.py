@@ -100,9 +100,9 @@ def revoke_all_tokens(user: User, now: datetime | None = None) -> None:
                        .values(revoked_at=now or utcnow()))
 
 
-def _check_age_rules(birth_year: int, guardian_consent: bool, today) -> None:
+def _check_age_rules(birth_year: int | None, guardian_consent: bool, today) -> None:
     age = age_in(birth_year, today)
-    if age < GUARDIAN_CONSENT_AGE and not guardian_consent:
+    if age is not None and age < GUARDIAN_CONSENT_AGE and not guardian_consent:  # None: staff give no year
         raise Problem(422, "guardian_consent_required",
                       errors={"guardian_consent": [N_("A guardian's consent is required under 16.")]})
 

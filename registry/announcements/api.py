@@ -1,12 +1,12 @@
 import uuid
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.announcements import service
 from registry.announcements.schemas import AnnouncementCreateSchema, AnnouncementSchema, InboxAnnouncementSchema
 from registry.common.auth import RESIDENT, STAFF, require
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 
 blp = Blueprint("announcements", __name__, description="Announcements from 団体 to their registrants")
@@ -28,7 +28,7 @@ def post_announcement(data, code: str):
 @blp.get("/organizations/<string:code>/announcements")
 @require(STAFF)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, AnnouncementSchema(many=True))
+@blp.response(200, AnnouncementSchema(many=True), headers=PAGINATED)
 def list_sent_announcements(args, code: str):
     """What the 団体 has sent, newest first."""
     return paginate(service.sent_by(_me(), code), args["page"], args["per_page"])
@@ -37,7 +37,7 @@ def list_sent_announcements(args, code: str):
 @blp.get("/me/announcements")
 @require(RESIDENT)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, InboxAnnouncementSchema(many=True))
+@blp.response(200, InboxAnnouncementSchema(many=True), headers=PAGINATED)
 def my_announcements(args):
     """Announcements of my 団体 and their prefectures, newest first, with `read_at`; empty unless I
     consented to announcements."""

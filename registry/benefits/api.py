@@ -1,12 +1,12 @@
 import uuid
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.benefits import service
 from registry.benefits.schemas import BenefitCreateSchema, BenefitQuerySchema, BenefitSchema
 from registry.common.auth import STAFF, current_actor, public, require
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 
 blp = Blueprint("benefits", __name__, description="Benefits (サポート施策) a 団体 gives its registrants, per tier")
 
@@ -23,7 +23,9 @@ def create_benefit(data, code: str):
 @blp.get("/organizations/<string:code>/benefits")
 @public
 @blp.arguments(BenefitQuerySchema, location="query")
-@blp.response(200, BenefitSchema(many=True))
+@blp.response(200, BenefitSchema(many=True), headers=PAGINATED)
+@blp.alt_response(401, response="UNAUTHORIZED")
+@blp.alt_response(403, response="FORBIDDEN")
 def list_benefits(args, code: str):
     """Current benefits (valid_from ≤ today ≤ valid_until), basic first, then oldest first."""
     stmt = service.list_for(current_actor(), code, tier=args.get("tier"), everything=args["all"])

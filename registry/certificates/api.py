@@ -2,13 +2,13 @@ import uuid
 
 from flask import current_app, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.certificates import service
 from registry.certificates.keys import app_key
 from registry.certificates.schemas import CertificateSchema, JwkSetSchema, VerificationSchema, VerifyQuerySchema
 from registry.common import limits
 from registry.common.auth import RESIDENT, public, require
+from registry.common.openapi import Blueprint
 
 blp = Blueprint("certificates", __name__, description="登録証: registration certificates and their public check")
 
@@ -18,6 +18,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @blp.get("/registrations/<uuid:registration_id>/certificate")
 @require(RESIDENT)
 @blp.response(200, CertificateSchema)
+@blp.alt_response(409, response="CONFLICT")
 def get_certificate(registration_id: uuid.UUID):
     """A fresh certificate for an active registration: a signed token and the QR of its check page."""
     certificate = service.issue(current_user._get_current_object(), registration_id, key=app_key(current_app),

@@ -30,29 +30,35 @@ def _account() -> str:
 WRITES = ["POST"]  # showing a form is not limited, submitting it is
 
 
+def _limited(view):
+    view.rate_limited = True  # the OpenAPI document lists 429 for it (registry.common.openapi)
+    return view
+
+
 def sign_in(view):
-    return limiter.limit(PER_IP_SIGN_IN, methods=WRITES)(
-        limiter.limit(PER_EMAIL_SIGN_IN, key_func=_email_in_body, methods=WRITES)(view))
+    return _limited(limiter.limit(PER_IP_SIGN_IN, methods=WRITES)(
+        limiter.limit(PER_EMAIL_SIGN_IN, key_func=_email_in_body, methods=WRITES)(view)))
 
 
 def signup(view):
-    return limiter.limit(PER_IP_SIGNUP, methods=WRITES)(view)
+    return _limited(limiter.limit(PER_IP_SIGNUP, methods=WRITES)(view))
 
 
 def check_in(view):
     """Check-in tries, per account, shared by the API and the page (a 6-digit code must not be guessable)."""
-    return limiter.shared_limit(PER_ACCOUNT_CHECK_IN, scope="check-in", key_func=_account, methods=WRITES)(view)
+    return _limited(limiter.shared_limit(PER_ACCOUNT_CHECK_IN, scope="check-in", key_func=_account,
+                                         methods=WRITES)(view))
 
 
 def set_password(view):
-    return limiter.limit(PER_IP_SET_PASSWORD, methods=WRITES)(view)
+    return _limited(limiter.limit(PER_IP_SET_PASSWORD, methods=WRITES)(view))
 
 
 def certificate_check(view):
-    return limiter.limit(PER_IP_VERIFY)(view)
+    return _limited(limiter.limit(PER_IP_VERIFY)(view))
 
 
 def per_account(limit: str):
     def decorator(view):
-        return limiter.limit(limit, key_func=_account)(view)
+        return _limited(limiter.limit(limit, key_func=_account)(view))
     return decorator

@@ -6,6 +6,13 @@ from sqlalchemy import Select, func, select
 
 from registry.extensions import db
 
+# The headers of every paginated list, for its documented 200.
+PAGINATED = {
+    "X-Total-Count": {"description": "How many items the whole list has.", "required": True,
+                      "schema": {"type": "integer", "minimum": 0}},
+    "Link": {"description": "The `first`, `prev`, `next` and `last` pages (RFC 8288).", "required": True,
+             "schema": {"type": "string"}},
+}
 
 def paginate(statement: Select, page: int, per_page: int, *, rows: bool = False) -> tuple[list, dict]:
     """Run one page of `statement` (which must already carry its stable order); `rows=True` gives

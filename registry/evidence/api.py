@@ -2,14 +2,14 @@ import uuid
 
 from flask import Response, current_app
 from flask_login import current_user
-from flask_smorest import Blueprint as _Blueprint
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 
 from registry.common.auth import RESIDENT, STAFF, require
 from registry.common.messages import N_
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint as _Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 from registry.errors import Problem
 from registry.evidence import files, service
@@ -43,6 +43,10 @@ blp = Blueprint("evidence", __name__, description="Activity evidence for premium
                                                   "reviewed by the 団体's staff")
 
 
+FILE = {"type": "string", "format": "binary"}
+FILE_NOTE = "The file as stored, with its own content type."
+
+
 def _me():
     return current_user._get_current_object()
 
@@ -67,6 +71,8 @@ def _read_upload(upload) -> bytes | None:
 @require(RESIDENT)
 @blp.arguments(EvidenceCreateSchema, location=MULTIPART)
 @blp.response(201, EvidenceSchema)
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 def submit_evidence(data, registration_id: uuid.UUID):
     """Evidence of an activity done outside this service (multipart/form-data). The file is judged
     by its content: PDF, JPEG or PNG, at most 5 MB; images are stored without their EXIF data.
@@ -78,7 +84,7 @@ def submit_evidence(data, registration_id: uuid.UUID):
 @blp.get("/registrations/<uuid:registration_id>/activity-evidence")
 @require(RESIDENT)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, EvidenceSchema(many=True))
+@blp.response(200, EvidenceSchema(many=True), headers=PAGINATED)
 def list_own_evidence(args, registration_id: uuid.UUID):
     """Own evidence for a registration with status and reason, oldest first."""
     return paginate(service.of_registration(_me(), registration_id), args["page"], args["per_page"])
@@ -87,7 +93,7 @@ def list_own_evidence(args, registration_id: uuid.UUID):
 @blp.get("/activity-evidence")
 @require(STAFF)
 @blp.arguments(EvidenceQuerySchema, location="query")
-@blp.response(200, EvidenceSchema(many=True))
+@blp.response(200, EvidenceSchema(many=True), headers=PAGINATED)
 def list_evidence(args):
     """Evidence for the staff's 団体 (`?status=pending`: the review queue), oldest first."""
     items, headers = paginate(service.for_staff(_me(), args.get("status")), args["page"], args["per_page"])
@@ -103,8 +109,9 @@ def get_evidence(evidence_id: uuid.UUID):
 
 @blp.get("/activity-evidence/<uuid:evidence_id>/file")
 @require(RESIDENT, STAFF)
-@blp.response(200, content_type="application/octet-stream",
-              description="the file as stored, with its own content type (image/jpeg, image/png or application/pdf)")
+@blp.response(200, FILE, content_type="application/pdf", description=FILE_NOTE)
+@blp.alt_response(200, schema=FILE, content_type="image/jpeg", description=FILE_NOTE, success=True)
+@blp.alt_response(200, schema=FILE, content_type="image/png", description=FILE_NOTE, success=True)
 def get_evidence_file(evidence_id: uuid.UUID):
     """The stored file, to its owner and the 団体's staff only."""
     evidence, content = service.file_of(_me(), evidence_id, store=_store())
@@ -122,6 +129,7 @@ def get_evidence_file(evidence_id: uuid.UUID):
 @blp.post("/activity-evidence/<uuid:evidence_id>/approve")
 @require(STAFF)
 @blp.response(200, EvidenceSchema)
+@blp.alt_response(409, response="CONFLICT")
 def approve_evidence(evidence_id: uuid.UUID):
     """Records a designated activity on `done_on`, counted toward premium like a completed need."""
     return service.audit_evidence(_me(), [service.approve(_me(), evidence_id)])[0]
@@ -131,6 +139,7 @@ def approve_evidence(evidence_id: uuid.UUID):
 @require(STAFF)
 @blp.arguments(EvidenceRejectSchema)
 @blp.response(200, EvidenceSchema)
+@blp.alt_response(409, response="CONFLICT")
 def reject_evidence(data, evidence_id: uuid.UUID):
     """Reject with a reason; `reason_code: individual_number_visible` deletes the file at once."""
     rejected = service.reject(_me(), evidence_id, data["reason"], data.get("reason_code"), store=_store())

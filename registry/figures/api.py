@@ -1,9 +1,9 @@
 """The national figures: JSON by default, CSV when asked for by `Accept: text/csv`."""
 from flask import current_app, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.common.auth import ADMIN, NATIONAL, STAFF, require
+from registry.common.openapi import Blueprint
 from registry.common.replica import figures_as_of, reads_from_replica
 from registry.common.time import today_tokyo
 from registry.errors import Problem
@@ -20,6 +20,8 @@ from registry.registrations.models import TIES
 blp = Blueprint("figures", __name__, description="The national figures (aggregates only, no personal data)")
 # Every view reads the replica when one is configured (@reads_from_replica, below @require: sign-in reads the primary).
 CSV_NOTE = "JSON; the same rows as CSV with `Accept: text/csv` (a suppressed count is an empty cell)."
+as_csv_too = blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description=CSV_NOTE,
+                              success=True)
 
 
 def _min_cell() -> int:
@@ -37,6 +39,7 @@ def _respond(data, schema):
 @require(NATIONAL, ADMIN, STAFF)
 @blp.arguments(TotalsQuerySchema, location="query")
 @blp.response(200, TotalsSchema, description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def totals(args):
     """National totals and progress toward 10 M / 100 M; `?organization=` for one 団体 (staff: their own)."""
@@ -53,6 +56,7 @@ def totals(args):
 @blp.get("/stats/by-prefecture")
 @require(NATIONAL, ADMIN)
 @blp.response(200, PrefectureFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def by_prefecture():
     return _respond(service.by_prefecture(min_cell=_min_cell()), PrefectureFiguresSchema())
@@ -62,6 +66,7 @@ def by_prefecture():
 @require(NATIONAL, ADMIN)
 @blp.arguments(PrefectureQuerySchema, location="query")
 @blp.response(200, OrganizationFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def by_organization(args):
     return _respond(service.by_organization(min_cell=_min_cell(), prefecture=args.get("prefecture")),
@@ -72,6 +77,7 @@ def by_organization(args):
 @require(NATIONAL, ADMIN)
 @blp.arguments(IntervalQuerySchema, location="query")
 @blp.response(200, PeriodSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def timeseries(args):
     return _respond(service.timeseries(interval=args["interval"], min_cell=_min_cell()), PeriodSchema())
@@ -80,6 +86,7 @@ def timeseries(args):
 @blp.get("/stats/flows")
 @require(NATIONAL, ADMIN)
 @blp.response(200, FlowSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def flows():
     return _respond(service.flows(min_cell=_min_cell()), FlowSchema())
@@ -88,6 +95,7 @@ def flows():
 @blp.get("/stats/by-tier")
 @require(NATIONAL, ADMIN)
 @blp.response(200, TierFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def by_tier():
     return _respond(service.by_dimension("tier", "tier", min_cell=_min_cell(), order=("basic", "premium")),
@@ -97,6 +105,7 @@ def by_tier():
 @blp.get("/stats/by-tie")
 @require(NATIONAL, ADMIN)
 @blp.response(200, TieFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def by_tie():
     return _respond(service.by_dimension("tie", "tie", min_cell=_min_cell(), order=TIES), TieFiguresSchema())
@@ -105,6 +114,7 @@ def by_tie():
 @blp.get("/stats/by-age-band")
 @require(NATIONAL, ADMIN)
 @blp.response(200, AgeBandFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
 @reads_from_replica
 def by_age_band():
     return _respond(service.by_age_band(today=today_tokyo(), min_cell=_min_cell()), AgeBandFiguresSchema())

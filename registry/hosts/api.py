@@ -2,13 +2,13 @@ import uuid
 
 from flask import current_app, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.accounts.schemas import AuthResultSchema
 from registry.accounts.service import issue_token
 from registry.common import limits
 from registry.common.auth import HOST, RESIDENT, STAFF, public, require
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 from registry.hosts import checkin, service, tokens
 from registry.hosts.schemas import (
@@ -37,6 +37,7 @@ def _link_fields(raw: str, link: str, row) -> dict:
 @require(STAFF)
 @blp.arguments(HostCreateSchema)
 @blp.response(201, HostCreatedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def invite_host(data, code: str):
     """Staff of {code} invite a host: an account with role `host` bound to {code}, without a password
     until its one-time link (valid 7 days) is used. The link is answered here for staff to pass on."""
@@ -49,7 +50,7 @@ def invite_host(data, code: str):
 @blp.get("/organizations/<code>/hosts")
 @require(STAFF)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, HostSchema(many=True))
+@blp.response(200, HostSchema(many=True), headers=PAGINATED)
 def list_hosts(args, code: str):
     """The 団体's hosts, deactivated ones included (`active: false`), oldest first."""
     items, headers = paginate(service.hosts_of(_me(), code), args["page"], args["per_page"])
@@ -68,6 +69,7 @@ def get_host(host_id: uuid.UUID):
 @require(STAFF)
 @blp.arguments(HostUpdateSchema)
 @blp.response(200, HostSchema)
+@blp.alt_response(409, response="CONFLICT")
 def update_host(changes, host_id: uuid.UUID):
     """Trust (its new needs open at once) or untrust a host; rename it."""
     return service.audit_hosts(_me(), [service.update_host(_me(), host_id, changes)])[0]
@@ -84,6 +86,7 @@ def deactivate_host(host_id: uuid.UUID):
 @blp.post("/hosts/<uuid:host_id>/invitation")
 @require(STAFF)
 @blp.response(201, SetPasswordLinkSchema)
+@blp.alt_response(409, response="CONFLICT")
 def reinvite_host(host_id: uuid.UUID):
     """A fresh set-password link for the host (the earlier unused one stops working)."""
     _host, raw, link, row = service.reinvite(_me(), host_id, site_url=_site_url())
@@ -109,7 +112,7 @@ def set_password(data):
 @blp.get("/me/needs")
 @require(STAFF, HOST)
 @blp.arguments(ManagedNeedQuerySchema, location="query")
-@blp.response(200, NeedSchema(many=True))
+@blp.response(200, NeedSchema(many=True), headers=PAGINATED)
 def my_needs(args):
     """The needs I manage, drafts included: a host's own, or every need of a staff member's 団体; by
     `starts_on` then id. `status` filters the stored status."""
@@ -119,6 +122,7 @@ def my_needs(args):
 @blp.get("/needs/<uuid:need_id>/check-in-code")
 @require(STAFF, HOST)
 @blp.response(200, CheckInCodeSchema)
+@blp.alt_response(409, response="CONFLICT")
 def check_in_code(need_id: uuid.UUID):
     """The need's current check-in code and its QR, while the need is in progress (else 409
     `not_in_progress`); good for this minute and the next."""
@@ -131,6 +135,7 @@ def check_in_code(need_id: uuid.UUID):
 @require(RESIDENT)
 @blp.arguments(CheckInSchema)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def check_in(data, need_id: uuid.UUID):
     """An accepted applicant checks in with the code the host shows."""
     return checkin.check_in(_me(), need_id, data["code"], secret_key=current_app.config["SECRET_KEY"])

@@ -2,10 +2,10 @@ import uuid
 
 from flask import Response
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.common.auth import HOST, RESIDENT, STAFF, current_actor, public, require
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 from registry.common.time import today_tokyo
 from registry.needs import recommendations, service
@@ -35,7 +35,7 @@ def create_need(data):
 @blp.get("/needs")
 @public
 @blp.arguments(NeedQuerySchema, location="query")
-@blp.response(200, NeedSchema(many=True))
+@blp.response(200, NeedSchema(many=True), headers=PAGINATED)
 def list_needs(args):
     """Needs by `starts_on` then id; `status` is `open` unless asked (`closed` includes needs past
     `apply_by`); `q` matches every word in the title or description."""
@@ -46,6 +46,7 @@ def list_needs(args):
 @blp.get("/needs/<uuid:need_id>")
 @public
 @blp.response(200, NeedSchema)
+@blp.alt_response(401, response="UNAUTHORIZED")  # a bad bearer token (drafts are shown to their staff)
 def get_need(need_id: uuid.UUID):
     return service.get_need(current_actor(), need_id)
 
@@ -54,6 +55,7 @@ def get_need(need_id: uuid.UUID):
 @require(STAFF, HOST)
 @blp.arguments(NeedUpdateSchema)
 @blp.response(200, NeedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def update_need(changes, need_id: uuid.UUID):
     """Edit a need; raising `capacity` moves as many waitlisted applicants to `applied`."""
     return service.update_need(_me(), need_id, changes)
@@ -62,6 +64,7 @@ def update_need(changes, need_id: uuid.UUID):
 @blp.post("/needs/<uuid:need_id>/publish")
 @require(STAFF)
 @blp.response(200, NeedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def publish_need(need_id: uuid.UUID):
     """Staff of the 団体 open a host's draft (its `counts_as_activity` then stands)."""
     return service.publish_need(_me(), need_id)
@@ -70,6 +73,7 @@ def publish_need(need_id: uuid.UUID):
 @blp.post("/needs/<uuid:need_id>/close")
 @require(STAFF, HOST)
 @blp.response(200, NeedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def close_need(need_id: uuid.UUID):
     """Stop taking applications."""
     return service.close_need(_me(), need_id)
@@ -78,6 +82,7 @@ def close_need(need_id: uuid.UUID):
 @blp.post("/needs/<uuid:need_id>/cancel")
 @require(STAFF, HOST)
 @blp.response(200, NeedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def cancel_need(need_id: uuid.UUID):
     return service.cancel_need(_me(), need_id)
 
@@ -86,6 +91,7 @@ def cancel_need(need_id: uuid.UUID):
 @require(RESIDENT)
 @blp.arguments(ApplySchema)
 @blp.response(201, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def apply(data, need_id: uuid.UUID):
     """Apply; `waitlisted` when the need is full. After cancelling one may apply again."""
     return service.apply(_me(), need_id, data.get("message"))
@@ -94,7 +100,7 @@ def apply(data, need_id: uuid.UUID):
 @blp.get("/needs/<uuid:need_id>/applications")
 @require(STAFF, HOST)
 @blp.arguments(ApplicationQuerySchema, location="query")
-@blp.response(200, ApplicationSchema(many=True))
+@blp.response(200, ApplicationSchema(many=True), headers=PAGINATED)
 def list_need_applications(args, need_id: uuid.UUID):
     """Applications by `created_at` then id, each with the applicant's display name and message."""
     stmt = service.applications_of_need(_me(), need_id, args.get("status"))
@@ -105,6 +111,7 @@ def list_need_applications(args, need_id: uuid.UUID):
 @blp.post("/applications/<uuid:application_id>/accept")
 @require(STAFF, HOST)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def accept_application(application_id: uuid.UUID):
     """From `applied` or `waitlisted`; 409 `need_full` when every place is taken."""
     return service.audit_applications(_me(), [service.decide(_me(), application_id, ACCEPTED)])[0]
@@ -113,6 +120,7 @@ def accept_application(application_id: uuid.UUID):
 @blp.post("/applications/<uuid:application_id>/decline")
 @require(STAFF, HOST)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def decline_application(application_id: uuid.UUID):
     """From `applied`, `waitlisted` or `accepted` (the freed place goes to the waitlist)."""
     return service.audit_applications(_me(), [service.decide(_me(), application_id, DECLINED)])[0]
@@ -121,6 +129,7 @@ def decline_application(application_id: uuid.UUID):
 @blp.post("/applications/<uuid:application_id>/complete")
 @require(STAFF, HOST)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def complete_application(application_id: uuid.UUID):
     """From `accepted` once the need has started; records the designated activity if it counts."""
     return service.audit_applications(_me(), [service.decide(_me(), application_id, COMPLETED)])[0]
@@ -129,6 +138,7 @@ def complete_application(application_id: uuid.UUID):
 @blp.post("/applications/<uuid:application_id>/no-show")
 @require(STAFF, HOST)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def no_show_application(application_id: uuid.UUID):
     """From `accepted` once the need has started."""
     return service.audit_applications(_me(), [service.decide(_me(), application_id, NO_SHOW)])[0]
@@ -137,6 +147,7 @@ def no_show_application(application_id: uuid.UUID):
 @blp.delete("/applications/<uuid:application_id>")
 @require(RESIDENT)
 @blp.response(204)
+@blp.alt_response(409, response="CONFLICT")
 def cancel_application(application_id: uuid.UUID):
     """The applicant cancels; an accepted place passes to the earliest waitlisted applicant."""
     service.cancel_application(_me(), application_id)
@@ -144,7 +155,8 @@ def cancel_application(application_id: uuid.UUID):
 
 @blp.get("/applications/<uuid:application_id>/calendar.ics")
 @require(RESIDENT)
-@blp.response(200, content_type="text/calendar")
+@blp.response(200, {"type": "string"}, content_type="text/calendar")
+@blp.alt_response(409, response="CONFLICT")
 def application_calendar(application_id: uuid.UUID):
     """An accepted application's calendar entry (RFC 5545)."""
     body = service.calendar_for(_me(), application_id)
@@ -155,7 +167,7 @@ def application_calendar(application_id: uuid.UUID):
 @blp.get("/me/applications")
 @require(RESIDENT)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, ApplicationSchema(many=True))
+@blp.response(200, ApplicationSchema(many=True), headers=PAGINATED)
 def my_applications(args):
     return paginate(service.applications_of(_me()), args["page"], args["per_page"])
 
@@ -163,7 +175,7 @@ def my_applications(args):
 @blp.get("/me/activities")
 @require(RESIDENT)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, ActivitySchema(many=True))
+@blp.response(200, ActivitySchema(many=True), headers=PAGINATED)
 def my_activities(args):
     """Designated activities (completed needs, approved evidence), newest first."""
     return paginate(service.activities_of(_me()), args["page"], args["per_page"])

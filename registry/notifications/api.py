@@ -2,10 +2,10 @@ import uuid
 
 from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.common.auth import ROLES, public, require
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.notifications import service, verification
 from registry.notifications.schemas import (
     EmailVerifiedSchema, NotificationQuerySchema, NotificationSchema, VerificationRequestSchema, VerifyEmailSchema,
@@ -27,7 +27,7 @@ def _item(notification) -> dict:
 @blp.get("/me/notifications")
 @require(*ROLES)
 @blp.arguments(NotificationQuerySchema, location="query")
-@blp.response(200, NotificationSchema(many=True))
+@blp.response(200, NotificationSchema(many=True), headers=PAGINATED)
 def list_notifications(args):
     """Own notifications, newest first; `?unread=true` for the unread ones (`X-Total-Count` counts them)."""
     items, headers = paginate(service.inbox(_me(), unread=args.get("unread")), args["page"], args["per_page"])

@@ -1,7 +1,6 @@
-from flask_smorest import Blueprint
-
 from registry.common.auth import public
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.organizations import service
 from registry.organizations.schemas import OrganizationDetailSchema, OrganizationQuerySchema, OrganizationSchema
 
@@ -11,7 +10,7 @@ blp = Blueprint("organizations", __name__, description="団体: prefectures and 
 @blp.get("/organizations")
 @public
 @blp.arguments(OrganizationQuerySchema, location="query")
-@blp.response(200, OrganizationSchema(many=True))
+@blp.response(200, OrganizationSchema(many=True), headers=PAGINATED)
 def list_organizations(args):
     """List 団体 by code; filter by kind, prefecture and name or kana."""
     page, per_page = args.pop("page"), args.pop("per_page")

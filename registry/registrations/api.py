@@ -2,10 +2,10 @@ import uuid
 
 from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from registry.common.auth import ADMIN, RESIDENT, STAFF, require
-from registry.common.pagination import paginate
+from registry.common.openapi import Blueprint
+from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 from registry.registrations import service
 from registry.registrations.schemas import (
@@ -25,6 +25,7 @@ def _me():
 @require(RESIDENT)
 @blp.arguments(RegistrationCreateSchema)
 @blp.response(201, RegistrationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def create_registration(data):
     """Register a tie to a 団体 (basic tier, at once)."""
     return service.register(_me(), data["organization_code"], data["ties"])
@@ -33,7 +34,7 @@ def create_registration(data):
 @blp.get("/registrations")
 @require(RESIDENT)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, RegistrationSchema(many=True))
+@blp.response(200, RegistrationSchema(many=True), headers=PAGINATED)
 def list_registrations(args):
     """Own registrations, oldest first (active and ended)."""
     return paginate(service.registrations_of(_me()), args["page"], args["per_page"])
@@ -49,6 +50,7 @@ def get_registration(registration_id: uuid.UUID):
 @blp.delete("/registrations/<uuid:registration_id>")
 @require(RESIDENT)
 @blp.response(204)
+@blp.alt_response(409, response="CONFLICT")
 def withdraw_registration(registration_id: uuid.UUID):
     service.withdraw(_me(), registration_id)
 
@@ -56,6 +58,8 @@ def withdraw_registration(registration_id: uuid.UUID):
 @blp.post("/registrations/<uuid:registration_id>/premium-request")
 @require(RESIDENT)
 @blp.response(202, RequestStatusSchema)
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def request_premium(registration_id: uuid.UUID):
     return service.request_premium(_me(), registration_id, settings=current_app.config)
 
@@ -63,6 +67,8 @@ def request_premium(registration_id: uuid.UUID):
 @blp.post("/registrations/<uuid:registration_id>/premium-renewal")
 @require(RESIDENT)
 @blp.response(202, RequestStatusSchema)
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def request_renewal(registration_id: uuid.UUID):
     """Opens 60 days before `premium_valid_until`; approval extends validity by a year."""
     return service.request_premium(_me(), registration_id, settings=current_app.config, renewal=True)
@@ -79,7 +85,7 @@ def premium_progress(registration_id: uuid.UUID):
 @blp.get("/premium-requests")
 @require(STAFF)
 @blp.arguments(PremiumRequestQuerySchema, location="query")
-@blp.response(200, PremiumRequestSchema(many=True))
+@blp.response(200, PremiumRequestSchema(many=True), headers=PAGINATED)
 def list_premium_requests(args):
     items, headers = paginate(service.list_premium_requests(_me(), args.get("status")), args["page"], args["per_page"])
     return service.audit_premium_requests(_me(), items), headers
@@ -88,6 +94,7 @@ def list_premium_requests(args):
 @blp.post("/premium-requests/<uuid:request_id>/approve")
 @require(STAFF)
 @blp.response(200, PremiumRequestSchema)
+@blp.alt_response(409, response="CONFLICT")
 def approve_premium_request(request_id: uuid.UUID):
     decided = service.approve_premium(_me(), request_id, settings=current_app.config)
     return service.audit_premium_requests(_me(), [decided])[0]
@@ -97,6 +104,7 @@ def approve_premium_request(request_id: uuid.UUID):
 @require(STAFF)
 @blp.arguments(ReasonSchema)
 @blp.response(200, PremiumRequestSchema)
+@blp.alt_response(409, response="CONFLICT")
 def reject_premium_request(data, request_id: uuid.UUID):
     decided = service.reject_premium(_me(), request_id, data["reason"])
     return service.audit_premium_requests(_me(), [decided])[0]
@@ -114,7 +122,7 @@ def create_identity_verification(data):
 @blp.get("/identity-verifications")
 @require(STAFF, ADMIN)
 @blp.arguments(IdentityVerificationQuerySchema, location="query")
-@blp.response(200, IdentityVerificationSchema(many=True))
+@blp.response(200, IdentityVerificationSchema(many=True), headers=PAGINATED)
 def list_identity_verifications(args):
     items, headers = paginate(service.list_identity_verifications(_me(), args.get("status")), args["page"],
                               args["per_page"])
@@ -124,6 +132,7 @@ def list_identity_verifications(args):
 @blp.post("/identity-verifications/<uuid:verification_id>/confirm")
 @require(STAFF, ADMIN)
 @blp.response(200, IdentityVerificationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def confirm_identity_verification(verification_id: uuid.UUID):
     verification = service.decide_identity_verification(_me(), verification_id, verified=True)
     return service.audit_identity_verifications(_me(), [verification])[0]
@@ -133,6 +142,7 @@ def confirm_identity_verification(verification_id: uuid.UUID):
 @require(STAFF, ADMIN)
 @blp.arguments(IdentityRejectSchema)
 @blp.response(200, IdentityVerificationSchema)
+@blp.alt_response(409, response="CONFLICT")
 def reject_identity_verification(data, verification_id: uuid.UUID):
     verification = service.decide_identity_verification(_me(), verification_id, verified=False,
                                                          reason=data.get("reason"))
@@ -142,7 +152,7 @@ def reject_identity_verification(data, verification_id: uuid.UUID):
 @blp.get("/organizations/<string:code>/registrants")
 @require(STAFF)
 @blp.arguments(PaginationSchema, location="query")
-@blp.response(200, RegistrantSchema(many=True))
+@blp.response(200, RegistrantSchema(many=True), headers=PAGINATED)
 def list_registrants(args, code: str):
     """Active registrants; `profile` only for people who consented to share it."""
     rows, headers = paginate(service.list_registrants(_me(), code), args["page"], args["per_page"], rows=True)

@@ -68,6 +68,13 @@ def test_guardian_consent_under_16(api):
     assert api.post("/auth/signup", json=_body(birth_year=year, guardian_consent=True)).status_code == 201
 
 
+def test_guardian_consent_on_an_account_without_birth_year(api, make_account):
+    """Staff accounts have no birth year: no age rule applies (was a 500)."""
+    staff = make_account("staff", "212172")
+    response = api.patch("/me", token=staff, json={"guardian_consent": False})
+    assert response.status_code == 200 and response.get_json()["birth_year"] is None
+
+
 def test_login_wrong_pair_does_not_tell_which(api, signup):
     user, _ = signup()
     wrong_password = api.post("/auth/login", json={"email": user["email"], "password": "wrong-password-1"})
