@@ -28,8 +28,7 @@ from sqlalchemy import func, inspect, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from config import database_url  # noqa: E402
-from registry import create_app  # noqa: E402
+from bench.serve import app_for  # noqa: E402
 from registry.extensions import db  # noqa: E402
 
 SMALL = int(os.environ.get("BENCH_SMALL", "1000"))
@@ -64,9 +63,7 @@ def main() -> int:
 def measure(url: str) -> dict:
     """Seeds BENCH_SMALL then BENCH_PEOPLE people into an empty database and times the figures at
     each size; what `print_table` prints. Stops early (with what it has) on OutOfTime."""
-    from registry.certificates.keys import CertificateKey
-    app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False,
-                                "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
+    app = app_for(url)
     started = time.perf_counter()
     with app.app_context():
         dialect = db.engine.dialect.name

@@ -30,8 +30,7 @@ from sqlalchemy import func, inspect, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from config import database_url  # noqa: E402
-from registry import create_app  # noqa: E402
+from bench.serve import app_for  # noqa: E402
 from registry.extensions import db  # noqa: E402
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000000"))
@@ -68,9 +67,7 @@ def main() -> int:
 
 def measure(url: str) -> dict:
     """Seeds up to BENCH_PEOPLE residents if needed, then times both calls; what `print_table` prints."""
-    from registry.certificates.keys import CertificateKey
-    app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False,
-                                "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
+    app = app_for(url)
     started = time.perf_counter()
     with app.app_context():
         dialect = db.engine.dialect.name

@@ -14,10 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def app_for(url: str):
-    """The registry app on `url` (rate limits off, as for any load test: API.md)."""
+    """The registry app on `url` (rate limits off, as for any load test: API.md), signing with a key
+    of its own rather than writing one under instance/."""
     from config import database_url
     from registry import create_app
-    return create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False})
+    from registry.certificates.keys import CertificateKey
+    return create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url(url, url), "RATELIMIT_ENABLED": False,
+                                 "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
 
 
 def free_port() -> int:
