@@ -42,15 +42,18 @@ as_db_user "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U registry registry_test
 
 # The replica: a base backup of the primary that streams from it (-R writes primary_conninfo and
 # standby.signal). initdb's pg_hba.conf trusts replication connections from 127.0.0.1.
-as_db_user "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U registry -D "$DATA/replica" -R -X stream -c fast
-as_db_user "$PGBIN/pg_ctl" -D "$DATA/replica" -l "$DATA/replica.log" -w \
-  -o "-p $REPLICA_PORT $COMMON_OPTS -c hot_standby=on" start >/dev/null
+# PG_REPLICA=0 leaves it out (the benchmarks: replaying would take CPU from what they measure).
+if [ "${PG_REPLICA:-1}" != 0 ]; then
+  as_db_user "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U registry -D "$DATA/replica" -R -X stream -c fast
+  as_db_user "$PGBIN/pg_ctl" -D "$DATA/replica" -l "$DATA/replica.log" -w \
+    -o "-p $REPLICA_PORT $COMMON_OPTS -c hot_standby=on" start >/dev/null
+  export TEST_REPLICA_URL="postgresql://registry@127.0.0.1:$REPLICA_PORT/registry_test"
+fi
 
 export TEST_DATABASE_URL="postgresql://registry@127.0.0.1:$PGPORT/registry_test"
-export TEST_REPLICA_URL="postgresql://registry@127.0.0.1:$REPLICA_PORT/registry_test"
 export PG_TEST_DATA="$DATA/db"
 # How the fault tests stop and start this server (as the server's user when we are root).
 if [ "$(id -u)" = 0 ]; then export PG_TEST_CTL="runuser -u postgres -- $PGBIN/pg_ctl -D $DATA/db"
 else export PG_TEST_CTL="$PGBIN/pg_ctl -D $DATA/db"; fi
-echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT, its replica on 127.0.0.1:$REPLICA_PORT"
+echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT${TEST_REPLICA_URL:+, its replica on 127.0.0.1:$REPLICA_PORT}"
 "$@"
