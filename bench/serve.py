@@ -67,8 +67,18 @@ def _wait_ready(port: int, server: subprocess.Popen, timeout: float = 60) -> Non
 
 
 def _workers(server: subprocess.Popen) -> int:
+    """The workers once they have all booted (/readyz answers as soon as the first one has)."""
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    return len(children.read_text().split()) if children.exists() else 0
+    if not children.exists():
+        return 0
+    count, deadline = -1, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = len(children.read_text().split())
+        if now == count:
+            return now
+        count = now
+        time.sleep(1)
+    return count
 
 
 def seed(people: int, seed_number: int) -> None:

@@ -35,7 +35,8 @@ trap stop EXIT
 chmod 755 "$DATA"
 as_db_user "$PGBIN/initdb" -D "$DATA/db" -U registry -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
 # Both servers take these (a hot standby needs max_connections at least the primary's).
-COMMON_OPTS="-k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+# PG_SERVER_OPTS adds settings (the benchmarks give it a production-sized buffer cache).
+COMMON_OPTS="-k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_SERVER_OPTS:-}"
 export PG_TEST_OPTS="-p $PGPORT $COMMON_OPTS"
 as_db_user "$PGBIN/pg_ctl" -D "$DATA/db" -l "$DATA/server.log" -w -o "$PG_TEST_OPTS" start >/dev/null
 as_db_user "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U registry registry_test
