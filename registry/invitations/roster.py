@@ -545,7 +545,7 @@ class LinksFile:
 
     def publish(self) -> None:
         self._file.close()
-        with open(self.path, "a", newline="", encoding="utf-8") as out, open(self.partial, encoding="utf-8") as new:
+        with open(self.path, "a", newline="", encoding="utf-8") as out, open(self.partial, newline="", encoding="utf-8") as new:
             fcntl.flock(out, fcntl.LOCK_EX)
             if os.fstat(out.fileno()).st_size == 0:
                 csv.writer(out).writerow(("email", "link"))
