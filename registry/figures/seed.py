@@ -61,6 +61,7 @@ import math
 import os
 import queue
 import random
+import sys
 import threading
 import time
 import uuid
@@ -491,6 +492,34 @@ def ledger(p: PlannedPerson) -> list[tuple]:
 
 # --- writing rows in bulk ----------------------------------------------------------------------------
 
+class _QuickGilHandoffs:
+    """A short interpreter switch interval while any `Bulk` writer thread runs. Each time the server
+    answers the writer (a statement done, room in the socket for more COPY data), the writer needs
+    the GIL back from the planning thread, which keeps it for up to the switch interval (5 ms by
+    default) — the server idles meanwhile, for hundreds of answers per run. 0.5 ms cuts that wait."""
+
+    INTERVAL = 0.0005
+
+    def __init__(self):
+        self._lock, self._writers, self._saved = threading.Lock(), 0, None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._writers == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.INTERVAL, self._saved))
+            self._writers += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._writers -= 1
+            if self._writers == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_quick_gil_handoffs = _QuickGilHandoffs()
+
+
 class Bulk:
     """Rows into tables inside the session's transaction: COPY on PostgreSQL, executemany on SQLite.
 
@@ -621,6 +650,7 @@ class Bulk:
         if self._thread is None:
             self._queue = queue.Queue(maxsize=8)
             self._thread = threading.Thread(target=self._work_forever, name="seed-copy", daemon=True)
+            _quick_gil_handoffs.enter()
             self._thread.start()
         self._raise_error()
         self._queue.put((fn, args, future))
@@ -636,6 +666,7 @@ class Bulk:
             self._queue.put(None)
             self._thread.join()
             self._thread = self._queue = None
+            _quick_gil_handoffs.exit()
 
     def _raise_error(self) -> None:
         if self._error is not None:

@@ -75,7 +75,7 @@ from registry.registrations.models import TIES
 HEADER = ("email", "display_name", "home_municipality_code", "ties", "birth_year")
 # Rows per chunk: each as many as all before it, from FIRST_CHUNK up to CHUNK, or up to a
 # MAX_CHUNKS-th of the file when that is more (so a long file makes few savepoints).
-FIRST_CHUNK, CHUNK, MAX_CHUNKS = 1_000, 10_000, 50
+FIRST_CHUNK, CHUNK, MAX_CHUNKS = 1_000, 10000, 50
 OLDEST_BIRTH_YEAR = 1900
 MAX_EMAIL, MAX_DISPLAY_NAME = 254, 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -363,7 +363,9 @@ class _Chunk:
     their accounts are known, what to write for them."""
     rows: list[tuple]
     accounts: Future  # of {email_key: (id as text, role, deactivated)}
+    refused: list[tuple[int, str]] = field(default_factory=list)  # bad rows: (line, reason)
     new: list[tuple] = field(default_factory=list)  # (users row, invitations row, tokens row)
+    newcomers: int = 0  # new people left out for want of a links file
     links: list[tuple[str, str]] = field(default_factory=list)  # (email, link), by line
     existing: str = "[]"  # JSON rows {id, user_id, ties} of the existing accounts' invitations
     inviting: int = 0  # how many
@@ -429,6 +431,8 @@ class _Writer:
                 self._prepare(chunk)
                 invited = self.bulk.call(self._store, chunk).result()
             report = self.report
+            report.bad.extend(chunk.refused)
+            self.newcomers += chunk.newcomers
             report.new_accounts += len(chunk.new)
             report.existing_accounts += invited
             report.already_invited += chunk.inviting - invited
@@ -444,15 +448,14 @@ class _Writer:
             if account is None:
                 new.append(row)
             elif account[2]:
-                self.report.bad.append((row[0], "the account with this email is deactivated"))
+                chunk.refused.append((row[0], "the account with this email is deactivated"))
             elif account[1] != "resident":
-                self.report.bad.append((row[0], f"the account with this email is a {account[1]} account, "
-                                                "which cannot register"))
+                chunk.refused.append((row[0], f"the account with this email is a {account[1]} account, "
+                                              "which cannot register"))
             else:
                 existing.append((account[0], row[5]))
         if self.links is None:
-            self.newcomers += len(new)
-            new = []
+            chunk.newcomers, new = len(new), []
         # Ids in ascending order along the rows: each index takes them at its right edge.
         ids = sorted(new_id_texts(3 * len(new) + len(existing)))
         if not postgres:

@@ -63,10 +63,13 @@ def test_small_chunks_write_what_one_chunk_would(signup, make_account, roster_fi
     assert len(links) == 4
 
 
-def test_an_account_that_appears_after_the_look_up_is_invited_not_created(signup, roster_file, monkeypatch):
+def test_an_account_that_appears_after_the_look_up_is_invited_not_created(
+        signup, make_account, roster_file, monkeypatch):
     """A signup between a chunk's look-up and its write: the account's unique e-mail key refuses the
     chunk, which is looked up and written again (the signup's account then gets the invitation)."""
     signup(email="late@example.jp")
+    make_account("host", HIDA)
+    host = db.session.scalar(select(User.email).where(User.role == "host"))
     real_look_up, calls = roster._Writer._look_up, []
 
     def look_up_missing_the_signup_once(self, keys):
@@ -77,13 +80,15 @@ def test_an_account_that_appears_after_the_look_up_is_invited_not_created(signup
         return found
 
     monkeypatch.setattr(roster._Writer, "_look_up", look_up_missing_the_signup_once)
-    path = roster_file("early@example.jp,早い,131016,,1990", "late@example.jp,遅い,131016,,1990")
+    path = roster_file("early@example.jp,早い,131016,,1990", "late@example.jp,遅い,131016,,1990",
+                       f"{host},ホスト,131016,,1990")
     links = []
     report = _import(path, links=lambda email, link: links.append(email))
-    assert calls == [["early@example.jp", "late@example.jp"]] * 2
-    assert (report.new_accounts, report.existing_accounts, report.bad) == (1, 1, [])
+    assert calls == [["early@example.jp", "late@example.jp", host]] * 2
+    assert (report.new_accounts, report.existing_accounts) == (1, 1)
+    assert report.bad == [(4, "the account with this email is a host account, which cannot register")]  # once
     assert links == ["early@example.jp"]
-    assert _count(User) == 2 and _count(SetPasswordToken) == 1
+    assert _count(User) == 3 and _count(SetPasswordToken) == 1
     assert _invited_emails() == {"early@example.jp", "late@example.jp"}
 
 
