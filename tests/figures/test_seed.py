@@ -231,3 +231,24 @@ def test_minors_have_no_adult_only_ties():
     minors = [p for p in seeding.Planner(model, 7, NOW).people(3000) if TODAY.year - p.birth_year < 18]
     assert minors and all(p.consent_scouting is False for p in minors)
     assert not {t for p in minors for r in p.registrations for t in r.ties} & seeding.ADULT_ONLY_TIES
+
+
+@pytest.mark.postgres_only
+def test_bulk_runs_queued_work_in_order_stops_at_an_error_and_restores_the_switch_interval():
+    import sys
+    before = sys.getswitchinterval()
+    bulk = seeding.Bulk()
+    seen = []
+    first = bulk.call(lambda: seen.append(sys.getswitchinterval()) or "done")
+    failing = bulk.call(lambda: 1 / 0)
+    after = bulk.call(lambda: seen.append("ran after the error"))
+    assert first.result() == "done" and seen == [min(seeding._QuickGilHandoffs.INTERVAL, before)]
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+    with pytest.raises(ZeroDivisionError):  # the transaction failed: what was queued after does not run
+        after.result()
+    assert seen == [min(seeding._QuickGilHandoffs.INTERVAL, before)]
+    with pytest.raises(ZeroDivisionError):
+        bulk.drain()
+    bulk.close()
+    assert sys.getswitchinterval() == before

@@ -65,6 +65,40 @@ def test_the_same_roster_imported_twice_at_once_creates_everything_once(app, tmp
         assert _count(SetPasswordToken) == people - 1
 
 
+def test_rosters_that_share_people_in_opposite_orders_imported_at_once_both_succeed(app, tmp_path):
+    """Chunk by chunk, two imports creating the same accounts in opposite orders would each wait
+    for the other (a deadlock PostgreSQL breaks by failing one); imports wait for each other instead."""
+    people = 200
+    rows = [f"q{i}@example.jp,人{i},131016,family,1990\n" for i in range(people)]
+    paths = [tmp_path / "forward.csv", tmp_path / "backward.csv"]
+    for path, order in zip(paths, (rows, rows[::-1])):
+        path.write_text("email,display_name,home_municipality_code,ties,birth_year\n" + "".join(order),
+                        encoding="utf-8")
+    barrier = threading.Barrier(2)
+    reports, errors = [None, None], []
+
+    def run(i):
+        try:
+            with app.app_context():
+                org = db.session.get(Organization, HIDA)
+                barrier.wait()
+                reports[i] = roster.import_roster(str(paths[i]), org, site_url="https://example.jp",
+                                                  links=lambda email, link: None, chunk_size=5)
+                db.session.commit()
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(r.new_accounts for r in reports) == [0, people]
+    with app.app_context():
+        assert _count(User) == people and _count(Invitation) == people
+
+
 def test_an_invitation_accepted_twice_at_once_registers_once(app, tmp_path):
     client = app.test_client()
     signed = client.post(f"{API}/auth/signup", json={
