@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, make_url, select, text  # noqa: E402
 
-from bench.serve import app_for, gunicorn, national_token, seed  # noqa: E402
+from bench.serve import app_for, gunicorn, national_token, postgres_url, seed  # noqa: E402
 from config import database_url  # noqa: E402
 
 SEED_PEOPLE = int(os.environ.get("LAUNCH_SEED_PEOPLE", "20000"))
@@ -36,10 +36,8 @@ SECONDS = int(os.environ.get("LAUNCH_SECONDS", "90"))
 
 
 def main() -> int:
-    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not url or not url.startswith(("postgres://", "postgresql")):
-        print("bench/launch_day.py: set DATABASE_URL to a PostgreSQL server (make bench-launch starts one)",
-              file=sys.stderr)
+    url = postgres_url("launch_day.py", "a PostgreSQL server")
+    if url is None:
         return 2
     result = measure(url)
     print_table(result)

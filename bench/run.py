@@ -17,14 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import figures, launch_day, recommendations, roster, sizes, writes  # noqa: E402
-from bench.serve import app_for  # noqa: E402
+from bench.serve import app_for, postgres_url  # noqa: E402
 
 
 def main() -> int:
-    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not url or not url.startswith(("postgres://", "postgresql")):
-        print("bench/run.py: set DATABASE_URL to an empty PostgreSQL database (make bench starts one)",
-              file=sys.stderr)
+    url = postgres_url("run.py", "an empty PostgreSQL database")
+    if url is None:
         return 2
     started = time.perf_counter()
     results = {}

@@ -13,6 +13,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def postgres_url(script: str, what: str) -> str | None:
+    """DATABASE_URL (or TEST_DATABASE_URL) when it names PostgreSQL; else says what `script` needs."""
+    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if url and url.startswith(("postgres://", "postgresql")):
+        return url
+    print(f"bench/{script}: set DATABASE_URL to {what} (the Makefile's bench targets start a throwaway one)",
+          file=sys.stderr)
+    return None
+
+
 def app_for(url: str):
     """The registry app on `url` (rate limits off, as for any load test: API.md), signing with a key
     of its own rather than writing one under instance/."""

@@ -9,7 +9,6 @@ registrations (registrations and their ledger, person tallies), or nothing (refe
 figure counters are a fixed set of keys × 16 slots plus one key per day). Bytes per row are
 measured here (heap + TOAST, and indexes separately, after VACUUM ANALYZE) and multiplied out.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -69,10 +68,9 @@ def print_table(r: dict) -> None:
 
 
 def main() -> int:
-    from bench.serve import app_for
-    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not url or not url.startswith(("postgres://", "postgresql")):
-        print("bench/sizes.py: set DATABASE_URL to a seeded PostgreSQL database", file=sys.stderr)
+    from bench.serve import app_for, postgres_url
+    url = postgres_url("sizes.py", "a seeded PostgreSQL database")
+    if url is None:
         return 2
     with app_for(url).app_context():
         print_table(measure())

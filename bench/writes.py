@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, inspect, insert, select  # noqa: E402
 
-from bench.serve import app_for, gunicorn  # noqa: E402
+from bench.serve import app_for, gunicorn, postgres_url  # noqa: E402
 
 WRITERS = int(os.environ.get("BENCH_WRITERS", "20000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -45,10 +45,8 @@ ARTIFACTS = ROOT / "bench-artifacts"
 
 
 def main() -> int:
-    url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not url or not url.startswith(("postgres://", "postgresql")):
-        print("bench/writes.py: set DATABASE_URL to a PostgreSQL database (make bench-writes starts one)",
-              file=sys.stderr)
+    url = postgres_url("writes.py", "a PostgreSQL database")
+    if url is None:
         return 2
     result = measure(url)
     print_table(result)
