@@ -92,8 +92,10 @@ def control():
 
 
 def wait_for_replica(control, position="pg_last_wal_replay_lsn"):
-    """Until the replica has replayed (or received) all the WAL the primary has written so far."""
-    target = str(control("primary", "SELECT pg_current_wal_lsn()"))
+    """Until the replica has replayed (or received) all the WAL the primary has inserted so far. (The
+    insert position, not pg_current_wal_lsn(): the test server runs with synchronous_commit=off, so a
+    commit record may still be in the WAL buffers, before the written position, for a moment.)"""
+    target = str(control("primary", "SELECT pg_current_wal_insert_lsn()"))
     deadline = time.monotonic() + 20  # a bound on the wait, not a claim about speed
     while not control("replica", f"SELECT {position}() >= CAST(:target AS pg_lsn)", target=target):
         if time.monotonic() > deadline:
