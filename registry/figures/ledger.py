@@ -27,7 +27,7 @@ COUNTER_FIELDS = ("people", "registrations", "premium", "moved_in", "registered"
 TALLIES = Upsert(PersonTally.__table__, conflict=("user_id", "dimension", "value"),
                  action="DO UPDATE SET active = person_tallies.active + excluded.active",
                  returning=("dimension", "value", "active"))
-EVENTS = RegistrationEvent.__table__  # appended with a plain Core INSERT: nothing reads the row back
+APPEND_EVENT = RegistrationEvent.__table__.insert()  # plain Core INSERT, built once: nothing reads the row back
 COUNTERS = Upsert(FigureCounter.__table__, conflict=("metric", "key", "slot"), action="DO UPDATE SET " + ", ".join(
     f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS))
 
@@ -98,7 +98,7 @@ class FigureChange:
         if kind in ("registered", "withdrawn", "moved_in"):
             day_counter[kind] += 1
         self._apply_counters()
-        db.session.execute(EVENTS.insert(), {
+        db.session.execute(APPEND_EVENT, {
             "registration_id": registration.id if registration is not None else None,
             "user_id": self.user.id,
             "organization_code": registration.organization_code if registration is not None else organization_code,
