@@ -621,8 +621,14 @@ class Bulk:
             return
         self._enqueue(self._copy, (table, columns, rows), None)
 
-    def insert(self, table: str, columns: tuple, rows: list[tuple]) -> None:
-        """The rows in at once, on the calling thread: for work running on the writer thread."""
+    def prepared(self, rows: list[tuple]):
+        """`rows` as `insert()` takes them best: COPY's text on PostgreSQL (so the writer thread,
+        which the server waits on, only sends it), the tuples themselves on SQLite."""
+        return "".join(["\t".join(row) + "\n" for row in rows]) if self.postgres else rows
+
+    def insert(self, table: str, columns: tuple, rows) -> None:
+        """The rows (tuples, or `prepared()`'s) in at once, on the calling thread: for work running on
+        the writer thread."""
         if not self.postgres:
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
             cursor = self.raw.cursor()
@@ -697,9 +703,12 @@ class Bulk:
             finally:
                 self._queue.task_done()
 
-    def _copy(self, table: str, columns: tuple, rows: list[tuple]) -> None:
+    def _copy(self, table: str, columns: tuple, rows) -> None:
         with self.raw.cursor() as cursor:
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                if isinstance(rows, str):
+                    copy.write(rows)
+                    return
                 for start in range(0, len(rows), 2000):
                     copy.write("".join(["\t".join(row) + "\n" for row in rows[start:start + 2000]]))
 

@@ -81,12 +81,13 @@ MAX_EMAIL, MAX_DISPLAY_NAME = 254, 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # pg_advisory_xact_lock's key for import-roster ("roster" in ASCII).
 ROSTER_LOCK = 0x726F73746572
-WRITTEN_TABLES = ("users", "invitations", "set_password_tokens")
 USER_COLUMNS = ("id", "email", "email_key", "display_name", "home_municipality_code", "birth_year", "role", "skills",
                 "interests", "guardian_consent", "consent_share_profile", "consent_scouting", "consent_announcements",
                 "session_nonce", "created_at")
 INVITATION_COLUMNS = ("id", "organization_code", "user_id", "ties", "status", "created_at")
 TOKEN_COLUMNS = ("id", "user_id", "purpose", "token_hash", "subject_id", "created_at", "expires_at")
+NEW_PERSON_ROWS = (("users", USER_COLUMNS), ("invitations", INVITATION_COLUMNS), ("set_password_tokens", TOKEN_COLUMNS))
+WRITTEN_TABLES = tuple(table for table, _ in NEW_PERSON_ROWS)
 EMAIL_TAKEN = "uq_users_email_key"  # the unique key a concurrent signup's account trips
 
 
@@ -364,7 +365,8 @@ class _Chunk:
     rows: list[tuple]
     accounts: Future  # of {email_key: (id as text, role, deactivated)}
     refused: list[tuple[int, str]] = field(default_factory=list)  # bad rows: (line, reason)
-    new: list[tuple] = field(default_factory=list)  # (users row, invitations row, tokens row)
+    new: int = 0  # new people, each with an account, an invitation and a link
+    writes: tuple = ()  # their users, invitations and set_password_tokens rows, `Bulk.prepared`
     newcomers: int = 0  # new people left out for want of a links file
     links: list[tuple[str, str]] = field(default_factory=list)  # (email, link), by line
     existing: str = "[]"  # JSON rows {id, user_id, ties} of the existing accounts' invitations
@@ -433,7 +435,7 @@ class _Writer:
             report = self.report
             report.bad.extend(chunk.refused)
             self.newcomers += chunk.newcomers
-            report.new_accounts += len(chunk.new)
+            report.new_accounts += chunk.new
             report.existing_accounts += invited
             report.already_invited += chunk.inviting - invited
             for email, link in chunk.links:
@@ -463,15 +465,18 @@ class _Writer:
         user_ids, invitation_ids, token_ids = ids[0::3][:len(new)], ids[1::3][:len(new)], ids[2::3][:len(new)]
         nonces = os.urandom(8 * len(new)).hex()
         created, expires, false = self.created, self.expires, b.false
+        users, invitations, link_tokens = [], [], []
         for i, ((line, email, key, name, home, ties, year), (raw, digest)) in enumerate(
                 zip(new, tokens.mint_many(len(new)))):
             user_id, invitation_id = user_ids[i], invitation_ids[i]
-            chunk.new.append((
-                (user_id, b.text(email), b.text(key), b.text(name), home, b.null if year is None else b.int(year),
-                 "resident", "[]", "[]", false, false, false, false, nonces[16 * i:16 * i + 16], created),
-                (invitation_id, self.code, user_id, ties, PENDING, created),
-                (token_ids[i], user_id, ROSTER_INVITATION, digest, invitation_id, created, expires)))
+            users.append((user_id, b.text(email), b.text(key), b.text(name), home,
+                          b.null if year is None else b.int(year), "resident", "[]", "[]", false, false, false, false,
+                          nonces[16 * i:16 * i + 16], created))
+            invitations.append((invitation_id, self.code, user_id, ties, PENDING, created))
+            link_tokens.append((token_ids[i], user_id, ROSTER_INVITATION, digest, invitation_id, created, expires))
             chunk.links.append((email, self.link_prefix + raw))
+        chunk.new = len(new)
+        chunk.writes = tuple(b.prepared(rows) for rows in (users, invitations, link_tokens))
         existing.sort()
         chunk.inviting = len(existing)
         chunk.existing = "[" + ",".join(f'{{"id":"{invitation_id}","user_id":"{user_id}","ties":{ties}}}'
@@ -491,10 +496,8 @@ class _Writer:
         raw.execute("SAVEPOINT roster_chunk")
         try:
             if chunk.new:
-                users, invitations, link_tokens = zip(*chunk.new)
-                b.insert("users", USER_COLUMNS, users)
-                b.insert("invitations", INVITATION_COLUMNS, invitations)
-                b.insert("set_password_tokens", TOKEN_COLUMNS, link_tokens)
+                for (table, columns), rows in zip(NEW_PERSON_ROWS, chunk.writes):
+                    b.insert(table, columns, rows)
             invited = raw.execute(self.INVITE_EXISTING[self.dialect],
                                   (self.code, PENDING, self.created, chunk.existing)).rowcount if chunk.inviting else 0
         except Exception as error:
