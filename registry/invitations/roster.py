@@ -75,7 +75,7 @@ from registry.registrations.models import TIES
 HEADER = ("email", "display_name", "home_municipality_code", "ties", "birth_year")
 # Rows per chunk: each as many as all before it, from FIRST_CHUNK up to CHUNK, or up to a
 # MAX_CHUNKS-th of the file when that is more (so a long file makes few savepoints).
-FIRST_CHUNK, CHUNK, MAX_CHUNKS = 1_000, 10000, 50
+FIRST_CHUNK, CHUNK, MAX_CHUNKS = 1_000, 10_000, 50
 OLDEST_BIRTH_YEAR = 1900
 MAX_EMAIL, MAX_DISPLAY_NAME = 254, 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -105,6 +105,8 @@ _USER_PART, _DOMAIN_PART = validate.Email.USER_REGEX.match, validate.Email.DOMAI
 @functools.lru_cache(maxsize=4096)
 def _is_domain(domain: str) -> bool:
     return domain in validate.Email.DOMAIN_WHITELIST or _DOMAIN_PART(domain) is not None
+
+
 _NO_LOCK = nullcontext()
 
 
