@@ -18,13 +18,17 @@ def new_id() -> uuid.UUID:
 
 # A random hex digit → a nibble with the variant bits 10 and two of its random bits.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+_PLACES = [f"{place:03x}" for place in range(1 << 12)]  # rand_a's text for each place in a batch
 
 
-def new_id_texts(count: int) -> list[str]:
-    """`count` ids like `new_id()`'s (one millisecond, 74 random bits each), in canonical text form:
-    for bulk writers that hand text to COPY, where building UUID objects would cost more than the copy."""
+def ascending_id_texts(count: int) -> list[str]:
+    """`count` ids of this millisecond in ascending order, without sorting them (a sort of many
+    strings holds the GIL, which a bulk writer's thread waits on): rand_a holds each id's place in
+    the batch, 12 bits of sub-millisecond order (RFC 9562 §6.2, method 3), so a B-tree takes them
+    at one edge; ids sharing a place (more than 4096 in the batch) come in random order. 62 random
+    bits each, canonical text form."""
     ms = f"{(time.time_ns() // 1_000_000) & ((1 << 48) - 1):012x}"
-    head, variant = f"{ms[:8]}-{ms[8:]}-7", _VARIANT
-    rand = os.urandom(count * 10).hex()
-    return [f"{head}{rand[i:i + 3]}-{variant[rand[i + 3]]}{rand[i + 4:i + 7]}-{rand[i + 7:i + 19]}"
-            for i in range(0, count * 20, 20)]
+    head, variant, places = f"{ms[:8]}-{ms[8:]}-7", _VARIANT, _PLACES
+    rand = os.urandom(count * 8).hex()
+    return [f"{head}{places[(i << 12) // count]}-{variant[rand[j]]}{rand[j + 1:j + 4]}-{rand[j + 4:j + 16]}"
+            for i, j in zip(range(count), range(0, count * 16, 16))]

@@ -59,7 +59,7 @@ from typing import Callable, Iterator
 from marshmallow import validate
 from sqlalchemy import select, text
 
-from registry.common.ids import new_id_texts
+from registry.common.ids import ascending_id_texts
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db
@@ -73,8 +73,10 @@ from registry.organizations.models import MUNICIPALITY, PREFECTURE, Organization
 from registry.registrations.models import TIES
 
 HEADER = ("email", "display_name", "home_municipality_code", "ties", "birth_year")
-# Rows per chunk: each as many as all before it, from FIRST_CHUNK up to CHUNK, or up to a
-# MAX_CHUNKS-th of the file when that is more (so a long file makes few savepoints).
+# Rows per chunk: each half as many again as the one before, from FIRST_CHUNK (the server starts
+# early, and Python's checking of the growing chunks keeps ahead of the server's writing of the
+# ones before) up to CHUNK, or up to a MAX_CHUNKS-th of the file when that is more (so a long file
+# makes few savepoints).
 FIRST_CHUNK, CHUNK, MAX_CHUNKS = 1_000, 10_000, 50
 OLDEST_BIRTH_YEAR = 1900
 MAX_EMAIL, MAX_DISPLAY_NAME = 254, 100
@@ -324,7 +326,7 @@ def _read(path: str, checker: RowChecker, writer: "_Writer", report: RosterRepor
             report.bad.append((1, f"the header must be {','.join(HEADER)}"))
             return
         done = end = reader.line_num
-        rows, chunk, good, size = 0, [], 0, min(FIRST_CHUNK, chunk_size)
+        rows, chunk, size = 0, [], min(FIRST_CHUNK, chunk_size)
         try:
             for fields in reader:
                 start, end = end + 1, reader.line_num
@@ -341,8 +343,7 @@ def _read(path: str, checker: RowChecker, writer: "_Writer", report: RosterRepor
                 chunk.append(row)
                 if len(chunk) >= size:
                     writer.add(chunk)
-                    good += len(chunk)
-                    chunk, size = [], min(max(good, FIRST_CHUNK), chunk_size)
+                    chunk, size = [], min(size * 3 // 2, chunk_size)
                     if progress:
                         progress(end - done)
                         done = end
@@ -460,11 +461,10 @@ class _Writer:
                 existing.append((account[0], row[5]))
         if self.links is None:
             chunk.newcomers, new = len(new), []
-        # Ids in ascending order along the rows: each index takes them at its right edge.
-        ids = sorted(new_id_texts(3 * len(new) + len(existing)))
-        if not postgres:
-            ids = [i.replace("-", "") for i in ids]
-        user_ids, invitation_ids, token_ids = ids[0::3][:len(new)], ids[1::3][:len(new)], ids[2::3][:len(new)]
+        # Ids ascending along the rows: each index takes them at its right edge.
+        user_ids, invitation_ids, token_ids = (
+            ids if postgres else [i.replace("-", "") for i in ids]
+            for ids in map(ascending_id_texts, (len(new), len(new) + len(existing), len(new))))
         nonces = os.urandom(8 * len(new)).hex()
         created, expires, false = self.created, self.expires, b.false
         users, invitations, link_tokens = [], [], []
@@ -482,7 +482,8 @@ class _Writer:
         existing.sort()
         chunk.inviting = len(existing)
         chunk.existing = "[" + ",".join(f'{{"id":"{invitation_id}","user_id":"{user_id}","ties":{ties}}}'
-                                        for invitation_id, (user_id, ties) in zip(ids[3 * len(new):], existing)) + "]"
+                                        for invitation_id, (user_id, ties) in zip(invitation_ids[len(new):], existing)
+                                        ) + "]"
 
     # On the writer thread (PostgreSQL) -----------------------------------------------------------
 

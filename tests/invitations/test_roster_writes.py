@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields
 from sqlalchemy import func, select, text
 
 from registry.accounts.models import User
-from registry.common.ids import new_id_texts
+from registry.common.ids import ascending_id_texts
 from registry.extensions import db
 from registry.hosts import tokens
 from registry.hosts.models import SetPasswordToken
@@ -155,16 +155,24 @@ def test_the_links_file_is_what_the_csv_module_writes(tmp_path):
 
 # --- bulk ids and tokens ---------------------------------------------------------------------------
 
-def test_bulk_ids_are_version_7_of_this_millisecond_and_distinct():
+@pytest.mark.parametrize("count", [1, 3000, 10_000])
+def test_bulk_ids_are_version_7_of_this_millisecond_distinct_and_ascending(count):
     before = int(datetime.now(timezone.utc).timestamp() * 1000)
-    ids = new_id_texts(2000)
+    ids = ascending_id_texts(count)
     after = int(datetime.now(timezone.utc).timestamp() * 1000)
     parsed = [uuid.UUID(i) for i in ids]
     assert [str(u) for u in parsed] == ids  # canonical text
-    assert len(set(ids)) == len(ids)
+    assert len(set(ids)) == count
     assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
     assert all(before <= u.int >> 80 <= after for u in parsed)
-    assert {i[19] for i in ids} == set("89ab")  # the variant nibble's two random bits are random
+    places = [(u.int >> 64) & 0xFFF for u in parsed]  # rand_a: the place in the batch
+    assert places == sorted(places) and places[-1] < 4096
+    if count <= 4096:
+        assert ids == sorted(ids)
+    else:  # places shared by a few ids each, spread over all 4096
+        assert len(set(places)) == 4096 and max(places.count(p) for p in set(places)) <= -(-count // 4096)
+    if count > 100:  # the rest is random: the variant nibble's two free bits too
+        assert {i[19] for i in ids} == set("89ab")
 
 
 def test_bulk_minted_tokens_are_like_mint():
