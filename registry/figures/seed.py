@@ -621,18 +621,8 @@ class Bulk:
             return
         self._enqueue(self._copy, (table, columns, rows), None)
 
-    def prepared(self, rows: list[tuple]):
-        """`rows` as `insert()` takes them best: COPY's text on PostgreSQL (so the writer thread,
-        which the server waits on, only sends it), in blocks (one long join would hold the GIL the
-        writer waits on); the tuples themselves on SQLite."""
-        if not self.postgres:
-            return rows
-        return ["".join(["\t".join(row) + "\n" for row in rows[start:start + 2000]])
-                for start in range(0, len(rows), 2000)]
-
-    def insert(self, table: str, columns: tuple, rows) -> None:
-        """The rows (tuples, or `prepared()`'s) in at once, on the calling thread: for work running on
-        the writer thread."""
+    def insert(self, table: str, columns: tuple, rows: list[tuple]) -> None:
+        """The rows in at once, on the calling thread: for work running on the writer thread."""
         if not self.postgres:
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
             cursor = self.raw.cursor()
@@ -707,13 +697,9 @@ class Bulk:
             finally:
                 self._queue.task_done()
 
-    def _copy(self, table: str, columns: tuple, rows) -> None:
+    def _copy(self, table: str, columns: tuple, rows: list[tuple]) -> None:
         with self.raw.cursor() as cursor:
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                if rows and isinstance(rows[0], str):  # prepared()'s blocks
-                    for block in rows:
-                        copy.write(block)
-                    return
                 for start in range(0, len(rows), 2000):
                     copy.write("".join(["\t".join(row) + "\n" for row in rows[start:start + 2000]]))
 
