@@ -22,8 +22,12 @@ def ascending_ids(count: int) -> list[bytes]:
     (RFC 9562 §6.2, method 3), so a B-tree takes them at one edge; ids sharing a place (more than
     4096 in the batch) come in random order; 62 random bits each. For bulk writers: no UUID objects,
     and no sort of many values (which would hold the GIL a writer thread waits on)."""
-    head = ((time.time_ns() // 1_000_000) & ((1 << 48) - 1)).to_bytes(6, "big")
+    ms = ((time.time_ns() // 1_000_000) & ((1 << 48) - 1)).to_bytes(6, "big")
+    heads = [ms + place for place in _VERSION_AND_PLACE]
     rand = os.urandom(count * 8)
-    return [head + (0x7000 | (i << 12) // count).to_bytes(2, "big")  # version 7, then the place
-            + bytes((0x80 | rand[j] & 0x3F,)) + rand[j + 1:j + 8]  # variant 10, then random
+    return [heads[(i << 12) // count] + _VARIANT_AND_RANDOM[rand[j]] + rand[j + 1:j + 8]
             for i, j in zip(range(count), range(0, count * 8, 8))]
+
+
+_VERSION_AND_PLACE = [(0x7000 | place).to_bytes(2, "big") for place in range(1 << 12)]  # version 7, rand_a
+_VARIANT_AND_RANDOM = [bytes((0b1000_0000 | byte & 0b0011_1111,)) for byte in range(256)]  # variant 10, 6 random bits
