@@ -14,10 +14,11 @@ How a run goes, in one transaction (the caller commits), chunk by chunk as the C
    an invitation by INSERT … ON CONFLICT DO NOTHING on invitations' unique 団体 and person, so an
    invitation made before (a re-run) is counted, not repeated. Every other row is a new person:
    an account without a password, its invitation and its set-password link go in by COPY (the
-   cheapest way in: no staging table, no conflict arbitration), in a savepoint. Should an account
-   with one of those e-mails appear between the look-up and the COPY (a signup meanwhile), its
-   unique key refuses the COPY; the chunk is then rolled back to its savepoint, looked up and
-   written again, with that account among the existing ones.
+   cheapest way in: no staging table, no conflict arbitration; binary on PostgreSQL, so the server
+   parses no ids, times or JSON), in a savepoint. Should an account with one of those e-mails
+   appear between the look-up and the COPY (a signup meanwhile), its unique key refuses the COPY;
+   the chunk is then rolled back to its savepoint, looked up and written again, with that account
+   among the existing ones.
 3. On PostgreSQL the database works while Python checks: a writer thread (seed-demo's `Bulk`) runs
    the look-ups and writes, and Python prepares the next chunks meanwhile (chunks grow from
    `FIRST_CHUNK` rows, so the server starts early and a large file makes few savepoints). Runs
