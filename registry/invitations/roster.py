@@ -407,7 +407,7 @@ class _Writer:
         expires = now + tokens.LIFETIMES[ROSTER_INVITATION]
         self.created, self.expires = _timestamp(now, self.postgres), _timestamp(expires, self.postgres)
         if self.postgres:
-            self.rows = _BinaryRows(code, now, expires)
+            self.binary_rows = _BinaryRows(code, now, expires)
         self.link_prefix = tokens.link("", site_url)  # the link without its token
         self.looking_up: deque[_Chunk] = deque()  # chunks whose accounts are being looked up
         self.writing: deque[tuple[_Chunk, Future]] = deque()  # chunks written, with the writes' futures
@@ -476,7 +476,7 @@ class _Writer:
         chunk.new = len(new)
         people = (new, user_ids, invitation_ids, token_ids, [nonces[i:i + 16] for i in range(0, 16 * len(new), 16)],
                   [digest for _, digest in minted])
-        chunk.writes = self.rows.encode(*people) if postgres else self._tuples(*people)
+        chunk.writes = self.binary_rows.encode(*people) if postgres else self._tuples(*people)
         existing.sort()
         chunk.inviting = len(existing)
         chunk.existing = "[" + ",".join(f'{{"id":"{invitation_id.hex()}","user_id":"{user_id}","ties":{ties}}}'
@@ -528,15 +528,14 @@ class _Writer:
 
 class _BinaryRows:
     """New people's rows in COPY's binary format: the server then parses no text (ids, times, JSON:
-    about a sixth of its work on these rows). A row is its field count, then each field as a 4-byte
+    a sixth of its work on these rows, measured). A row is its field count, then each field as a 4-byte
     length (-1 for NULL) and the value as the column type's `recv` reads it: a uuid's 16 bytes,
     UTF-8 text, a big-endian integer, a bool's byte, jsonb's version 1 and its text, a timestamptz's
     microseconds since 2000-01-01 UTC."""
 
     def __init__(self, code: str, created: datetime, expires: datetime):
-        stamp = [_field(((t - _PG_EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big", signed=True))
-                 for t in (created, expires)]
-        created_at, expires_at = stamp
+        created_at, expires_at = (_field(((t - _PG_EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big", signed=True))
+                                  for t in (created, expires))
         self.user_role_to_consents = b"".join(_field(v) for v in (
             b"resident", b"\x01[]", b"\x01[]", b"\x00", b"\x00", b"\x00", b"\x00"))  # role … consent_announcements
         self.user_created = created_at
@@ -546,8 +545,8 @@ class _BinaryRows:
         self.token_times = created_at + expires_at
 
     def encode(self, people, user_ids, invitation_ids, token_ids, nonces, digests) -> tuple[list, list, list]:
-        """Blocks of COPY data (the header first; the trailer is the last block's end) for users,
-        invitations and set_password_tokens, in `NEW_PERSON_ROWS`'s columns."""
+        """The COPY data for users, invitations and set_password_tokens (`NEW_PERSON_ROWS`'s
+        columns): each a list of the header, a block a row, and the trailer."""
         users, invitations, link_tokens = [_COPY_HEADER], [_COPY_HEADER], [_COPY_HEADER]
         length, null, uuid_field = _LENGTH, _NULL, _UUID_LENGTH
         role_to_consents, user_created = self.user_role_to_consents, self.user_created
@@ -633,7 +632,8 @@ class LinksFile:
 
     def publish(self) -> None:
         self._file.close()
-        with open(self.path, "a", newline="", encoding="utf-8") as out, open(self.partial, newline="", encoding="utf-8") as new:
+        with open(self.path, "a", newline="", encoding="utf-8") as out, \
+                open(self.partial, newline="", encoding="utf-8") as new:  # CRLF as the csv writer wrote it
             fcntl.flock(out, fcntl.LOCK_EX)
             if os.fstat(out.fileno()).st_size == 0:
                 csv.writer(out).writerow(("email", "link"))
