@@ -16,15 +16,18 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-# A random hex digit → a nibble with the variant bits 10 and two of its random bits.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+def ascending_ids(count: int) -> list[bytes]:
+    """`count` ids of this millisecond (16 bytes each, `uuid.UUID(bytes=…)`'s), in ascending order
+    without sorting them: rand_a holds each id's place in the batch, 12 bits of sub-millisecond order
+    (RFC 9562 §6.2, method 3), so a B-tree takes them at one edge; ids sharing a place (more than
+    4096 in the batch) come in random order; 62 random bits each. For bulk writers: no UUID objects,
+    and no sort of many values (which would hold the GIL a writer thread waits on)."""
+    ms = ((time.time_ns() // 1_000_000) & ((1 << 48) - 1)).to_bytes(6, "big")
+    heads = [ms + place for place in _VERSION_AND_PLACE]
+    rand = os.urandom(count * 8)
+    return [heads[(i << 12) // count] + _VARIANT_AND_RANDOM[rand[j]] + rand[j + 1:j + 8]
+            for i, j in zip(range(count), range(0, count * 8, 8))]
 
 
-def new_id_texts(count: int) -> list[str]:
-    """`count` ids like `new_id()`'s (one millisecond, 74 random bits each), in canonical text form:
-    for bulk writers that hand text to COPY, where building UUID objects would cost more than the copy."""
-    ms = f"{(time.time_ns() // 1_000_000) & ((1 << 48) - 1):012x}"
-    head, variant = f"{ms[:8]}-{ms[8:]}-7", _VARIANT
-    rand = os.urandom(count * 10).hex()
-    return [f"{head}{rand[i:i + 3]}-{variant[rand[i + 3]]}{rand[i + 4:i + 7]}-{rand[i + 7:i + 19]}"
-            for i in range(0, count * 20, 20)]
+_VERSION_AND_PLACE = [(0x7000 | place).to_bytes(2, "big") for place in range(1 << 12)]  # version 7, rand_a
+_VARIANT_AND_RANDOM = [bytes((0b1000_0000 | byte & 0b0011_1111,)) for byte in range(256)]  # variant 10, 6 random bits

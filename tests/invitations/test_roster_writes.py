@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields
 from sqlalchemy import func, select, text
 
 from registry.accounts.models import User
-from registry.common.ids import new_id_texts
+from registry.common.ids import ascending_ids
 from registry.extensions import db
 from registry.hosts import tokens
 from registry.hosts.models import SetPasswordToken
@@ -36,6 +36,15 @@ def _invited_emails() -> set[str]:
     return set(db.session.scalars(select(User.email_key).join(Invitation, Invitation.user_id == User.id)))
 
 
+ODD_EMAIL = '"o\'brien\\\\x"@Example.jp'  # a quoted local part, with an escaped backslash
+
+
+def _csv_line(*fields) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(fields)
+    return out.getvalue()
+
+
 def test_small_chunks_write_what_one_chunk_would(signup, make_account, roster_file):
     """Chunks of two rows: every kind of row lands in its own chunk or shares one, and the report,
     the accounts, the invitations and the links (in line order) are what one chunk gives."""
@@ -49,18 +58,24 @@ def test_small_chunks_write_what_one_chunk_would(signup, make_account, roster_fi
                        "not-an-email,悪い,131016,,1990",
                        "d@example.jp,ディー,131016,,1990",
                        "c@example.jp,シー,011011,volunteer,1980",
-                       "A@example.jp,重複,131016,,1990")
+                       "A@example.jp,重複,131016,,1990",
+                       _csv_line(ODD_EMAIL, "\\N \\t 太郎", "131016", "family;volunteer", ""))
     links = []
     report = _import(path, links=lambda email, link: links.append(email), chunk_size=2)
     assert report.bad == [(4, "the account with this email is a staff account, which cannot register"),
                           (6, "email is not a valid e-mail address"), (9, "email is already on line 2")]
-    assert (report.rows, report.new_accounts, report.existing_accounts, report.already_invited) == (8, 4, 1, 0)
-    assert links == ["a@example.jp", "b@example.jp", "d@example.jp", "c@example.jp"]
-    assert _invited_emails() == {"a@example.jp", "known@example.jp", "b@example.jp", "d@example.jp", "c@example.jp"}
-    assert _count(SetPasswordToken) == 4
+    assert (report.rows, report.new_accounts, report.existing_accounts, report.already_invited) == (9, 5, 1, 0)
+    assert links == ["a@example.jp", "b@example.jp", "d@example.jp", "c@example.jp", ODD_EMAIL]
+    assert _invited_emails() == {"a@example.jp", "known@example.jp", "b@example.jp", "d@example.jp", "c@example.jp",
+                                 ODD_EMAIL.lower()}
+    assert _count(SetPasswordToken) == 5
+    stored = db.session.scalar(select(User).where(User.email_key == ODD_EMAIL.lower()))
+    assert (stored.email, stored.display_name, stored.birth_year) == (ODD_EMAIL, "\\N \\t 太郎", None)  # as written
+    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == stored.id))
+    assert invitation.ties == ["family", "volunteer"] and invitation.status == "pending"
     again = _import(path, links=lambda email, link: links.append(email), chunk_size=3)
-    assert (again.new_accounts, again.existing_accounts, again.already_invited) == (0, 0, 5)
-    assert len(links) == 4
+    assert (again.new_accounts, again.existing_accounts, again.already_invited) == (0, 0, 6)
+    assert len(links) == 5
 
 
 def test_an_account_that_appears_after_the_look_up_is_invited_not_created(
@@ -155,16 +170,23 @@ def test_the_links_file_is_what_the_csv_module_writes(tmp_path):
 
 # --- bulk ids and tokens ---------------------------------------------------------------------------
 
-def test_bulk_ids_are_version_7_of_this_millisecond_and_distinct():
+@pytest.mark.parametrize("count", [1, 3000, 10_000])
+def test_bulk_ids_are_version_7_of_this_millisecond_distinct_and_ascending(count):
     before = int(datetime.now(timezone.utc).timestamp() * 1000)
-    ids = new_id_texts(2000)
+    ids = ascending_ids(count)
     after = int(datetime.now(timezone.utc).timestamp() * 1000)
-    parsed = [uuid.UUID(i) for i in ids]
-    assert [str(u) for u in parsed] == ids  # canonical text
-    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(bytes=i) for i in ids]
+    assert len(set(ids)) == count
     assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
     assert all(before <= u.int >> 80 <= after for u in parsed)
-    assert {i[19] for i in ids} == set("89ab")  # the variant nibble's two random bits are random
+    places = [(u.int >> 64) & 0xFFF for u in parsed]  # rand_a: the place in the batch
+    assert places == sorted(places)
+    if count <= 4096:
+        assert ids == sorted(ids) and len(set(places)) == count
+    else:  # places shared by a few ids each, spread over all 4096
+        assert len(set(places)) == 4096 and max(places.count(p) for p in set(places)) <= -(-count // 4096)
+    if count > 100:  # the rest is random, the variant's two free bits too
+        assert {(u.int >> 60) & 0xF for u in parsed} == {8, 9, 10, 11}
 
 
 def test_bulk_minted_tokens_are_like_mint():
