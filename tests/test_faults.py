@@ -55,7 +55,7 @@ def test_a_failure_between_registration_and_figures_writes_nothing(api, signup, 
     _, token = signup()
     before = maintained_counters()
 
-    def broken(self):
+    def broken(self, **_):
         raise RuntimeError("injected fault between the registration and its figures")
 
     monkeypatch.setattr(ledger.FigureChange, "_apply_counters", broken)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete
 
 from registry.common.database import Upsert
+from registry.common.ids import new_id
 from registry.common.time import TOKYO
 from registry.extensions import db
 from registry.figures.models import FigureCounter, PersonTally
@@ -23,13 +24,13 @@ SLOTS = 16  # counter rows per key: concurrent writers spread over them
 COUNTER_FIELDS = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
 
 
-# The two upserts of every change (cached statements: see common.database.Upsert).
+# The two statements of every change (cached: see common.database.Upsert): the person's tallies,
+# then the counters with the change's ledger event appended in the same statement.
 TALLIES = Upsert(PersonTally.__table__, conflict=("user_id", "dimension", "value"),
                  action="DO UPDATE SET active = person_tallies.active + excluded.active",
                  returning=("dimension", "value", "active"))
-APPEND_EVENT = RegistrationEvent.__table__.insert()  # plain Core INSERT, built once: nothing reads the row back
 COUNTERS = Upsert(FigureCounter.__table__, conflict=("metric", "key", "slot"), action="DO UPDATE SET " + ", ".join(
-    f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS))
+    f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS), appends=RegistrationEvent.__table__)
 
 
 def home_prefecture(user) -> str | None:
@@ -97,9 +98,8 @@ class FigureChange:
         day_counter["registrations"] += registrations_delta
         if kind in ("registered", "withdrawn", "moved_in"):
             day_counter[kind] += 1
-        self._apply_counters()
-        db.session.execute(APPEND_EVENT, {
-            "registration_id": registration.id if registration is not None else None,
+        self._apply_counters(event={
+            "id": new_id(), "registration_id": registration.id if registration is not None else None,
             "user_id": self.user.id,
             "organization_code": registration.organization_code if registration is not None else organization_code,
             "kind": kind, "occurred_at": now, "day": day, "people_delta": people_delta,
@@ -143,11 +143,15 @@ class FigureChange:
             self.counters[("prefecture", pref)]["people"] += step
         self.counters[("flow", flow_key(home, pref))]["people"] += step
 
-    def _apply_counters(self) -> None:
+    def _apply_counters(self, event: dict | None = None) -> None:
+        """Adds the change to the counters (in one of SLOTS rows per key, at random) and appends
+        `event` to the ledger, if given."""
         slot = random.randrange(SLOTS)
         rows = [{"metric": metric, "key": key, "slot": slot, **{f: deltas.get(f, 0) for f in COUNTER_FIELDS}}
                 for (metric, key), deltas in self.counters.items() if any(deltas.values())]
-        if rows:
+        if event is not None:
+            COUNTERS.run_many(db.session, rows, db.engine.dialect.name, appended=event)
+        elif rows:
             db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
 
 

@@ -84,7 +84,7 @@ def test_signed_in_user_is_named_by_account_id_only(api, signup, log_lines):
 def test_app_log_lines_carry_the_request_id(api, signup, log_lines, monkeypatch):
     _, token = signup()
 
-    def broken(self):
+    def broken(self, **_):
         raise RuntimeError("injected fault")
 
     monkeypatch.setattr(ledger.FigureChange, "_apply_counters", broken)
