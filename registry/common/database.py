@@ -59,6 +59,8 @@ class Upsert:
       PostgreSQL accepts them).
     - `run_many(session, rows, dialect, appended=row)`: executes `many(rows)` and appends one row to
       another table (`appends`), in one round trip on PostgreSQL.
+    - `run_many_after(session, rows, dialect, first=upsert, first_row=row)`: `many(rows)` only if
+      another upsert's one row went in, in one round trip on PostgreSQL.
 
         db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
     """
@@ -89,37 +91,61 @@ class Upsert:
         if rows:
             session.execute(*self.many(rows, dialect))
 
+    def run_many_after(self, session, rows: list[dict], dialect: str, *, first: "Upsert", first_row: dict):
+        """`first.one(first_row)`, then `many(rows)` only if `first` returned a row (an INSERT …
+        DO NOTHING that inserted): `many`'s returned rows, or None when `first` returned none. On
+        PostgreSQL one statement (`first` in a data-modifying WITH); on SQLite two. `rows` must not
+        be empty (an empty result would be ambiguous)."""
+        assert rows and first.returning and "rows" not in first.columns
+        if dialect == "postgresql":
+            # `many` returns a row per row given, so no rows means `first` inserted nothing.
+            return session.execute(self._many_after(first), {**first_row, **self.many(rows, dialect)[1]}).all() or None
+        if session.execute(*first.one(first_row)).first() is None:
+            return None
+        return session.execute(*self.many(rows, dialect)).all()
+
     @functools.cache
     def _many_appending(self) -> TextClause:
         names = [c.name for c in self.appends.columns]
-        append = (f"WITH appended AS (INSERT INTO {self.appends.name} ({', '.join(names)}) "
+        prefix = (f"WITH appended AS (INSERT INTO {self.appends.name} ({', '.join(names)}) "
                   f"VALUES ({', '.join(f':appended_{n}' for n in names)})) ")
-        many = self._many("postgresql")
-        return text(append + many.text).bindparams(
-            *(bindparam(f"appended_{n}", type_=self.appends.c[n].type) for n in names))
+        return self._text(self._many_source("postgresql"), [
+            bindparam(f"appended_{n}", type_=self.appends.c[n].type) for n in names], prefix=prefix)
+
+    @functools.cache
+    def _many_after(self, first: "Upsert") -> TextClause:
+        return self._text(self._many_source("postgresql") + " WHERE EXISTS (SELECT FROM first)", first._binds(),
+                          prefix=f"WITH first AS ({first._sql(first._values())}) ")
 
     @functools.cache
     def _one(self) -> TextClause:
-        values = "VALUES (" + ", ".join(f":{name}" for name in self.columns) + ")"
-        return self._text(values, [bindparam(name, type_=self.table.c[name].type) for name in self.columns])
+        return self._text(self._values(), self._binds())
+
+    def _values(self) -> str:
+        return "VALUES (" + ", ".join(f":{name}" for name in self.columns) + ")"
+
+    def _binds(self) -> list:
+        return [bindparam(name, type_=self.table.c[name].type) for name in self.columns]
 
     @functools.cache
     def _many(self, dialect: str) -> TextClause:
+        return self._text(self._many_source(dialect), [])
+
+    def _many_source(self, dialect: str) -> str:
         names = ", ".join(self.columns)
         if dialect == "postgresql":
             record = ", ".join(f"{name} {self.table.c[name].type.compile(dialect=postgresql.dialect())}"
                                for name in self.columns)
-            source = f"SELECT {names} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
-        else:  # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join
-            source = ("SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name in self.columns)
-                      + " FROM json_each(:rows) WHERE true")
-        return self._text(source, [])
+            return f"SELECT {names} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
+        # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join
+        return ("SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name in self.columns)
+                + " FROM json_each(:rows) WHERE true")
 
-    def _text(self, source: str, binds: list) -> TextClause:
+    def _sql(self, source: str) -> str:
         target = f"({', '.join(self.conflict)})" + (f" WHERE {self.where}" if self.where else "")
-        sql = (f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) {source} "
-               f"ON CONFLICT {target} {self.action}")
-        if self.returning:
-            sql += f" RETURNING {', '.join(self.returning)}"
-        stmt = text(sql).bindparams(*binds)
+        sql = f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) {source} ON CONFLICT {target} {self.action}"
+        return sql + (f" RETURNING {', '.join(self.returning)}" if self.returning else "")
+
+    def _text(self, source: str, binds: list, prefix: str = "") -> TextClause:
+        stmt = text(prefix + self._sql(source)).bindparams(*binds)
         return stmt.columns(*(self.table.c[name] for name in self.returning)) if self.returning else stmt

@@ -89,8 +89,14 @@ class FigureChange:
         return people_delta
 
     def record(self, kind: str, *, registration=None, organization_code=None, now: datetime,
-               actor_id=None) -> None:
-        people_delta = self._apply_tallies()
+               actor_id=None, inserting: tuple | None = None) -> bool:
+        """Applies the change and appends its ledger event. `inserting` — (an `Upsert` … DO NOTHING
+        RETURNING, its row): the INSERT of the registration this change brings in, run first (in
+        the tallies' statement on PostgreSQL); if it inserts nothing (a concurrent duplicate),
+        nothing is recorded and the answer is False."""
+        people_delta = self._apply_tallies(inserting)
+        if people_delta is None:
+            return False
         registrations_delta = self.counters[("total", "")]["registrations"]
         day = now.astimezone(TOKYO).date()
         day_counter = self.counters[("day", day.isoformat())]
@@ -105,16 +111,26 @@ class FigureChange:
             "kind": kind, "occurred_at": now, "day": day, "people_delta": people_delta,
             "registrations_delta": registrations_delta, "actor_id": actor_id})
         note_registration_event(db.session(), kind)  # counted by /metrics once the transaction commits
+        return True
 
-    def _apply_tallies(self) -> int:
-        """Updates the person's tallies; returns the change in national 実人数 (−1, 0 or 1)."""
+    def _apply_tallies(self, inserting: tuple | None = None) -> int | None:
+        """Updates the person's tallies; returns the change in national 実人数 (−1, 0 or 1), or None
+        when `inserting` (see `record`) inserted nothing."""
         changed = {k: v for k, v in self.tallies.items() if v}
-        if not changed:
-            return 0
+        dialect = db.engine.dialect.name
         rows = [{"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
                 for (d, v), delta in changed.items()]
+        if inserting is not None:
+            upsert, row = inserting
+            tallied = TALLIES.run_many_after(db.session, rows, dialect, first=upsert, first_row=row)
+            if tallied is None:
+                return None
+        elif not rows:
+            return 0
+        else:
+            tallied = db.session.execute(*TALLIES.many(rows, dialect))
         people_delta = 0
-        for dimension, value, after in db.session.execute(*TALLIES.many(rows, db.engine.dialect.name)):
+        for dimension, value, after in tallied:
             before = after - changed[(dimension, value)]
             if after < 0:
                 raise RuntimeError(f"person tally below zero: {dimension}={value}")
