@@ -51,14 +51,14 @@ def test_database_outage_is_503_and_recovers_by_itself(app):
     assert client.get("/api/v1/organizations/212172").status_code == 200
 
 
-def test_a_failure_between_registration_and_figures_writes_nothing(api, signup, monkeypatch):
+def test_a_failure_after_the_writes_before_the_commit_leaves_nothing(api, signup, monkeypatch):
     _, token = signup()
     before = maintained_counters()
 
-    def broken(self, **_):
-        raise RuntimeError("injected fault between the registration and its figures")
+    def broken(*_, **__):
+        raise RuntimeError("injected fault after the registration and its figures")
 
-    monkeypatch.setattr(ledger.FigureChange, "_apply_counters", broken)
+    monkeypatch.setattr(ledger, "note_registration_event", broken)  # after the writes, before the commit
     response = api.post("/registrations", token=token, json={"organization_code": "212172", "ties": ["family"]})
     assert response.status_code == 500 and response.get_json()["code"] == "internal_error"
     assert "injected" not in response.get_data(as_text=True)  # no internals leak

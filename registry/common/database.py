@@ -57,95 +57,63 @@ class Upsert:
       `jsonb_to_recordset` (PostgreSQL) or `json_each` (SQLite) — for columns whose JSON form is
       their stored form: numbers, text, and UUIDs as 32 hex digits (SQLite's storage, and
       PostgreSQL accepts them).
-    - `run_many(session, rows, dialect, appended=row)`: executes `many(rows)` and appends one row to
-      another table (`appends`), in one round trip on PostgreSQL.
-    - `run_many_after(session, rows, dialect, first=upsert, first_row=row)`: `many(rows)` only if
-      another upsert's one row went in, in one round trip on PostgreSQL.
+    - `sql(source)`, `records(parameter)`, `values()`, `binds()`: the pieces, for a statement that
+      puts several together (figures.ledger: a whole registration change in one statement).
 
         db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
     """
 
     def __init__(self, table: Table, *, conflict: tuple[str, ...], action: str, where: str | None = None,
-                 returning: tuple[str, ...] = (), appends: Table | None = None):
+                 returning: tuple[str, ...] = ()):
         self.table, self.conflict, self.action, self.where = table, conflict, action, where
-        self.returning, self.appends = returning, appends
+        self.returning = returning
         self.columns = tuple(c.name for c in table.columns)
 
     def one(self, row: dict) -> tuple[TextClause, dict]:
         return self._one(), row
 
     def many(self, rows: list[dict], dialect: str) -> tuple[TextClause, dict]:
-        as_json = [{name: value.hex if isinstance(value, uuid.UUID) else value for name, value in row.items()}
-                   for row in rows]
-        return self._many(dialect), {"rows": json.dumps(as_json)}
-
-    def run_many(self, session, rows: list[dict], dialect: str, *, appended: dict) -> None:
-        """`many(rows)` and an INSERT of `appended` (every column) into the `appends` table: on
-        PostgreSQL one statement, the INSERT in a data-modifying WITH (a round trip less on the
-        write path); on SQLite, which has no such WITH, two."""
-        if dialect == "postgresql":
-            session.execute(self._many_appending(), {"rows": self.many(rows, dialect)[1]["rows"],
-                                                     **{f"appended_{k}": v for k, v in appended.items()}})
-            return
-        session.execute(self.appends.insert(), appended)
-        if rows:
-            session.execute(*self.many(rows, dialect))
-
-    def run_many_after(self, session, rows: list[dict], dialect: str, *, first: "Upsert", first_row: dict):
-        """`first.one(first_row)`, then `many(rows)` only if `first` returned a row (an INSERT …
-        DO NOTHING that inserted): `many`'s returned rows, or None when `first` returned none. On
-        PostgreSQL one statement (`first` in a data-modifying WITH); on SQLite two. `rows` must not
-        be empty (an empty result would be ambiguous)."""
-        assert rows and first.returning and "rows" not in first.columns
-        if dialect == "postgresql":
-            # `many` returns a row per row given, so no rows means `first` inserted nothing.
-            return session.execute(self._many_after(first), {**first_row, **self.many(rows, dialect)[1]}).all() or None
-        if session.execute(*first.one(first_row)).first() is None:
-            return None
-        return session.execute(*self.many(rows, dialect)).all()
-
-    @functools.cache
-    def _many_appending(self) -> TextClause:
-        names = [c.name for c in self.appends.columns]
-        prefix = (f"WITH appended AS (INSERT INTO {self.appends.name} ({', '.join(names)}) "
-                  f"VALUES ({', '.join(f':appended_{n}' for n in names)})) ")
-        return self._text(self._many_source("postgresql"), [
-            bindparam(f"appended_{n}", type_=self.appends.c[n].type) for n in names], prefix=prefix)
-
-    @functools.cache
-    def _many_after(self, first: "Upsert") -> TextClause:
-        return self._text(self._many_source("postgresql") + " WHERE EXISTS (SELECT FROM first)", first._binds(),
-                          prefix=f"WITH first AS ({first._sql(first._values())}) ")
+        return self._many(dialect), {"rows": as_json(rows)}
 
     @functools.cache
     def _one(self) -> TextClause:
-        return self._text(self._values(), self._binds())
+        return self._text(self.sql(self.values()), self.binds())
 
-    def _values(self) -> str:
+    def values(self) -> str:
         return "VALUES (" + ", ".join(f":{name}" for name in self.columns) + ")"
 
-    def _binds(self) -> list:
+    def binds(self) -> list:
         return [bindparam(name, type_=self.table.c[name].type) for name in self.columns]
 
     @functools.cache
     def _many(self, dialect: str) -> TextClause:
-        return self._text(self._many_source(dialect), [])
+        return self._text(self.sql(self._many_source(dialect)), [])
 
     def _many_source(self, dialect: str) -> str:
         names = ", ".join(self.columns)
         if dialect == "postgresql":
-            record = ", ".join(f"{name} {self.table.c[name].type.compile(dialect=postgresql.dialect())}"
-                               for name in self.columns)
-            return f"SELECT {names} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
+            return f"SELECT {names} FROM {self.records('rows')}"
         # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join
         return ("SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name in self.columns)
                 + " FROM json_each(:rows) WHERE true")
 
-    def _sql(self, source: str) -> str:
+    def records(self, parameter: str, alias: str = "r") -> str:
+        """PostgreSQL: the rows of the JSON parameter `parameter` (see `many`) as a table."""
+        record = ", ".join(f"{name} {self.table.c[name].type.compile(dialect=postgresql.dialect())}"
+                           for name in self.columns)
+        return f"jsonb_to_recordset(CAST(:{parameter} AS jsonb)) AS {alias}({record})"
+
+    def sql(self, source: str) -> str:
         target = f"({', '.join(self.conflict)})" + (f" WHERE {self.where}" if self.where else "")
         sql = f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) {source} ON CONFLICT {target} {self.action}"
         return sql + (f" RETURNING {', '.join(self.returning)}" if self.returning else "")
 
-    def _text(self, source: str, binds: list, prefix: str = "") -> TextClause:
-        stmt = text(prefix + self._sql(source)).bindparams(*binds)
+    def _text(self, sql: str, binds: list) -> TextClause:
+        stmt = text(sql).bindparams(*binds)
         return stmt.columns(*(self.table.c[name] for name in self.returning)) if self.returning else stmt
+
+
+def as_json(rows: list[dict]) -> str:
+    """Rows as the one JSON parameter of `Upsert.many` (UUIDs as 32 hex digits)."""
+    return json.dumps([{name: value.hex if isinstance(value, uuid.UUID) else value for name, value in row.items()}
+                       for row in rows])

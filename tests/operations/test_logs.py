@@ -84,10 +84,10 @@ def test_signed_in_user_is_named_by_account_id_only(api, signup, log_lines):
 def test_app_log_lines_carry_the_request_id(api, signup, log_lines, monkeypatch):
     _, token = signup()
 
-    def broken(self, **_):
+    def broken(*_, **__):
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(ledger.FigureChange, "_apply_counters", broken)
+    monkeypatch.setattr(ledger, "note_registration_event", broken)  # after the writes, before the commit
     response = api.post("/registrations", token=token, json={"organization_code": "212172", "ties": ["family"]},
                         headers={"X-Request-ID": "trace-500"})
     assert response.status_code == 500 and response.headers["X-Request-ID"] == "trace-500"
