@@ -10,8 +10,8 @@ password hashing: the bench measures registering, not signing in); gunicorn serv
 BENCH_CLIENTS client processes on keep-alive connections, each endpoint warmed up and then
 measured for BENCH_SECONDS (10) in BENCH_ROUNDS (4) interleaved rounds (bare, registrations, bare,
 registrations, …) so drift on a shared machine hits both alike. Every registration is a new
-(person, 団体) pair with 1–3 ties — a 201 that writes the row, its ledger entry and the figures; any other status is an
-error and fails the run. Prints requests/s, p50/p99 and the ratio, then checks the figures against
+(person, 団体) pair with 1–3 ties — a 201 that writes the row, its ledger entry and the figures; any
+other status is an error and fails the run. Prints requests/s, p50/p99 and the ratio, then checks the figures against
 a recount.
 
 `BENCH_PROFILE=1` also profiles 300 registrations in-process with pyinstrument and prints the

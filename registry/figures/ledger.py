@@ -88,7 +88,7 @@ class FigureChange:
         """Applies the change without a ledger event (a restatement that leaves the totals as they
         were); returns the change in national 実人数."""
         people_delta = self._apply_tallies(self._people_targets())
-        self._apply_counters(self._counter_rows())
+        self._apply_counters()
         return people_delta
 
     def record(self, kind: str, *, registration=None, organization_code=None, now: datetime,
@@ -124,7 +124,7 @@ class FigureChange:
                 return False
         event["people_delta"] = self._apply_tallies(targets)
         db.session.execute(EVENTS.insert(), event)
-        self._apply_counters(self._counter_rows())
+        self._apply_counters()
         return True
 
     def _record_in_one_statement(self, targets: dict, event: dict, inserting: tuple | None) -> bool:
@@ -134,10 +134,11 @@ class FigureChange:
         upsert, row = inserting if inserting is not None else (None, {})
         people = [{"dimension": d, "value": v, "metric": m, "key": k}
                   for (d, v), cells in targets.items() for m, k in cells]
+        slot = random.randrange(SLOTS)
         inserted, lowest = db.session.execute(_one_statement(upsert), {
             **row, **{f"event_{name}": value for name, value in event.items()},
-            "tallies": as_json(self._tally_rows()), "counters": as_json(self._counter_rows()),
-            "people": json.dumps(people), "slot": random.randrange(SLOTS)}).one()
+            "tallies": as_json(self._tally_rows()), "counters": as_json(self._counter_rows(slot)),
+            "people": json.dumps(people), "slot": slot}).one()
         if lowest is not None and lowest < 0:
             raise RuntimeError("person tally below zero")
         return inserted
@@ -185,13 +186,15 @@ class FigureChange:
         cells = [("prefecture", pref)] if self.home_pref != pref else []
         return cells + [("flow", flow_key(self.home_pref, pref))]
 
-    def _counter_rows(self) -> list[dict]:
-        """The counters' deltas, in one of SLOTS rows per key at random (concurrent writers spread)."""
-        slot = random.randrange(SLOTS)
+    def _counter_rows(self, slot: int) -> list[dict]:
+        """The counters' deltas, in row `slot` of each key's SLOTS rows."""
         return [{"metric": metric, "key": key, "slot": slot, **{f: deltas.get(f, 0) for f in COUNTER_FIELDS}}
                 for (metric, key), deltas in self.counters.items() if any(deltas.values())]
 
-    def _apply_counters(self, rows: list[dict]) -> None:
+    def _apply_counters(self) -> None:
+        """Adds the change to the counters, in one of SLOTS rows per key at random (concurrent
+        writers spread over them)."""
+        rows = self._counter_rows(random.randrange(SLOTS))
         if rows:
             db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
 
@@ -202,8 +205,6 @@ def _one_statement(first: Upsert | None) -> TextClause:
     tallies, their 0↔1 steps, the event and the counters in data-modifying WITHs, all but `first`
     only if `first` inserted. Answers (whether `first` inserted, the lowest tally written)."""
     only_if = " WHERE EXISTS (SELECT FROM first)" if first else ""
-    zeros = ", ".join("0" for _ in COUNTER_FIELDS[1:])  # people comes first
-    assert COUNTER_FIELDS[0] == "people"
     tallies = f"SELECT {', '.join(TALLIES.columns)} FROM {TALLIES.records('tallies')}{only_if}"
     steps = ("SELECT t.dimension, t.value, CAST(sign(t.active) - sign(t.active - r.active) AS integer) AS step "
              f"FROM tallied AS t JOIN {TALLIES.records('tallies')} USING (dimension, value)")
@@ -212,7 +213,8 @@ def _one_statement(first: Upsert | None) -> TextClause:
     counters = (
         f"SELECT metric, key, CAST(:slot AS smallint), {', '.join(f'sum({f})' for f in COUNTER_FIELDS)} FROM ("
         f"SELECT metric, key, {', '.join(COUNTER_FIELDS)} FROM {COUNTERS.records('counters')}{only_if} "
-        f"UNION ALL SELECT p.metric, p.key, s.step, {zeros} FROM steps AS s "
+        f"UNION ALL SELECT p.metric, p.key, {', '.join('s.step' if f == 'people' else '0' for f in COUNTER_FIELDS)} "
+        "FROM steps AS s "
         "JOIN jsonb_to_recordset(CAST(:people AS jsonb)) AS p(dimension text, value text, metric text, key text) "
         "USING (dimension, value) WHERE s.step <> 0) AS d GROUP BY metric, key "
         # Rows locked in one order by every writer: two changes on the same slot wait, never deadlock.
