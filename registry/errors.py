@@ -7,13 +7,13 @@ import logging
 import math
 import time
 
-from flask import Response, has_request_context, json, render_template, request
+from flask import Response, current_app, has_request_context, json, render_template, request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from registry.common.messages import translate
+from registry.i18n import translate
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +167,13 @@ def http_exception_response(error: HTTPException) -> Response:
 
 
 def _seconds_until_limit_resets() -> int:
-    from registry.extensions import limiter
-    current = limiter.current_limit
-    return max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    """From the limit that refused this request (the app's Flask-Limiter, looked up on the app so that
+    this module stays below registry.extensions)."""
+    for limiter in current_app.extensions.get("limiter", ()):
+        current = limiter.current_limit
+        if current is not None:
+            return max(1, math.ceil(current.reset_at - time.time()))
+    return 60
 
 
 def _is_json_decode(messages) -> bool:

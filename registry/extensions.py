@@ -10,11 +10,14 @@ from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest.utils import prepare_response
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.dml import UpdateBase
 
-from registry.common.replica import RoutingSession
+from registry.errors import PROBLEM_MEDIA_TYPE, ProblemSchema, http_exception_response
+
 
 # Stable constraint names, so Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -42,13 +45,11 @@ class Api(_Api):
                                    "schema": {"type": "integer", "minimum": 1}}}
 
     def handle_http_exception(self, error):
-        from registry.errors import http_exception_response
         return http_exception_response(error)
 
     def _register_responses(self):
         """One lazily registered response per error status (`NOT_FOUND`, `CONFLICT`, …), the way
         flask-smorest does, but as application/problem+json with the problem schema."""
-        from registry.errors import PROBLEM_MEDIA_TYPE, ProblemSchema
         for status in http.HTTPStatus:
             if status < 400:
                 continue
@@ -57,6 +58,34 @@ class Api(_Api):
                 response["headers"] = self.RETRY_AFTER
             prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
+
+
+# The read replica's routing (registry/common/replica.py has the rest: when a view reads it).
+REPLICA = "replica"  # the bind key in SQLALCHEMY_BINDS
+_AS_OF, _WROTE = "replica_as_of", "wrote"  # keys in Session.info (one session per request)
+
+
+class RoutingSession(Session):
+    """Flask-SQLAlchemy's session, reading from the replica inside `@reads_from_replica`."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        # The docs' routing recipe: a flush, or a write statement, goes to the primary, and so does
+        # every statement after one (the request reads its own writes).
+        if (bind is None and _AS_OF in self.info and not self._flushing and not self.info.get(_WROTE)
+                and not isinstance(clause, UpdateBase)):
+            return self._db.engines[REPLICA]
+        return super().get_bind(mapper, clause=clause, bind=bind, **kwargs)
+
+
+@event.listens_for(RoutingSession, "after_flush")
+def _remember_flush(session, _flush_context):
+    session.info[_WROTE] = True  # from here on this request reads the primary (its own writes)
+
+
+@event.listens_for(RoutingSession, "do_orm_execute")
+def _remember_write_statement(state):
+    if state.is_insert or state.is_update or state.is_delete:  # runs before get_bind picks the engine
+        state.session.info[_WROTE] = True
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})  # reads the replica where asked

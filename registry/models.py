@@ -1,11 +1,11 @@
 """Every domain's models, imported in one place for Alembic and `create_all`."""
-from registry.accounts.models import ApiToken, LoginThrottle, User  # noqa: F401
+from registry.accounts.models import ApiToken, LoginThrottle, SetPasswordToken, User  # noqa: F401
 from registry.audit.models import AuditEntry  # noqa: F401
 from registry.announcements.models import Announcement, AnnouncementRead  # noqa: F401
 from registry.benefits.models import Benefit  # noqa: F401
 from registry.evidence.models import ActivityEvidence  # noqa: F401
 from registry.figures.models import FigureCounter, PersonTally  # noqa: F401
-from registry.hosts.models import Host, SetPasswordToken  # noqa: F401
+from registry.hosts.models import Host  # noqa: F401
 from registry.invitations.models import Invitation  # noqa: F401
 from registry.needs.models import Application, Need  # noqa: F401
 from registry.notifications.models import Notification, OutboxMessage  # noqa: F401

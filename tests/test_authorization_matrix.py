@@ -28,6 +28,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from registry.accounts import service as accounts
+from registry.workflows import accounts as workflows
 from registry.accounts.models import ApiToken, User
 from registry.announcements import service as announcements
 from registry.benefits import service as benefits
@@ -35,7 +36,8 @@ from registry.common.time import today_tokyo
 from registry.errors import HTTP_CODES
 from registry.evidence import files as evidence_files, service as evidence
 from registry.extensions import db
-from registry.hosts import checkin, service as hosts
+from registry.hosts import service as hosts
+from registry.needs import checkin
 from registry.invitations.models import Invitation
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED
@@ -361,10 +363,10 @@ class World:
                                              organization_code=code, display_name=f"{caller.title()} 職員")
         site = self.app.config["SITE_URL"]
         host_profile = hosts.invite(u["staff"], HIDA, email="host@authz.example.jp", display_name="Host 主",
-                                    host_name="古川の宿", site_url=site)[0]
+                                    host_name="古川の宿", settings=self.app.config)[0]
         u["host"] = host_profile.user
         _, self.invitation, _, _ = hosts.invite(u["staff"], HIDA, email="invitee@authz.example.jp",
-                                                display_name="Invitee 招待", host_name="杉の宿", site_url=site)
+                                                display_name="Invitee 招待", host_name="杉の宿", settings=self.app.config)
 
         registration = registrations.register(u["resident"], HIDA, ["volunteer"])
         registrations.register(u["other_resident"], TAKAYAMA, ["family"])
@@ -398,8 +400,8 @@ class World:
         self.need_applicants = {str(u["resident"].id), str(u["bystander"].id)}
 
         consent = {"consents": {"announcements": True}}
-        accounts.update_profile(u["resident"], consent)
-        accounts.update_profile(u["other_resident"], consent)
+        workflows.update_profile(u["resident"], consent)
+        workflows.update_profile(u["other_resident"], consent)
         announcement = announcements.post(u["staff"], HIDA, "雪まつり", "2月に開催します")
         benefit = benefits.create(u["staff"], HIDA, {"title": "温泉割引", "description": "", "tier": "basic",
                                                      "kind": "facility"})
@@ -431,7 +433,7 @@ class World:
     def _resident(self, name, display_name, *, share_profile, scouting) -> User:
         user = accounts.create_resident(email=f"{name}@authz.example.jp", password=PASSWORD, display_name=display_name,
                                         home_municipality_code=CHIYODA, birth_year=1990)
-        return accounts.update_profile(user, {"skills": ["力仕事"], "consents": {
+        return workflows.update_profile(user, {"skills": ["力仕事"], "consents": {
             "share_profile": share_profile, "scouting": scouting}})
 
     @staticmethod

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from registry.accounts.models import User
 from registry.extensions import db
 from registry.figures.recount import verify
-from registry.hosts import tokens
-from registry.hosts.models import PASSWORD_RESET
+from registry.accounts import links as tokens
+from registry.accounts.models import PASSWORD_RESET
 from registry.invitations.models import Invitation
 from registry.registrations.models import Activity
 from tests.scenes import (

@@ -5,15 +5,15 @@ from flask_login import current_user
 
 from registry.accounts import service
 from registry.accounts.schemas import (
-    AuthResultSchema, LoginSchema, PasswordResetSchema, ProfileSchema, ProfileUpdateSchema, SignupSchema,
-    TokenSchema,
+    AuthResultSchema, LoginSchema, PasswordResetSchema, ProfileSchema, ProfileUpdateSchema, SetPasswordSchema,
+    SignupSchema, TokenSchema,
 )
 from registry.common import limits
 from registry.common.openapi import Blueprint
-from registry.notifications.verification import request_verification
 from registry.common.auth import RESIDENT, ROLES, bearer_token, public, require
 from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
+from registry.workflows import accounts as workflows, erasure
 
 blp = Blueprint("accounts", __name__, description="Accounts and sign-in")
 
@@ -30,9 +30,8 @@ def _ttl() -> int:
 @blp.alt_response(409, response="CONFLICT")
 def signup(data):
     """Create a resident account; answers a bearer token."""
-    user, token = service.signup(**data, ttl_days=_ttl())
-    request_verification(user, settings=current_app.config)  # e-mails the link when SMTP is configured
-    return {"user": user, "token": token}
+    user = workflows.sign_up(data, settings=current_app.config)  # e-mails the address check when SMTP is set
+    return {"user": user, "token": service.issue_token(user, ttl_days=_ttl())}
 
 
 @blp.post("/auth/login")
@@ -67,7 +66,7 @@ def get_me():
 @blp.arguments(ProfileUpdateSchema)
 @blp.response(200, ProfileSchema)
 def patch_me(changes):
-    return service.update_profile(current_user._get_current_object(), changes)
+    return workflows.update_profile(current_user._get_current_object(), changes)
 
 
 @blp.delete("/me")
@@ -75,7 +74,7 @@ def patch_me(changes):
 @blp.response(204)
 def delete_me():
     """Withdraw every registration and erase personal data."""
-    service.erase(current_user._get_current_object())
+    erasure.erase(current_user._get_current_object())
 
 
 @blp.get("/me/tokens")
@@ -101,5 +100,21 @@ def revoke_token(token_id: uuid.UUID):
 @blp.response(202)
 def password_reset(data):
     """E-mails a set-password link valid 24 hours; 202 always, so it never tells whether an account exists."""
-    service.request_password_reset(data["email"])
+    workflows.request_password_reset(data["email"])
     return {}
+
+
+@blp.post("/auth/set-password")
+@limits.set_password
+@public
+@blp.arguments(SetPasswordSchema)
+@blp.response(200, AuthResultSchema)
+def set_password(data):
+    """Use a one-time link's token: sets the password and signs in (a bearer token). A used, expired
+    or unknown token is 422 `invalid_token`. A resident account without a birth year must give
+    `birth_year` (and `guardian_consent` under 16, also when the birth year is known but the consent
+    is not). A roster invitation's link also accepts that invitation; if a registration rule refuses
+    it now, the password is still set and the invitation stays pending (`GET /me/invitations` says why)."""
+    user, _invitation = workflows.set_password(data["token"], password=data["password"], birth_year=data.get("birth_year"),
+                                  guardian_consent=data["guardian_consent"])
+    return {"user": user, "token": service.issue_token(user, ttl_days=_ttl())}

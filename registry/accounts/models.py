@@ -92,3 +92,30 @@ class LoginThrottle(db.Model):
     email_key: Mapped[str] = mapped_column(String(254), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# One-time set-password links (links.py): a host's invitation, a roster import's invitation, a reset.
+HOST_INVITATION, ROSTER_INVITATION, PASSWORD_RESET = "host_invitation", "roster_invitation", "password_reset"
+PURPOSES = (HOST_INVITATION, ROSTER_INVITATION, PASSWORD_RESET)
+
+
+class SetPasswordToken(db.Model):
+    """A link `<site>/set-password?token=T` that sets the account's password once. Only the token's
+    SHA-256 is stored (it is 256 random bits, so no slow hash is needed); `used_at` makes it single
+    use, `expires_at` ends it, `subject_id` may name what the link also accepts (a roster
+    invitation's id)."""
+
+    __tablename__ = "set_password_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('host_invitation', 'roster_invitation', 'password_reset')", name="purpose"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(24))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

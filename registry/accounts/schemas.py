@@ -68,3 +68,10 @@ class TokenSchema(BaseSchema):
 
 class PasswordResetSchema(BaseSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+
+
+class SetPasswordSchema(BaseSchema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, **PASSWORD)
+    birth_year = fields.Integer(strict=True, validate=BIRTH_YEAR, allow_none=True)
+    guardian_consent = fields.Boolean(load_default=False)

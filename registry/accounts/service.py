@@ -1,4 +1,5 @@
-"""Accounts: sign-up, sign-in, tokens, profile, erasure. Functions flush; the request commits."""
+"""Accounts: sign-up, sign-in, tokens, profile, the personal data erasure removes. Functions flush;
+the request commits. What reaches other domains (erasure, a new home) is in registry.workflows."""
 import hashlib
 import math
 import secrets
@@ -14,7 +15,7 @@ from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db, get_password_hasher
 from registry.organizations import service as organizations
-from registry.common.messages import N_
+from registry.i18n import N_
 
 GUARDIAN_CONSENT_AGE = 16
 ADULT_AGE = 18
@@ -114,13 +115,6 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email_key == normalize_email(email)))
 
 
-def signup(*, ttl_days: int, now: datetime | None = None, **fields) -> tuple[User, str]:
-    """POST /auth/signup: a resident account and a bearer token."""
-    now = now or utcnow()
-    user = create_resident(now=now, **fields)
-    return user, issue_token(user, ttl_days=ttl_days, now=now)
-
-
 def create_resident(*, email: str, password: str, display_name: str, home_municipality_code: str,
                     birth_year: int, guardian_consent: bool = False, now: datetime | None = None) -> User:
     now = now or utcnow()
@@ -197,10 +191,11 @@ def login(email: str, password: str, *, ttl_days: int, now: datetime | None = No
 PROFILE_FIELDS = ("display_name", "birth_year", "skills", "interests", "availability", "guardian_consent")
 
 
-def update_profile(user: User, changes: dict, *, now: datetime | None = None) -> User:
-    """PATCH /me. Moving home into a registered 団体 ends that registration as `moved_in`."""
-    now = now or utcnow()
-    today = today_tokyo(now)
+def check_profile_update(user: User, changes: dict, *, now: datetime | None = None) -> tuple[object, int | None]:
+    """PATCH /me, before anything changes: the age rules and the new home. Returns (the new home
+    municipality or None, the birth year after the change). registry.workflows.accounts moves the
+    person's registrations, then calls `apply_profile_update`."""
+    today = today_tokyo(now or utcnow())
     birth_year = changes.get("birth_year", user.birth_year)
     if "birth_year" in changes or "guardian_consent" in changes:
         _check_age_rules(birth_year, changes.get("guardian_consent", user.guardian_consent), today)
@@ -210,48 +205,29 @@ def update_profile(user: User, changes: dict, *, now: datetime | None = None) ->
     home = None
     if "home_municipality_code" in changes:
         home = organizations.resolve_home_municipality(changes["home_municipality_code"])
+    return home, birth_year
 
-    from registry.registrations import service as registrations  # owns the figures of a person's ties
-    if home is not None and home.code != user.home_municipality_code:
-        registrations.move_home(user, home, now=now)
-    if birth_year != user.birth_year:
-        registrations.restate_person(user, lambda: setattr(user, "birth_year", birth_year), now=now)
+
+def apply_profile_update(user: User, changes: dict, *, now: datetime | None = None) -> User:
+    """The profile's own fields and consents (the home and birth year are set by the registrations
+    domain, which restates the figures)."""
+    consents = changes.get("consents") or {}
     for name in PROFILE_FIELDS:
         if name in changes and name != "birth_year":
             setattr(user, name, changes[name])
     for name in ("share_profile", "scouting", "announcements"):
         if name in consents:
             setattr(user, f"consent_{name}", bool(consents[name]))
-    if not is_adult(user, today):
+    if not is_adult(user, today_tokyo(now or utcnow())):
         user.consent_scouting = False
     db.session.flush()
     return user
 
 
-def erase(user: User, *, now: datetime | None = None) -> None:
-    """DELETE /me: withdraw everything, then remove personal data; anonymous history stays.
-
-    Afterwards the person's id remains only as a pseudonymous reference where history needs it
-    (registrations and their ledger, applications, activities, evidence, premium requests, identity
-    checks, the audit log of staff reads), and no row holds anything they wrote or were identified
-    by (tests/test_erasure.py scans every table for it)."""
+def erase_personal_data(user: User, *, now: datetime | None = None) -> None:
+    """The last step of erasure (registry.workflows.erasure): tokens, the sign-in throttle and every
+    column that identifies the person; the row stays as a pseudonymous reference."""
     now = now or utcnow()
-    if user.role != RESIDENT:
-        raise Problem(403, "forbidden")
-    from registry.announcements import service as announcements
-    from registry.evidence import service as evidence
-    from registry.hosts import tokens as links
-    from registry.invitations import service as invitations
-    from registry.needs import service as needs
-    from registry.notifications import service as notifications
-    from registry.registrations import service as registrations
-    registrations.withdraw_all_for_erasure(user, now=now)  # figures stay consistent
-    needs.cancel_applications_for_erasure(user, now=now)  # waitlists promoted, messages emptied
-    evidence.erase_for(user, now=now)  # uploaded files deleted, texts emptied
-    notifications.erase_for(user, now=now)  # inbox and e-mails deleted (after the steps above notify)
-    announcements.erase_for(user)
-    links.erase_for(user)  # set-password links
-    invitations.erase_for(user)  # a 団体 roster's invitations
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     if user.email_key:  # failed sign-ins are counted per address
         db.session.execute(delete(LoginThrottle).where(LoginThrottle.email_key == user.email_key))
@@ -285,13 +261,3 @@ def create_user(*, email: str, password: str, role: str, organization_code: str 
     db.session.add(user)
     db.session.flush()
     return user
-
-
-def request_password_reset(email: str, *, now: datetime | None = None) -> None:
-    """POST /auth/password-reset: queues the link for an active account; says nothing either way."""
-    user = find_by_email(email)
-    if user is None or not user.is_active:
-        return
-    from registry.notifications.models import PASSWORD_RESET_MAIL
-    from registry.notifications.service import queue_account_mail
-    queue_account_mail(user, PASSWORD_RESET_MAIL, now=now)

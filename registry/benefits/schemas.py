@@ -2,7 +2,7 @@ from marshmallow import ValidationError, fields, validate
 
 from registry.benefits.models import KINDS, TIERS
 from registry.common.schemas import BaseSchema, Id, PaginationSchema, Text, TokyoDateTime
-from registry.common.messages import N_
+from registry.i18n import N_
 
 
 def no_nul(value: str) -> None:

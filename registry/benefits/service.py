@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from registry.accounts.models import User
 from registry.benefits.models import BASIC, PREMIUM, Benefit
 from registry.common.auth import STAFF
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
 from registry.extensions import db

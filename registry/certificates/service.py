@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.accounts.models import User
 from registry.certificates.keys import CertificateKey
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import TOKYO, today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db

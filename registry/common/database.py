@@ -6,10 +6,10 @@ import uuid
 from sqlalchemy import Table, TextClause, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from registry.extensions import db
+
 
 def init_database(app) -> None:
-    from registry.extensions import db
-
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
@@ -38,7 +38,6 @@ def insert_for_upsert(model, dialect: str | None = None):
     """An INSERT that takes `.on_conflict_do_update(...)` on both databases (the app's, unless
     `dialect` names one)."""
     if dialect is None:
-        from registry.extensions import db
         dialect = db.engine.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 

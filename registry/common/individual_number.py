@@ -15,7 +15,7 @@ import re
 
 from marshmallow import ValidationError, validate
 
-from registry.common.messages import N_
+from registry.i18n import N_
 
 MESSAGE = N_("Do not enter an Individual Number (マイナンバー).")
 DIGIT = "[0-9０-９]"

@@ -21,20 +21,17 @@ from datetime import datetime
 from functools import wraps
 
 from flask import current_app
-from flask_sqlalchemy.session import Session
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.sql.dml import UpdateBase
 
 from config import database_url
 from registry.common.time import utcnow
+from registry.extensions import _AS_OF, REPLICA, RoutingSession, db
 
 log = logging.getLogger(__name__)
 
-REPLICA = "replica"  # the bind key in SQLALCHEMY_BINDS
 EXTENSION = "registry.replica"  # app.extensions key of the ReplicaHealth
 RETRY_SECONDS = 10
-_AS_OF, _WROTE = "replica_as_of", "wrote"  # keys in Session.info (one session per request)
 
 # When the replica's figures are exact as of (read before the figures, so they hold at least this).
 # Commits replay in commit order, so the replica holds everything the primary had committed by the last
@@ -54,29 +51,6 @@ AS_OF_SQL = text("""
         ELSE pg_last_xact_replay_timestamp()
     END
 """)
-
-
-class RoutingSession(Session):
-    """Flask-SQLAlchemy's session, reading from the replica inside `@reads_from_replica`."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        # The docs' routing recipe: a flush, or a write statement, goes to the primary, and so does
-        # every statement after one (the request reads its own writes).
-        if (bind is None and _AS_OF in self.info and not self._flushing and not self.info.get(_WROTE)
-                and not isinstance(clause, UpdateBase)):
-            return self._db.engines[REPLICA]
-        return super().get_bind(mapper, clause=clause, bind=bind, **kwargs)
-
-
-@event.listens_for(RoutingSession, "after_flush")
-def _remember_flush(session, _flush_context):
-    session.info[_WROTE] = True  # from here on this request reads the primary (its own writes)
-
-
-@event.listens_for(RoutingSession, "do_orm_execute")
-def _remember_write_statement(state):
-    if state.is_insert or state.is_update or state.is_delete:  # runs before get_bind picks the engine
-        state.session.info[_WROTE] = True
 
 
 class ReplicaHealth:
@@ -118,8 +92,6 @@ def configure_replica(app) -> None:
 
 def init_replica(app) -> None:
     """After `db.init_app`: any connection failure of the replica engine rests the replica."""
-    from registry.extensions import db
-
     if REPLICA not in app.config.get("SQLALCHEMY_BINDS", {}):
         return
     health = app.extensions[EXTENSION] = ReplicaHealth()
@@ -138,8 +110,6 @@ def reads_from_replica(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        from registry.extensions import db
-
         session = db.session()
         as_of = _replica_as_of(session)
         if as_of is None:
@@ -181,6 +151,4 @@ def _replica_as_of(session) -> datetime | None:
 def figures_as_of() -> datetime:
     """When the figures this request reads are exact as of: the replica's time inside
     `@reads_from_replica` (AS_OF_SQL), else now (the primary)."""
-    from registry.extensions import db
-
     return db.session().info.get(_AS_OF) or utcnow()

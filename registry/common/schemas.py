@@ -2,7 +2,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from registry.common.individual_number import ANY_TWELVE_DIGITS, CHECK_DIGIT, RefuseIndividualNumber
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import TOKYO
 
 # The OpenAPI extension naming the fields that refuse an Individual Number (and how strictly).

@@ -7,7 +7,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 
 from registry.common.auth import RESIDENT, STAFF, require
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.openapi import Blueprint as _Blueprint
 from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema

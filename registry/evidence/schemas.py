@@ -2,7 +2,7 @@ from marshmallow import ValidationError, fields, validate
 from flask_smorest.fields import Upload
 from werkzeug.datastructures import FileStorage
 
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.schemas import BaseSchema, Id, PaginationSchema, Text, TokyoDateTime
 from registry.evidence.models import KINDS, REASON_CODES, STATUSES
 

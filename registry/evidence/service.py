@@ -15,24 +15,21 @@ from registry.accounts.models import User
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import STAFF
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
-from registry.evidence import files
+from registry.evidence import files, notices
 from registry.evidence.files import FileStore
 from registry.evidence.models import (
     APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PENDING, REJECTED, ActivityEvidence,
 )
 from registry.extensions import db
-from registry.notifications import texts
-from registry.notifications.service import notify
 from registry.organizations.models import Organization
 from registry.registrations import service as registrations
 from registry.registrations.models import ACTIVE
 
 # Unreviewed items one registration may have at a time (each may carry a 5 MB file).
 PENDING_LIMIT = 20
-MY_PAGE = "/my"
 
 
 def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | None, *, store: FileStore,
@@ -141,10 +138,7 @@ def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None)
         raise Problem(409, "invalid_state", N_("This evidence has already been decided."))
     evidence.status, evidence.decided_at, evidence.decided_by = APPROVED, now, staff.id
     db.session.flush()
-    title, body = texts.EVIDENCE_APPROVED
-    notify(user, "evidence_decided", title, body, MY_PAGE, now=now,
-           params={"organization": _organization_name(evidence.organization_code),
-                   "done_on": evidence.done_on.isoformat()})
+    notices.evidence_decided(user, evidence, _organization_name(evidence.organization_code), now=now)
     return evidence
 
 
@@ -159,10 +153,7 @@ def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | 
         _drop_file(evidence, store, now)
     db.session.flush()
     user = db.session.get(User, evidence.user_id)
-    title, body = texts.EVIDENCE_NUMBER_VISIBLE if reason_code == INDIVIDUAL_NUMBER_VISIBLE \
-        else texts.EVIDENCE_REJECTED
-    notify(user, "evidence_decided", title, body, MY_PAGE, now=now,
-           params={"organization": _organization_name(evidence.organization_code), "reason": evidence.reason})
+    notices.evidence_decided(user, evidence, _organization_name(evidence.organization_code), now=now)
     return evidence
 
 

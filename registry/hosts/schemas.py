@@ -1,9 +1,6 @@
 from marshmallow import fields, validate
 
-from registry.accounts.schemas import BIRTH_YEAR, PASSWORD
-from registry.common.schemas import BaseSchema, BoundedString, Id, NonEmptyText, PaginationSchema, TokyoDateTime
-
-MANAGED_NEED_STATUSES = ("draft", "open", "closed", "cancelled")
+from registry.common.schemas import BaseSchema, Id, NonEmptyText, TokyoDateTime
 
 
 class HostCreateSchema(BaseSchema):
@@ -40,30 +37,3 @@ class SetPasswordLinkSchema(BaseSchema):
 
 class HostCreatedSchema(HostSchema, SetPasswordLinkSchema):
     pass
-
-
-class SetPasswordSchema(BaseSchema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    password = fields.String(required=True, load_only=True, **PASSWORD)
-    birth_year = fields.Integer(strict=True, validate=BIRTH_YEAR, allow_none=True)
-    guardian_consent = fields.Boolean(load_default=False)
-
-
-class ManagedNeedQuerySchema(PaginationSchema):
-    status = fields.String(validate=validate.OneOf(MANAGED_NEED_STATUSES))
-
-
-class CheckInCodeSchema(BaseSchema):
-    need_id = Id()
-    code = fields.String(metadata={"description": "6 digits; good for this minute and the next"})
-    qr_svg = fields.String(metadata={"description": "a QR of `url`, the page where the applicant checks in"})
-    url = fields.String()
-    expires_at = TokyoDateTime()
-
-
-class CheckInSchema(BaseSchema):
-    code = BoundedString(32, required=True, metadata={"example": "042917"})
-
-
-class CompletedCountSchema(BaseSchema):
-    completed = fields.Integer()

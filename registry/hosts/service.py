@@ -1,22 +1,24 @@
 """Hosts (ヌシ): staff of a 団体 invite, list, trust and deactivate them. Functions flush; the
-request commits. Check-in lives in checkin.py, the set-password links in tokens.py."""
+request commits. The set-password links are the accounts domain's (accounts/links.py); a host's
+needs and check-in are the needs domain's."""
 import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 
-from registry.accounts import service as accounts
-from registry.accounts.models import User, new_session_nonce
+from registry.accounts import links, service as accounts
+from registry.accounts.models import HOST_INVITATION, User, new_session_nonce
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import HOST, STAFF
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import utcnow
 from registry.errors import Problem, not_found, validation_error
 from registry.extensions import db
-from registry.hosts import tokens
-from registry.hosts.models import HOST_INVITATION, Host
-from registry.needs.models import DRAFT, Need
+from registry.hosts.models import Host
+from registry.notifications.models import INVITATION_MAIL
+from registry.notifications.service import queue_account_mail
+from registry.notifications.verification import mail_configured
 from registry.organizations import service as organizations
 
 
@@ -40,9 +42,9 @@ def profile_of(user: User | None) -> Host | None:
 
 
 def invite(staff: User, organization_code: str, *, email: str, display_name: str, host_name: str,
-           trusted: bool = False, site_url: str, send_mail: bool = False, now: datetime | None = None):
-    """POST /organizations/{code}/hosts: a host account without a password and its one-time link.
-    Returns (host, raw token, link, token row)."""
+           trusted: bool = False, settings, now: datetime | None = None):
+    """POST /organizations/{code}/hosts: a host account without a password and its one-time link,
+    also e-mailed when the service sends e-mail. Returns (host, raw token, link, token row)."""
     now = now or utcnow()
     org = organizations.get(organization_code)
     _staff_of(staff, org.code)
@@ -58,12 +60,10 @@ def invite(staff: User, organization_code: str, *, email: str, display_name: str
                 invited_by=staff.id, created_at=now)
     db.session.add(host)
     db.session.flush()
-    raw, row = tokens.issue(user, HOST_INVITATION, created_by=staff, now=now)
-    if send_mail:  # the link is also e-mailed (the message mints its own copy when it is sent)
-        from registry.notifications.models import INVITATION_MAIL
-        from registry.notifications.service import queue_account_mail
+    raw, row = links.issue(user, HOST_INVITATION, created_by=staff, now=now)
+    if mail_configured(settings):  # the link is also e-mailed (the message mints its own copy when it is sent)
         queue_account_mail(user, INVITATION_MAIL, now=now)
-    return host, raw, tokens.link(raw, site_url), row
+    return host, raw, links.link(raw, settings["SITE_URL"]), row
 
 
 def reinvite(staff: User, host_id: uuid.UUID, *, site_url: str, now: datetime | None = None):
@@ -71,8 +71,8 @@ def reinvite(staff: User, host_id: uuid.UUID, *, site_url: str, now: datetime | 
     host = managed_host(staff, host_id)
     if not host.active:
         raise Problem(409, "invalid_state", N_("This host has been deactivated."))
-    raw, row = tokens.issue(host.user, HOST_INVITATION, created_by=staff, now=now)
-    return host, raw, tokens.link(raw, site_url), row
+    raw, row = links.issue(host.user, HOST_INVITATION, created_by=staff, now=now)
+    return host, raw, links.link(raw, site_url), row
 
 
 def hosts_of(staff: User, organization_code: str):
@@ -138,24 +138,5 @@ def deactivate(staff: User, host_id: uuid.UUID, *, now: datetime | None = None) 
     user.deactivated_at = now
     user.session_nonce = new_session_nonce()
     accounts.revoke_all_tokens(user, now)
-    tokens.void_unused(user, now=now)
+    links.void_unused(user, now=now)
     db.session.flush()
-
-
-def managed_needs(actor: User, status: str | None = None):
-    """GET /me/needs: a host's own needs, or all of a staff member's 団体's needs, drafts included,
-    by `starts_on` then id."""
-    stmt = select(Need).order_by(Need.starts_on, Need.id)
-    if actor.role == HOST:
-        stmt = stmt.where(Need.host_id == actor.id, Need.organization_code == actor.organization_code)
-    else:
-        stmt = stmt.where(Need.organization_code == actor.organization_code)
-    if status:
-        stmt = stmt.where(Need.status == status)
-    return stmt
-
-
-def drafts_of(staff: User):
-    """Drafts waiting for the staff of a 団体 to publish them, oldest first."""
-    return select(Need).where(Need.organization_code == staff.organization_code, Need.status == DRAFT) \
-        .order_by(Need.created_at, Need.id)

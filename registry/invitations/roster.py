@@ -28,7 +28,7 @@ How a run goes, in one transaction (the caller commits), chunk by chunk as the C
    When the role may set `session_replication_role`, the per-row foreign-key triggers are off for
    these writes and every reference of the rows written is checked set-wise before the
    transaction can commit (seed-demo's bulk-load rule, reused); `skip_fk_triggers=False` keeps them.
-4. Each account this run created gets a one-time set-password link (`hosts.tokens`: purpose
+4. Each account this run created gets a one-time set-password link (`accounts.links`: purpose
    `roster_invitation`, valid 14 days, naming its invitation, which using it accepts), handed to
    `links(email, link)` once its chunk is written, in line order. Existing accounts get no link:
    the invitation waits in their inbox (`GET /me/invitations`). Links are minted only for accounts
@@ -61,13 +61,13 @@ from typing import Callable, Iterator
 from marshmallow import validate
 from sqlalchemy import select, text
 
+from registry.accounts import links as tokens
+from registry.accounts.models import ROSTER_INVITATION
 from registry.common.ids import ascending_ids
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db
 from registry.figures.seed import Bulk, _check_references, _skip_fk_triggers  # seed-demo's bulk loading
-from registry.hosts import tokens
-from registry.hosts.models import ROSTER_INVITATION
 from registry.invitations.models import PENDING
 from registry.organizations import service as organizations
 from registry.organizations.codes import padded, prefecture_code_of

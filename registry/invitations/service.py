@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from registry.accounts.models import User
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db

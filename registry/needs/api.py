@@ -1,21 +1,23 @@
 import uuid
 
-from flask import Response
+from flask import Response, current_app, request
 from flask_login import current_user
 
+from registry.common import limits
 from registry.common.auth import HOST, RESIDENT, STAFF, current_actor, public, require
 from registry.common.openapi import Blueprint
 from registry.common.pagination import PAGINATED, paginate
 from registry.common.schemas import PaginationSchema
 from registry.common.time import today_tokyo
-from registry.needs import recommendations, service
+from registry.needs import checkin, recommendations, service
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, NO_SHOW
 from registry.needs.schemas import (
-    ActivitySchema, ApplicationQuerySchema, ApplicationSchema, ApplySchema, CandidateSchema, LimitSchema,
-    NeedCreateSchema, NeedQuerySchema, NeedSchema, NeedUpdateSchema, RecommendationSchema,
+    ActivitySchema, ApplicationQuerySchema, ApplicationSchema, ApplySchema, CandidateSchema, CheckInCodeSchema,
+    CheckInSchema, CompletedCountSchema, LimitSchema, ManagedNeedQuerySchema, NeedCreateSchema, NeedQuerySchema,
+    NeedSchema, NeedUpdateSchema, RecommendationSchema,
 )
 
-blp = Blueprint("needs", __name__, description="Needs (募集), applications and recommendations")
+blp = Blueprint("needs", __name__, description="Needs (募集), applications, recommendations and check-in")
 
 
 def _me():
@@ -198,3 +200,43 @@ def need_candidates(args, need_id: uuid.UUID):
     """Adult residents who consented to scouting and have not applied, best first."""
     found = recommendations.candidates(_me(), need_id, args["limit"], today=today_tokyo())
     return service.audit_candidates(_me(), found)
+
+
+@blp.get("/me/needs")
+@require(STAFF, HOST)
+@blp.arguments(ManagedNeedQuerySchema, location="query")
+@blp.response(200, NeedSchema(many=True), headers=PAGINATED)
+def my_needs(args):
+    """The needs I manage, drafts included: a host's own, or every need of a staff member's 団体; by
+    `starts_on` then id. `status` filters the stored status."""
+    return paginate(service.managed_needs(_me(), args.get("status")), args["page"], args["per_page"])
+
+
+@blp.get("/needs/<uuid:need_id>/check-in-code")
+@require(STAFF, HOST)
+@blp.response(200, CheckInCodeSchema)
+@blp.alt_response(409, response="CONFLICT")
+def check_in_code(need_id: uuid.UUID):
+    """The need's current check-in code and its QR, while the need is in progress (else 409
+    `not_in_progress`); good for this minute and the next."""
+    return checkin.current_code(_me(), need_id, secret_key=current_app.config["SECRET_KEY"],
+                                site_root=request.url_root)
+
+
+@blp.post("/needs/<uuid:need_id>/check-in")
+@limits.check_in
+@require(RESIDENT)
+@blp.arguments(CheckInSchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT")
+def check_in(data, need_id: uuid.UUID):
+    """An accepted applicant checks in with the code the host shows."""
+    return checkin.check_in(_me(), need_id, data["code"], secret_key=current_app.config["SECRET_KEY"])
+
+
+@blp.post("/needs/<uuid:need_id>/complete-checked-in")
+@require(STAFF, HOST)
+@blp.response(200, CompletedCountSchema)
+def complete_checked_in(need_id: uuid.UUID):
+    """Every checked-in accepted application becomes `completed` (recording designated activities)."""
+    return {"completed": checkin.complete_checked_in(_me(), need_id)}

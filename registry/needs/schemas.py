@@ -141,3 +141,26 @@ class CandidateSchema(BaseSchema):
 
 class ApplicationQuerySchema(PaginationSchema):
     status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
+
+
+MANAGED_NEED_STATUSES = ("draft", "open", "closed", "cancelled")
+
+
+class ManagedNeedQuerySchema(PaginationSchema):
+    status = fields.String(validate=validate.OneOf(MANAGED_NEED_STATUSES))
+
+
+class CheckInCodeSchema(BaseSchema):
+    need_id = Id()
+    code = fields.String(metadata={"description": "6 digits; good for this minute and the next"})
+    qr_svg = fields.String(metadata={"description": "a QR of `url`, the page where the applicant checks in"})
+    url = fields.String()
+    expires_at = TokyoDateTime()
+
+
+class CheckInSchema(BaseSchema):
+    code = BoundedString(32, required=True, metadata={"example": "042917"})
+
+
+class CompletedCountSchema(BaseSchema):
+    completed = fields.Integer()

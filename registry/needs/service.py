@@ -18,16 +18,17 @@ from registry.accounts.service import is_adult
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import HOST, STAFF
-from registry.common.messages import N_
+from registry.hosts import service as hosts
+from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
 from registry.extensions import db
+from registry.needs import notices
 from registry.needs.calendar import calendar_entry
 from registry.needs.models import (
     ACCEPTED, APPLIED, CANCELLED, CLOSED, COMPLETED, DECLINED, DRAFT, LIVE, NO_SHOW, OPEN, SIDE_JOB, WAITLISTED,
     Application, Need,
 )
-from registry.notifications import events as notify
 from registry.organizations import service as organizations
 from registry.registrations import service as registrations
 from registry.registrations.models import Activity
@@ -124,8 +125,7 @@ def create_need(actor: User, data: dict, *, now: datetime | None = None) -> Need
         raise Problem(403, "forbidden")
     data = dict(data)
     if actor.role == HOST:
-        from registry.hosts.models import Host
-        host = db.session.get(Host, actor.id)
+        host = hosts.profile_of(actor)
         trusted = host is not None and host.trusted
         need.status = OPEN if trusted else DRAFT
         if trusted:
@@ -186,7 +186,7 @@ def cancel_need(actor: User, need_id: uuid.UUID, *, now: datetime | None = None)
     need.status, need.cancelled_at = CANCELLED, now or utcnow()
     need.updated_at = need.cancelled_at
     db.session.flush()
-    notify.need_cancelled(need, now=need.cancelled_at)
+    notices.need_cancelled(need, now=need.cancelled_at)
     return need
 
 
@@ -288,7 +288,7 @@ def _promote_waitlisted(need: Need, places: int, now: datetime) -> None:
             select(Application).where(Application.need_id == need.id, Application.status == WAITLISTED)
             .order_by(Application.created_at, Application.id).limit(places)):
         application.status, application.updated_at = APPLIED, now
-        notify.waitlist_promoted(application, need, now=now)
+        notices.waitlist_promoted(application, need, now=now)
 
 
 def _set_status(need: Need, application: Application, status: str, now: datetime) -> None:
@@ -329,7 +329,7 @@ def decide(actor: User, application_id: uuid.UUID, status: str, *, now: datetime
     if status == COMPLETED and need.counts_as_activity:
         _record_activity(application, need, today, now)
     db.session.flush()
-    notify.application_decided(application, need, now=now)  # accepted or declined: the applicant is told
+    notices.application_decided(application, need, now=now)  # accepted or declined: the applicant is told
     return application
 
 
@@ -419,3 +419,22 @@ def calendar_for(user: User, application_id: uuid.UUID, *, now: datetime | None 
         raise Problem(409, "invalid_state", N_("Only an accepted application has a calendar entry."))
     host = need.host_name or organizations.get(need.organization_code).name
     return calendar_entry(application, host, now=now or utcnow())
+
+
+def managed_needs(actor: User, status: str | None = None):
+    """GET /me/needs: a host's own needs, or all of a staff member's 団体's needs, drafts included,
+    by `starts_on` then id."""
+    stmt = select(Need).order_by(Need.starts_on, Need.id)
+    if actor.role == HOST:
+        stmt = stmt.where(Need.host_id == actor.id, Need.organization_code == actor.organization_code)
+    else:
+        stmt = stmt.where(Need.organization_code == actor.organization_code)
+    if status:
+        stmt = stmt.where(Need.status == status)
+    return stmt
+
+
+def drafts_of(staff: User):
+    """Drafts waiting for the staff of a 団体 to publish them, oldest first."""
+    return select(Need).where(Need.organization_code == staff.organization_code, Need.status == DRAFT) \
+        .order_by(Need.created_at, Need.id)

@@ -3,7 +3,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from registry.extensions import db
-from registry.notifications import mail, reminders, sender
+from registry.notifications import mail, sender
+from registry.workflows.notices import create_due_reminders
 
 
 @click.command("send-notifications")
@@ -12,7 +13,7 @@ from registry.notifications import mail, reminders, sender
 @with_appcontext
 def send_notifications_command(limit):
     """Create due reminders, then send due e-mails over SMTP_URL, each once (run it from cron)."""
-    created = reminders.create_due()
+    created = create_due_reminders()
     db.session.commit()
     click.echo("reminders: " + ", ".join(f"{kind} {n}" for kind, n in created.items()))
     settings = mail.settings_from(current_app.config)

@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from registry.accounts.models import User
+from registry.accounts import links
+from registry.accounts.models import HOST_INVITATION, PASSWORD_RESET, ROSTER_INVITATION, User
 from registry.common.time import utcnow
 from registry.extensions import db
 from registry.notifications import mail, service, texts, verification
@@ -101,16 +102,14 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
             raise Skip("password already set")
         # The link is minted now, so no usable token is ever stored; the link staff were shown
         # stays good too, and whichever is used first spends the others.
-        from registry.hosts import tokens
-        purpose = tokens.HOST_INVITATION if user.role == "host" else tokens.ROSTER_INVITATION
-        raw, _row = tokens.issue(user, purpose, keep_others=True, now=now)
+        purpose = HOST_INVITATION if user.role == "host" else ROSTER_INVITATION
+        raw, _row = links.issue(user, purpose, keep_others=True, now=now)
         sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.INVITATION))
-        url = tokens.link(raw, site_url)
-    elif row.kind == PASSWORD_RESET_MAIL:
-        from registry.hosts import tokens  # minted now: no usable token is stored (the newest link wins)
-        raw, _row = tokens.issue(user, tokens.PASSWORD_RESET, now=now)
+        url = links.link(raw, site_url)
+    elif row.kind == PASSWORD_RESET_MAIL:  # minted now: no usable token is stored (the newest link wins)
+        raw, _row = links.issue(user, PASSWORD_RESET, now=now)
         sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.PASSWORD_RESET))
-        url = tokens.link(raw, site_url)
+        url = links.link(raw, site_url)
     else:
         raise Skip(f"unknown kind {row.kind}")
     return mail.compose(outbox_id=row.id, to=user.email, sections=sections, url=url,

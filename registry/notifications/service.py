@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from registry.accounts.models import User
@@ -72,6 +72,21 @@ def queue_account_mail(user: User, kind: str = VERIFY_EMAIL_MAIL, *, now: dateti
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def reminded(kind: str, subject_id, subject_on):
+    """SQL: a reminder of `kind` for this subject and date exists already (for the domains' reminder
+    queries; the unique reminder index makes `notify` create it once anyway)."""
+    return exists().where(Notification.kind == kind, Notification.subject_id == subject_id,
+                          Notification.subject_on == subject_on)
+
+
+def one_writer_at_a_time() -> None:
+    """SQLite: take the database's write lock before reading, so an overlapping run of
+    `send-notifications` waits for this one (busy_timeout) instead of failing on a stale snapshot
+    when it writes. PostgreSQL needs nothing: the unique reminder index decides between runs."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("UPDATE notifications SET kind = kind WHERE 1 = 0"))
 
 
 # --- the inbox ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ from marshmallow import ValidationError, fields, validate
 
 from registry.common.schemas import BaseSchema, BoundedString, PaginationSchema
 from registry.organizations.codes import normalize_prefecture_param
-from registry.common.messages import N_
+from registry.i18n import N_
 
 
 class PrefectureParam(fields.String):

@@ -7,7 +7,7 @@ from registry.errors import Problem
 from registry.extensions import db
 from registry.organizations.codes import check_digit, is_well_formed, to_hiragana
 from registry.organizations.models import MUNICIPALITY, Organization, Ward
-from registry.common.messages import N_
+from registry.i18n import N_
 
 
 def find(code) -> Organization | None:

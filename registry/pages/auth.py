@@ -8,9 +8,9 @@ from registry.accounts.schemas import LoginSchema, SignupSchema
 from registry.common import limits
 from registry.common.auth import ADMIN, HOST, NATIONAL, STAFF
 from registry.notifications import verification
-from registry.notifications.verification import request_verification
 from registry.organizations.service import municipalities_by_prefecture
 from registry.pages.common import attempt, form_values, load_form, page_blueprint, public_page, safe_next
+from registry.workflows import accounts as workflows
 
 blp = page_blueprint("auth_pages", __name__)
 
@@ -33,9 +33,8 @@ def signup():
     values, feedback = {}, None
     if request.method == "POST":
         values = form_values(SignupSchema())
-        user, feedback = attempt(lambda: accounts.create_resident(**load_form(SignupSchema())))
+        user, feedback = attempt(lambda: workflows.sign_up(load_form(SignupSchema()), settings=current_app.config))
         if user is not None:
-            request_verification(user, settings=current_app.config)
             _sign_in(user)
             flash(_("Welcome! Your account is ready."))
             return redirect(safe_next("/my"))

@@ -3,13 +3,13 @@ schemas, and sign-in for pages (a redirect to /login instead of a 401)."""
 from functools import wraps
 from urllib.parse import urlparse
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError, fields
 
 from registry.common.auth import SAFE_METHODS
-from registry.errors import Problem
-from registry.extensions import csrf
+from registry.errors import TITLES, Problem, translate_errors
+from registry.extensions import csrf, db
 
 
 def page_blueprint(name: str, import_name: str) -> Blueprint:
@@ -87,7 +87,6 @@ def safe_next(default: str) -> str:
 def problem_feedback(problem: Problem) -> tuple[dict, str]:
     """(field → messages, a sentence for the top of the form), in the reader's language. A list's
     or a nested object's messages are shown beside the form's one input for it (`skills`)."""
-    from registry.errors import TITLES, translate_errors
     field_errors = {name: _messages(value) for name, value in translate_errors(problem.errors or {}).items()}
     title = TITLES.get(problem.code)
     message = translate_errors(problem.detail) if problem.detail else (str(title) if title else problem.code)
@@ -97,7 +96,6 @@ def problem_feedback(problem: Problem) -> tuple[dict, str]:
 def attempt(action):
     """Runs a service call for a page: (result, None), or on a refusal (None, (field errors,
     message)) after rolling back whatever the call flushed, so the request commits nothing of it."""
-    from registry.extensions import db
     try:
         return action(), None
     except Problem as problem:
@@ -111,7 +109,6 @@ def attempt(action):
 def act(action, done: str, to: str):
     """A form's post-redirect-get: run the service call, flash its outcome (with any field's
     message: the form is gone after the redirect), go back to `to`."""
-    from flask import flash
     _result, feedback = attempt(action)
     flash(" ".join(dict.fromkeys([feedback[1], *_messages(feedback[0])])) if feedback else done)
     return redirect(to)

@@ -15,18 +15,20 @@ from registry.common.pagination import paginate
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db
-from registry.hosts import checkin, service as hosts, tokens
-from registry.hosts.schemas import HostCreateSchema, SetPasswordSchema
+from registry.accounts import links as tokens
+from registry.accounts.schemas import SetPasswordSchema
+from registry.hosts import service as hosts
+from registry.hosts.schemas import HostCreateSchema
 from registry.invitations import service as invitations
 from registry.invitations.models import ACCEPTED as INVITATION_ACCEPTED
-from registry.needs import service as needs
+from registry.needs import checkin, service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, DRAFT, KINDS, NO_SHOW, Application, Need
 from registry.needs.schemas import NeedCreateSchema
-from registry.notifications.verification import mail_configured
 from registry.organizations import service as organizations
 from registry.pages.common import (
     act, attempt, form_values, load_form, page_blueprint, page_require, problem_feedback, public_page,
 )
+from registry.workflows import accounts as workflows
 
 blp = page_blueprint("host_pages", __name__)
 DECISIONS = {"accept": ACCEPTED, "decline": DECLINED, "complete": COMPLETED, "no-show": NO_SHOW}
@@ -59,16 +61,15 @@ def set_password():
             if request.form.get("password_again", "") != request.form.get("password", ""):
                 raise Problem(422, "validation_error", errors={"password_again": [_("The passwords differ.")]})
             data = load_form(SetPasswordSchema(), values)
-            return tokens.set_password(data["token"], password=data["password"], birth_year=data.get("birth_year"),
-                                       guardian_consent=data["guardian_consent"])
+            return workflows.set_password(data["token"], password=data["password"], birth_year=data.get("birth_year"),
+                                          guardian_consent=data["guardian_consent"])
 
         result, feedback = attempt(use)
         if result is not None:
-            user, row = result
+            user, invitation = result
             session.clear()  # a new session: no fixation
             login_user(user)
             flash(_("Your password is set. Welcome!"))
-            invitation = invitations.find(row.subject_id) if row.subject_id else None
             if invitation is not None and invitation.status == INVITATION_ACCEPTED:
                 flash(_("You are now registered with %(name)s.",
                         name=organizations.find(invitation.organization_code).name))
@@ -96,7 +97,7 @@ def console():
     me = _me()
     profile = hosts.profile_of(me)
     today = today_tokyo()
-    own = list(db.session.scalars(hosts.managed_needs(me)))
+    own = list(db.session.scalars(needs.managed_needs(me)))
     counts = dict(db.session.execute(
         select(Application.need_id, func.count()).where(Application.need_id.in_([n.id for n in own]),
                                                         Application.status.in_(("applied", "waitlisted")))
@@ -241,7 +242,7 @@ def _staff_page(created=None, link=None, errors=None, message=None, values=None,
     me = _me()
     org = organizations.find(me.organization_code)
     host_list, _h = paginate(hosts.hosts_of(me, org.code), 1, 200)
-    drafts, _h = paginate(hosts.drafts_of(me), 1, 100)
+    drafts, _h = paginate(needs.drafts_of(me), 1, 100)
     host_list = hosts.audit_hosts(me, host_list)  # their contact people's names and e-mails
     return render_template("pages/hosts_staff.html", org=org, hosts=host_list, drafts=drafts, created=created,
                            link=link, errors=errors or {}, message=message, values=values or {}), status
@@ -258,8 +259,7 @@ def staff_hosts():
 def staff_invite():
     me = _me()
     values = form_values(HostCreateSchema())
-    result, feedback = attempt(lambda: hosts.invite(me, me.organization_code, site_url=current_app.config["SITE_URL"],
-                                                   send_mail=mail_configured(current_app.config),
+    result, feedback = attempt(lambda: hosts.invite(me, me.organization_code, settings=current_app.config,
                                                     **load_form(HostCreateSchema(), values)))
     if result is None:
         return _staff_page(errors=feedback[0], message=feedback[1], values=values, status=422)

@@ -13,17 +13,17 @@ from registry.announcements import service as announcements
 from registry.evidence import files as evidence_files, service as evidence
 from registry.evidence.models import KINDS as EVIDENCE_KINDS
 from registry.evidence.schemas import EvidenceCreateSchema
-from registry.hosts import checkin
 from registry.invitations import service as invitations
 from registry.invitations.models import PENDING
 from registry.notifications import service as notifications
 from registry.common.time import today_tokyo
 from registry.extensions import db
-from registry.needs import recommendations, service as needs
+from registry.needs import checkin, recommendations, service as needs
 from registry.organizations import service as organizations
 from registry.errors import Problem
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.registrations import service as registrations
+from registry.workflows import accounts as workflows, erasure
 
 blp = page_blueprint("resident_pages", __name__)
 
@@ -79,7 +79,7 @@ def update_profile():
         values["interests"] = _split(request.form.get("interests_text", ""))
         values["consents"] = {name: request.form.get(f"consent_{name}") == "on"
                               for name in ("share_profile", "scouting", "announcements")}
-        return accounts.update_profile(_me(), load_form(schema, values))
+        return workflows.update_profile(_me(), load_form(schema, values))
 
     result, feedback = attempt(change)
     if result is None:
@@ -123,7 +123,7 @@ def erase():
     if request.form.get("confirm") != "erase":
         flash(_("Tick the box to confirm that your account and data are to be erased."))
         return redirect(url_for("resident_pages.my") + "#erase")
-    accounts.erase(_me())
+    erasure.erase(_me())
     logout_user()
     flash(_("Your account and personal data are erased."))
     return redirect(url_for("public_pages.index"))

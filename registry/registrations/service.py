@@ -16,14 +16,14 @@ from registry.audit.service import record_read
 from registry.common.auth import ADMIN, STAFF
 from registry.common.database import Upsert
 from registry.common.ids import new_id
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import one_year_after, one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db
 from registry.figures.ledger import FigureChange, forget_person, home_prefecture
-from registry.notifications.events import premium_decided as notify_premium_decided
 from registry.organizations import service as organizations
 from registry.organizations.models import PREFECTURE, Organization
+from registry.registrations import notices
 from registry.registrations.models import (
     ACTIVE, BASIC, MOVED_IN, PREMIUM, WITHDRAWN, Activity, IdentityVerification, PremiumRequest,
     Registration,
@@ -315,7 +315,7 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     request.status, request.decided_at, request.decided_by = APPROVED, now, staff.id
     db.session.flush()
     change.record(kind, registration=reg, now=now, actor_id=staff.id)
-    notify_premium_decided(request, now=now)
+    notices.premium_decided(request, now=now)
     return request
 
 
@@ -326,7 +326,7 @@ def reject_premium(staff: User, request_id: uuid.UUID, reason: str, *, now: date
     request.status, request.reason = REJECTED, reason
     request.decided_at, request.decided_by = now or utcnow(), staff.id
     db.session.flush()
-    notify_premium_decided(request, now=request.decided_at)
+    notices.premium_decided(request, now=request.decided_at)
     return request
 
 

@@ -14,8 +14,8 @@ NOW = datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc)
 
 
 def _resident(home="131016", consent=True):
-    user, _ = accounts.signup(email=f"a-{uuid.uuid4().hex[:8]}@example.jp", password="password-123",
-                              display_name="住民", home_municipality_code=home, birth_year=1980, ttl_days=1)
+    user = accounts.create_resident(email=f"a-{uuid.uuid4().hex[:8]}@example.jp", password="password-123",
+                              display_name="住民", home_municipality_code=home, birth_year=1980)
     user.consent_announcements = consent
     return user
 

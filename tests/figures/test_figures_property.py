@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from registry.accounts import service as accounts
+from registry.workflows import accounts as workflows, erasure
 from registry.common.time import today_tokyo
 from registry.errors import Problem
 from registry.extensions import db
@@ -24,8 +25,8 @@ class RegistryMachine(RuleBasedStateMachine):
         self.savepoint = db.session.begin_nested()
         self.people = []
         for i, home in enumerate(HOMES[:4]):
-            user, _ = accounts.signup(email=f"p{i}@example.jp", password="password-123", display_name=f"p{i}",
-                                      home_municipality_code=home, birth_year=1960 + 10 * i, ttl_days=1)
+            user = accounts.create_resident(email=f"p{i}@example.jp", password="password-123", display_name=f"p{i}",
+                                      home_municipality_code=home, birth_year=1960 + 10 * i)
             self.people.append(user)
         self.staff = {code: accounts.create_user(email=f"s{code}@example.jp", password="password-123",
                                                  role="staff", organization_code=code) for code in TARGETS}
@@ -58,13 +59,13 @@ class RegistryMachine(RuleBasedStateMachine):
     def move(self, who, home):
         person = self.people[who]
         if not person.erased_at:
-            accounts.update_profile(person, {"home_municipality_code": home})
+            workflows.update_profile(person, {"home_municipality_code": home})
 
     @rule(who=st.integers(0, 3), year=st.integers(1940, 2008))
     def change_birth_year(self, who, year):
         person = self.people[who]
         if not person.erased_at:
-            accounts.update_profile(person, {"birth_year": year})
+            workflows.update_profile(person, {"birth_year": year})
 
     @rule(who=st.integers(0, 3), which=st.integers(0, 7))
     def make_premium(self, who, which):
@@ -95,7 +96,7 @@ class RegistryMachine(RuleBasedStateMachine):
     def erase(self, who):
         person = self.people[who]
         if not person.erased_at:
-            accounts.erase(person)
+            erasure.erase(person)
 
     @invariant()
     def figures_equal_recount(self):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from registry.common.time import today_tokyo, utcnow
 from registry.extensions import db, limiter
-from registry.hosts import checkin
+from registry.needs import checkin
 from registry.needs.models import Application
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration

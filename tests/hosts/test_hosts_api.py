@@ -8,8 +8,8 @@ from sqlalchemy import select
 from registry.accounts.models import User
 from registry.common.time import utcnow
 from registry.extensions import db
-from registry.hosts import tokens
-from registry.hosts.models import HOST_INVITATION, PASSWORD_RESET, SetPasswordToken
+from registry.accounts import links as tokens
+from registry.accounts.models import HOST_INVITATION, PASSWORD_RESET, SetPasswordToken
 from tests.hosts.conftest import HIDA, TAKAYAMA
 
 
@@ -170,7 +170,7 @@ def test_deactivated_host_session_ends(api, staff, invite, browser):
 
 def test_resident_links_need_a_birth_year_when_missing(api, invite):
     """A roster invitation may not know the birth year: setting the password then asks for it."""
-    from registry.hosts.models import ROSTER_INVITATION
+    from registry.accounts.models import ROSTER_INVITATION
     user = User(email="roster@example.jp", email_key="roster@example.jp", role="resident", display_name="名簿",
                 home_municipality_code="131016", skills=[], interests=[])
     db.session.add(user)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from registry.accounts import service as accounts
 from registry.extensions import db
-from registry.hosts import checkin
+from registry.needs import checkin
 from registry.needs.models import Application, Need
 from tests.hosts.conftest import HIDA, in_progress
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from registry.accounts.models import User
 from registry.extensions import db
 from registry.figures import recount
-from registry.hosts.models import SetPasswordToken
+from registry.accounts.models import SetPasswordToken
 from registry.invitations import roster
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization

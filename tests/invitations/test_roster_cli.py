@@ -9,7 +9,7 @@ from registry.accounts.models import User
 from registry.common.time import today_tokyo, utcnow
 from registry.extensions import db
 from registry.figures import recount
-from registry.hosts.models import ROSTER_INVITATION, SetPasswordToken
+from registry.accounts.models import ROSTER_INVITATION, SetPasswordToken
 from registry.invitations.models import Invitation
 from registry.registrations.models import Registration
 from tests.invitations.conftest import (

@@ -15,8 +15,8 @@ from sqlalchemy import func, select, text
 from registry.accounts.models import User
 from registry.common.ids import ascending_ids
 from registry.extensions import db
-from registry.hosts import tokens
-from registry.hosts.models import SetPasswordToken
+from registry.accounts import links as tokens
+from registry.accounts.models import SetPasswordToken
 from registry.invitations import roster
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization

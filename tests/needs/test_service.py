@@ -20,8 +20,8 @@ TODAY = NOW.astimezone(TOKYO).date()
 
 
 def _person(home="131016", birth_year=1990, **profile):
-    user, _ = accounts.signup(email=f"s-{uuid.uuid4().hex[:8]}@example.jp", password="password-123",
-                              display_name="住民", home_municipality_code=home, birth_year=birth_year, ttl_days=1,
+    user = accounts.create_resident(email=f"s-{uuid.uuid4().hex[:8]}@example.jp", password="password-123",
+                              display_name="住民", home_municipality_code=home, birth_year=birth_year,
                               now=NOW)
     for name, value in profile.items():
         setattr(user, name, value)

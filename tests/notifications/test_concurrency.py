@@ -11,7 +11,8 @@ from registry.accounts import service as accounts
 from registry.accounts.models import User
 from registry.common.time import today_tokyo, utcnow
 from registry.extensions import db
-from registry.notifications import reminders, texts
+from registry.evidence import notices as evidence_notices
+from registry.workflows.notices import create_due_reminders
 from registry.notifications.models import Notification, OutboxMessage
 from registry.notifications.service import notify
 from registry.registrations import service as registrations
@@ -41,7 +42,7 @@ def _queue(app, user_ids, per_person: int) -> None:
         for user_id in user_ids:
             user = db.session.get(User, user_id)
             for i in range(per_person):
-                notify(user, "evidence_decided", *texts.EVIDENCE_APPROVED, "/my",
+                notify(user, "evidence_decided", *evidence_notices.EVIDENCE_APPROVED, "/my",
                        params={"organization": "飛騨市", "done_on": f"2026-01-{i + 1:02d}"})
         db.session.commit()
 
@@ -115,7 +116,7 @@ def test_overlapping_reminder_runs_create_each_reminder_once(app):
         try:
             with app.app_context():
                 barrier.wait()
-                created.append(reminders.create_due()["premium_expiring"])
+                created.append(create_due_reminders()["premium_expiring"])
                 db.session.commit()
                 db.session.remove()
         except Exception as error:  # surfaced below

@@ -7,14 +7,16 @@ from sqlalchemy import select
 
 from registry.common.time import utcnow
 from registry.extensions import db
-from registry.notifications import mail, sender, texts
+from registry.registrations import notices as registration_notices
+from registry.evidence import notices as evidence_notices
+from registry.notifications import mail, sender
 from registry.notifications.models import OutboxMessage
 from registry.notifications.service import notify
 from tests.notifications.conftest import send
 
 
 def _approved(user, **kwargs):
-    title, body = texts.PREMIUM_APPROVED
+    title, body = registration_notices.PREMIUM_APPROVED
     notification = notify(user, "premium_decided", title, body, "/my",
                           params={"organization": "飛騨市", "valid_until": "2027-03-31"}, **kwargs)
     db.session.commit()
@@ -56,7 +58,7 @@ def test_an_email_arrives_once_in_japanese_then_english(app, smtp, resident):
 
 def test_html_escapes_what_people_wrote(app, smtp, resident):
     user, _ = resident()
-    title, body = texts.EVIDENCE_REJECTED
+    title, body = evidence_notices.EVIDENCE_REJECTED
     notify(user, "evidence_decided", title, body, "/my",
            params={"organization": "飛騨市", "reason": "<script>alert(1)</script> & 読めません"})
     db.session.commit()

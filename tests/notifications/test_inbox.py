@@ -5,13 +5,13 @@ from sqlalchemy import func, select
 
 from registry.common.time import utcnow
 from registry.extensions import db
-from registry.notifications import texts
+from registry.registrations import notices as registration_notices
 from registry.notifications.models import Notification, OutboxMessage
 from registry.notifications.service import notify
 
 
 def _notify(user, n=0, **kwargs):
-    title, body = texts.PREMIUM_APPROVED
+    title, body = registration_notices.PREMIUM_APPROVED
     kwargs.setdefault("params", {"organization": "飛騨市", "valid_until": "2027-03-31"})
     notification = notify(user, "premium_decided", title, body, "/my",
                           now=kwargs.pop("now", utcnow() + timedelta(seconds=n)), **kwargs)

@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from registry.common.time import today_tokyo, utcnow
 from registry.extensions import db
-from registry.notifications import reminders
+from registry.needs.notices import need_starts_tomorrow
+from registry.registrations.notices import premium_expiring
+from registry.workflows.notices import create_due_reminders
 from registry.notifications.models import Notification, OutboxMessage
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
@@ -46,8 +48,8 @@ def staff(make_account):
 def test_premium_expiring_within_30_days_once(api, resident, staff, days, reminded):
     user, token = resident()
     reg = _premium(api, token, user, staff, expires_in_days=days)  # -1: already lapsed
-    first = reminders.premium_expiring()
-    assert reminders.premium_expiring() == 0  # each once
+    first = premium_expiring()
+    assert premium_expiring() == 0  # each once
     assert first == (1 if reminded else 0)
     found = _notifications(user, "premium_expiring")
     assert len(found) == (1 if reminded else 0)
@@ -63,12 +65,12 @@ def test_a_pending_renewal_is_not_reminded_and_a_renewed_one_is_reminded_again(a
     reg = _premium(api, token, user, staff, expires_in_days=20)
     renewal = api.post(f"/registrations/{reg.id}/premium-renewal", token=token)
     assert renewal.status_code == 202
-    assert reminders.premium_expiring() == 0
+    assert premium_expiring() == 0
     assert api.post(f"/premium-requests/{renewal.get_json()['id']}/approve", token=staff).status_code == 200
     db.session.refresh(reg)
     reg.premium_valid_until = today_tokyo() + timedelta(days=5)  # a year later, it ends again
     db.session.commit()
-    assert reminders.premium_expiring() == 1
+    assert premium_expiring() == 1
 
 
 def test_the_reminder_is_emailed_once_by_the_command(app, api, smtp, resident, staff):
@@ -95,13 +97,13 @@ def test_accepted_applicants_are_reminded_the_day_before(api, resident, staff):
     first = api.post(f"/needs/{need_id}/applications", token=accepted_token, json={}).get_json()
     api.post(f"/needs/{need_id}/applications", token=applied_token, json={})
     assert api.post(f"/applications/{first['id']}/accept", token=staff).status_code == 200
-    assert reminders.need_starts_tomorrow() == 1
-    assert reminders.need_starts_tomorrow() == 0
+    assert need_starts_tomorrow() == 1
+    assert need_starts_tomorrow() == 0
     [item] = [n for n in api.get("/me/notifications", token=accepted_token).get_json() if n["kind"] == "need_reminder"]
     assert "朝市の手伝い" in item["body"] and item["link"] == f"/needs/{need_id}"
     assert [n for n in api.get("/me/notifications", token=applied_token).get_json() if n["kind"] == "need_reminder"] == []
     api.post(f"/needs/{need_id}/cancel", token=staff)
-    assert reminders.need_starts_tomorrow() == 0
+    assert need_starts_tomorrow() == 0
 
 
 def test_premium_decided_tells_the_registrant(api, resident, staff):
@@ -144,4 +146,4 @@ def test_evidence_decided_is_notified_and_emailed(app, api, smtp, resident, staf
 
 def test_reminders_and_now(resident):
     """create_due answers per kind, also with nothing due."""
-    assert set(reminders.create_due(now=utcnow())) == {"premium_expiring", "need_reminder"}
+    assert set(create_due_reminders(now=utcnow())) == {"premium_expiring", "need_reminder"}

@@ -4,7 +4,8 @@ import re
 import pytest
 
 from registry.extensions import db
-from registry.notifications import texts, verification
+from registry.registrations import notices as registration_notices
+from registry.notifications import verification
 from registry.notifications.service import notify
 from tests.notifications.conftest import send, user_of
 
@@ -31,7 +32,7 @@ def test_the_verification_mail_and_link(app, api, smtp, signup):
     assert api.get("/me", token=token).get_json()["email_verified"] is True
     assert api.post("/auth/verify-email", json={"token": link_token}).status_code == 200  # again: no change
     # from now on, notifications are e-mailed too
-    notify(user, "premium_decided", *texts.PREMIUM_REJECTED, "/my", params={"organization": "飛騨市", "reason": "x"})
+    notify(user, "premium_decided", *registration_notices.PREMIUM_REJECTED, "/my", params={"organization": "飛騨市", "reason": "x"})
     db.session.commit()
     assert send(app).sent == 1
 

@@ -3,9 +3,10 @@
     raw = issue(user, HOST_INVITATION, created_by=staff)      # → link(raw, site_url) to hand out
     user, row = set_password(raw, password="…")                 # POST /auth/set-password
 
-A later feature reuses this by adding its purpose to `models.PURPOSES` (and the check constraint)
-and a lifetime to `LIFETIMES`; `set_password` returns the token row, so the caller can act on its
-`purpose` and `subject_id` (a roster import accepts the invitation it names) in the same transaction.
+This module owns the links: hosts, the roster import and password resets use it. A later feature
+adds its purpose to `models.PURPOSES` (and the check constraint) and a lifetime to `LIFETIMES`;
+`set_password` returns the token row, so the caller can act on its `purpose` and `subject_id` in
+the same transaction (registry.workflows.links: a roster invitation's link also accepts it).
 """
 import base64
 import hashlib
@@ -16,12 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from registry.accounts import service as accounts
-from registry.accounts.models import User, new_session_nonce
-from registry.common.messages import N_
+from registry.accounts.models import (
+    HOST_INVITATION, PASSWORD_RESET, PURPOSES, ROSTER_INVITATION, SetPasswordToken, User, new_session_nonce,
+)
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db, get_password_hasher
-from registry.hosts.models import HOST_INVITATION, PASSWORD_RESET, PURPOSES, ROSTER_INVITATION, SetPasswordToken
+from registry.i18n import N_
 
 LIFETIMES = {HOST_INVITATION: timedelta(days=7), ROSTER_INVITATION: timedelta(days=14),
              PASSWORD_RESET: timedelta(hours=24)}
@@ -114,9 +116,7 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
     may not know it); a resident account must then give one. A birth year the account already has
     (from a roster) that makes the person under 16 needs `guardian_consent` now, unless it was given.
 
-    A roster invitation's link (purpose `roster_invitation` with a `subject_id`) also accepts that
-    invitation in the same transaction; a registration rule that refuses it (they live there now,
-    or are already registered) leaves the invitation pending and the password set."""
+    The caller acts on the returned row's `purpose` and `subject_id` (registry.workflows.links)."""
     now = now or utcnow()
     spent = db.session.execute(
         update(SetPasswordToken)
@@ -145,9 +145,6 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
     user.session_nonce = new_session_nonce()
     void_unused(user, row.purpose, now=now)
     db.session.flush()
-    if row.purpose == ROSTER_INVITATION and row.subject_id is not None:
-        from registry.invitations import service as invitations  # the roster's invitations depend on links
-        invitations.accept_from_link(user, row.subject_id, now=now)
     return user, row
 
 

@@ -1,5 +1,4 @@
-"""The one-call helpers other domains use at their events (needs, announcements)."""
-import importlib.util
+"""The needs domain's notices: the one-call helpers its service calls at each event."""
 import uuid
 from datetime import timedelta
 
@@ -7,11 +6,11 @@ import pytest
 
 from registry.common.time import today_tokyo
 from registry.extensions import db
-from registry.notifications import events
+from registry.needs import notices as events
+from registry.notifications.service import notify
+from tests.notifications.conftest import resident as verified_resident  # noqa: F401  (a fixture)
 
 HIDA = "212172"
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("registry.needs") is None,
-                                reason="the needs domain is not installed")
 
 
 @pytest.fixture
@@ -39,9 +38,9 @@ def _inbox(api, token, lang="ja", kind=None):
     return [i for i in items if kind is None or i["kind"] == kind]
 
 
-def test_application_decided_and_waitlist_promoted(api, need, resident):
+def test_application_decided_and_waitlist_promoted(api, need, verified_resident):
     need, staff = need
-    (_, first_token), (_, second_token) = resident(), resident()
+    (_, first_token), (_, second_token) = verified_resident(), verified_resident()
     first, second = _apply(api, need, first_token), _apply(api, need, second_token)
     api.post(f"/applications/{first.id}/accept", token=staff)
     db.session.refresh(first)
@@ -55,9 +54,9 @@ def test_application_decided_and_waitlist_promoted(api, need, resident):
     assert events.application_decided(second, need) is None  # not a decision
 
 
-def test_need_cancelled_tells_every_applicant_in_play(api, need, resident):
+def test_need_cancelled_tells_every_applicant_in_play(api, need, verified_resident):
     need, staff = need
-    (_, a), (_, b), (_, c) = resident(), resident(), resident()
+    (_, a), (_, b), (_, c) = verified_resident(), verified_resident(), verified_resident()
     _apply(api, need, a)
     _apply(api, need, b)
     withdrawn = _apply(api, need, c)
@@ -67,8 +66,8 @@ def test_need_cancelled_tells_every_applicant_in_play(api, need, resident):
     assert _inbox(api, c, kind="need_cancelled") == []
 
 
-def test_announcement_is_shown_as_written(api, resident):
-    user, token = resident()
-    events.announcement(user, "雪下ろし講習会", "1月20日 13時から")
+def test_literal_text_is_shown_as_written(api, verified_resident):
+    user, token = verified_resident()
+    notify(user, "announcement", "雪下ろし講習会", "1月20日 13時から", "/my")
     [item] = _inbox(api, token, "en")
     assert (item["kind"], item["title"], item["body"]) == ("announcement", "雪下ろし講習会", "1月20日 13時から")

@@ -19,7 +19,7 @@ import segno
 from sqlalchemy import select
 
 from registry.accounts.models import User
-from registry.common.messages import N_
+from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db

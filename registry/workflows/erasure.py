@@ -1,0 +1,33 @@
+"""DELETE /me: a person's account and personal data erased, in the order the steps depend on.
+
+Afterwards the person's id remains only as a pseudonymous reference where history needs it
+(registrations and their ledger, applications, activities, evidence, premium requests, identity
+checks, the audit log of staff reads), and no row holds anything they wrote or were identified by
+(tests/test_erasure.py scans every table for it)."""
+from datetime import datetime
+
+from registry.accounts import links, service as accounts
+from registry.accounts.models import User
+from registry.announcements import service as announcements
+from registry.common.auth import RESIDENT
+from registry.common.time import utcnow
+from registry.errors import Problem
+from registry.evidence import service as evidence
+from registry.invitations import service as invitations
+from registry.needs import service as needs
+from registry.notifications import service as notifications
+from registry.registrations import service as registrations
+
+
+def erase(user: User, *, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if user.role != RESIDENT:
+        raise Problem(403, "forbidden")
+    registrations.withdraw_all_for_erasure(user, now=now)  # figures stay consistent
+    needs.cancel_applications_for_erasure(user, now=now)  # waitlists promoted, messages emptied
+    evidence.erase_for(user, now=now)  # uploaded files deleted, texts emptied
+    notifications.erase_for(user, now=now)  # inbox and e-mails deleted (after the steps above notify)
+    announcements.erase_for(user)
+    links.erase_for(user)  # set-password links
+    invitations.erase_for(user)  # a 団体 roster's invitations
+    accounts.erase_personal_data(user, now=now)  # last: the steps above still read the account
