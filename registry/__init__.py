@@ -71,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     from registry.accounts.login import init_login
     from registry.common.database import init_database
     from registry.common.replica import init_replica
+    from registry.figures.ledger import subscribe as keep_figures
 
     db.init_app(app)
     init_database(app)
@@ -83,6 +84,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     configure_password_hasher(app.config)
     api.init_app(app)
+    keep_figures()  # the figures follow every registration change (registry/registrations/events.py)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -361,7 +361,7 @@ class World:
                                    ("national", "national", None), ("admin", "admin", None)):
             u[caller] = accounts.create_user(email=f"{caller}@authz.example.jp", password=PASSWORD, role=role,
                                              organization_code=code, display_name=f"{caller.title()} 職員")
-        site = self.app.config["SITE_URL"]
+
         host_profile = hosts.invite(u["staff"], HIDA, email="host@authz.example.jp", display_name="Host 主",
                                     host_name="古川の宿", settings=self.app.config)[0]
         u["host"] = host_profile.user

@@ -55,10 +55,13 @@ def test_a_failure_after_the_writes_before_the_commit_leaves_nothing(api, signup
     _, token = signup()
     before = maintained_counters()
 
-    def broken(*_, **__):
+    record = ledger.FigureChange.record
+
+    def broken(self, *args, **kwargs):
+        record(self, *args, **kwargs)
         raise RuntimeError("injected fault after the registration and its figures")
 
-    monkeypatch.setattr(ledger, "note_registration_event", broken)  # after the writes, before the commit
+    monkeypatch.setattr(ledger.FigureChange, "record", broken)  # after the writes, before the commit
     response = api.post("/registrations", token=token, json={"organization_code": "212172", "ties": ["family"]})
     assert response.status_code == 500 and response.get_json()["code"] == "internal_error"
     assert "injected" not in response.get_data(as_text=True)  # no internals leak

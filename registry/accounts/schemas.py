@@ -1,6 +1,6 @@
 from marshmallow import fields, validate
 
-from registry.common.schemas import BaseSchema, Id, NonEmptyText, OrganizationCode, StringList, Text, TokyoDateTime
+from registry.common.schemas import BaseSchema, Id, NonEmptyText, OrganizationCode, StringList, TokyoDateTime
 
 PASSWORD = dict(validate=validate.Length(min=8, max=128))
 BIRTH_YEAR = validate.Range(min=1900, max=2100)

@@ -15,6 +15,7 @@ import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.accounts.models import User
+from registry.benefits import service as benefits
 from registry.certificates.keys import CertificateKey
 from registry.i18n import N_
 from registry.common.time import TOKYO, today_tokyo, utcnow
@@ -104,15 +105,8 @@ def verify(token: str, *, keys: Mapping[str, Ed25519PublicKey], now: datetime | 
     tier = reg.effective_tier(today_tokyo(now))  # as of now: a lapsed premium is basic
     return {"valid": True, "reason": None, "organization_code": reg.organization_code, "tier": tier,
             "valid_until": reg.premium_valid_until if tier == PREMIUM else None,
-            "benefits": benefits_for(reg.organization_code, tier),
+            "benefits": benefits.benefits_for(reg.organization_code, tier),
             "expires_at": datetime.fromtimestamp(claims["exp"], timezone.utc)}
-
-
-def benefits_for(organization_code: str, tier: str) -> list[dict]:
-    """The current benefits `tier` gives at a 団体, as `[{title, kind}]` (a premium tier's include
-    the basic ones)."""
-    from registry.benefits import service as benefits
-    return benefits.benefits_for(organization_code, tier)
 
 
 def _invalid(reason: str) -> dict:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from config import database_url
 from registry.common.time import utcnow
-from registry.extensions import _AS_OF, REPLICA, RoutingSession, db
+from registry.extensions import _AS_OF, _WROTE, REPLICA, RoutingSession, db
 
 log = logging.getLogger(__name__)
 

@@ -1,33 +1,33 @@
 """Keeps the maintained figures and the event ledger in step with every registration change.
 
-Callers describe a change as registrations leaving and entering the counted state
-(`FigureChange.remove(reg)` / `.add(reg)`); `record()` nets the deltas, updates the person
-tallies, turns their 0↔1 transitions into 実人数 changes, bumps the counters and appends one
-ledger event — all in the caller's transaction.
+The registrations domain announces each change (registry/registrations/events.py); `keep()` turns it
+into a `FigureChange`: registrations leaving and entering the counted state, netted into the
+person's tallies, whose 0↔1 steps are 実人数 changes, the counters, and one ledger event — all in
+the caller's transaction. On PostgreSQL a change is one statement (`ONE_STATEMENT`, below); SQLite
+runs the same steps as several.
 """
-import functools
 import json
 import random
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy import TextClause, bindparam, delete, text
+from sqlalchemy import bindparam, delete, text
 
 from registry.common.database import Upsert, as_json
 from registry.common.ids import new_id
 from registry.common.time import TOKYO
 from registry.extensions import db
-from registry.figures.models import FigureCounter, PersonTally
-from registry.operations.metrics import note_registration_event
+from registry.figures.models import FigureCounter, PersonTally, RegistrationEvent
 from registry.organizations.codes import prefecture_code_of
-from registry.registrations.models import PREMIUM, RegistrationEvent
+from registry.registrations import events
+from registry.registrations.events import ERASED, MOVED_IN, PersonFacts, RegistrationChange
+from registry.registrations.models import PREMIUM
 
 SLOTS = 16  # counter rows per key: concurrent writers spread over them
 COUNTER_FIELDS = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
+DAY_EVENTS = ("registered", "withdrawn", "moved_in")  # counted per day as well
 
-
-# The statements of every change (cached: see common.database.Upsert): the person's tallies, the
-# counters, and the ledger's event; on PostgreSQL all three in one statement (`_one_statement`).
+# SQLite's statements for a change (cached text statements: see common.database.Upsert).
 TALLIES = Upsert(PersonTally.__table__, conflict=("user_id", "dimension", "value"),
                  action="DO UPDATE SET active = person_tallies.active + excluded.active",
                  returning=("dimension", "value", "active"))
@@ -35,30 +35,112 @@ COUNTERS = Upsert(FigureCounter.__table__, conflict=("metric", "key", "slot"), a
     f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS))
 EVENTS = RegistrationEvent.__table__
 
+# PostgreSQL: a whole change as ONE statement (a round trip per statement was a large part of a
+# registration's cost, bench/writes.py). Parameters: `tallies` (JSON rows of the person's tally
+# deltas), `counters` (JSON rows of counter deltas, in row `slot` of each key), `people` (JSON:
+# for each tally, the counters whose 実人数 move when it starts or stops) and the event's columns.
+# It answers the lowest tally written (below zero would be a bug: the caller refuses it).
+ONE_STATEMENT = text("""
+WITH tallied AS (
+    INSERT INTO person_tallies (user_id, dimension, value, active)
+    SELECT user_id, dimension, value, active
+    FROM jsonb_to_recordset(CAST(:tallies AS jsonb))
+         AS t(user_id uuid, dimension varchar(12), value varchar(24), active integer)
+    ON CONFLICT (user_id, dimension, value) DO UPDATE SET active = person_tallies.active + excluded.active
+    RETURNING dimension, value, active
+), steps AS (
+    -- +1 where a tally went from 0 to more, -1 where it went back to 0
+    SELECT after.dimension, after.value,
+           CAST(sign(after.active) - sign(after.active - delta.active) AS integer) AS step
+    FROM tallied AS after
+    JOIN jsonb_to_recordset(CAST(:tallies AS jsonb)) AS delta(dimension text, value text, active integer)
+         USING (dimension, value)
+), appended AS (
+    INSERT INTO registration_events (id, registration_id, user_id, organization_code, kind, occurred_at, day,
+                                     people_delta, registrations_delta, actor_id)
+    VALUES (:id, :registration_id, :user_id, :organization_code, :kind, :occurred_at, :day,
+            (SELECT coalesce(sum(step), 0) FROM steps WHERE dimension = 'all'), :registrations_delta, :actor_id)
+), counted AS (
+    INSERT INTO figure_counters (metric, key, slot, people, registrations, premium, moved_in, registered, withdrawn)
+    SELECT metric, key, CAST(:slot AS smallint), sum(people), sum(registrations), sum(premium), sum(moved_in),
+           sum(registered), sum(withdrawn)
+    FROM (
+        SELECT metric, key, people, registrations, premium, moved_in, registered, withdrawn
+        FROM jsonb_to_recordset(CAST(:counters AS jsonb))
+             AS c(metric text, key text, people bigint, registrations bigint, premium bigint, moved_in bigint,
+                  registered bigint, withdrawn bigint)
+        UNION ALL
+        SELECT target.metric, target.key, steps.step, 0, 0, 0, 0, 0
+        FROM steps
+        JOIN jsonb_to_recordset(CAST(:people AS jsonb)) AS target(dimension text, value text, metric text, key text)
+             USING (dimension, value)
+        WHERE steps.step <> 0
+    ) AS deltas
+    GROUP BY metric, key
+    ORDER BY metric, key  -- every writer locks counter rows in one order: two on one slot wait, never deadlock
+    ON CONFLICT (metric, key, slot) DO UPDATE SET
+        people = figure_counters.people + excluded.people,
+        registrations = figure_counters.registrations + excluded.registrations,
+        premium = figure_counters.premium + excluded.premium,
+        moved_in = figure_counters.moved_in + excluded.moved_in,
+        registered = figure_counters.registered + excluded.registered,
+        withdrawn = figure_counters.withdrawn + excluded.withdrawn
+)
+SELECT min(active) FROM tallied
+""").bindparams(*[bindparam(name, type_=EVENTS.c[name].type)
+                  for name in ("id", "registration_id", "user_id", "organization_code", "kind", "occurred_at", "day",
+                               "registrations_delta", "actor_id")])
 
-def home_prefecture(user) -> str | None:
-    return prefecture_code_of(user.home_municipality_code) if user.home_municipality_code else None
+
+def home_prefecture_of(home_municipality_code: str | None) -> str | None:
+    return prefecture_code_of(home_municipality_code) if home_municipality_code else None
 
 
-def birth_key(user) -> str:
-    return str(user.birth_year) if user.birth_year else "unknown"
+def birth_key(birth_year: int | None) -> str:
+    return str(birth_year) if birth_year else "unknown"
 
 
 def flow_key(home_pref: str | None, pref: str) -> str:
     return f"{home_pref or 'unknown'}>{pref}"
 
 
-class FigureChange:
-    """The figures' side of one change for one person."""
+def subscribe() -> None:
+    """Called by create_app: every announced registration change moves the figures (idempotent)."""
+    events.changed.connect(keep)
 
-    def __init__(self, user, *, home_pref: str | None = None, birth: str | None = None):
+
+def keep(change: RegistrationChange) -> None:
+    """The figures' side of one announced change, in its transaction."""
+    if change.kind is None:  # a restatement: out of the old person's cells, into the new ones
+        FigureChange(change.user, facts=change.before).remove_all(change.leaving).apply()
+        FigureChange(change.user).add_all(change.entering).apply()
+        return
+    figures = FigureChange(change.user).remove_all(change.leaving).add_all(change.entering)
+    if change.kind == MOVED_IN:
+        for counted in change.leaving:
+            for metric, key in (("total", ""), ("prefecture", counted.prefecture_code),
+                                ("organization", counted.organization_code)):
+                figures.count(metric, key, "moved_in")
+    figures.record(change.kind, registration_id=change.registration_id,
+                   organization_code=change.organization_code, now=change.now, actor_id=change.actor_id)
+    if change.kind == ERASED:
+        forget_person(change.user)
+
+
+class FigureChange:
+    """The figures' side of one change for one person (filed under `facts`: the person's home and
+    birth year, now unless told)."""
+
+    def __init__(self, user, *, facts: PersonFacts | None = None):
+        facts = facts or PersonFacts.of(user)
         self.user = user
-        self.home_pref = home_pref if home_pref is not None else home_prefecture(user)
-        self.birth = birth if birth is not None else birth_key(user)
+        self.home_pref = home_prefecture_of(facts.home_municipality_code)
+        self.birth = birth_key(facts.birth_year)
         self.tallies: Counter = Counter()
         self.counters: dict = defaultdict(Counter)
 
     def add(self, reg, sign: int = 1) -> "FigureChange":
+        """`reg`: anything with organization_code, prefecture_code, tier and ties (a Counted)."""
         tier = reg.tier
         self.tallies[("all", "")] += sign
         self.tallies[("tier", tier)] += sign
@@ -80,6 +162,16 @@ class FigureChange:
     def remove(self, reg) -> "FigureChange":
         return self.add(reg, -1)
 
+    def add_all(self, regs) -> "FigureChange":
+        for reg in regs:
+            self.add(reg)
+        return self
+
+    def remove_all(self, regs) -> "FigureChange":
+        for reg in regs:
+            self.remove(reg)
+        return self
+
     def count(self, metric: str, key: str, field: str, amount: int = 1) -> "FigureChange":
         self.counters[(metric, key)][field] += amount
         return self
@@ -88,60 +180,33 @@ class FigureChange:
         """Applies the change without a ledger event (a restatement that leaves the totals as they
         were); returns the change in national 実人数."""
         people_delta = self._apply_tallies(self._people_targets())
-        self._apply_counters()
+        self._apply_counters(random.randrange(SLOTS))
         return people_delta
 
-    def record(self, kind: str, *, registration=None, organization_code=None, now: datetime,
-               actor_id=None, inserting: tuple | None = None) -> bool:
-        """Applies the change and appends its ledger event. `inserting` — (an `Upsert` … DO NOTHING
-        RETURNING, its row): the INSERT of the registration this change brings in, run first; if it
-        inserts nothing (a concurrent duplicate), nothing is recorded and the answer is False."""
+    def record(self, kind: str, *, now: datetime, registration_id=None, organization_code=None,
+               actor_id=None) -> None:
+        """Applies the change and appends its ledger event."""
         day = now.astimezone(TOKYO).date()
         registrations_delta = self.counters[("total", "")]["registrations"]
         day_counter = self.counters[("day", day.isoformat())]
         day_counter["registrations"] += registrations_delta
-        if kind in ("registered", "withdrawn", "moved_in"):
+        if kind in DAY_EVENTS:
             day_counter[kind] += 1
-        event = {  # people_delta: once the tallies are known
-            "id": new_id(), "registration_id": registration.id if registration is not None else None,
-            "user_id": self.user.id,
-            "organization_code": registration.organization_code if registration is not None else organization_code,
-            "kind": kind, "occurred_at": now, "day": day,
-            "registrations_delta": registrations_delta, "actor_id": actor_id}
+        event = {"id": new_id(), "registration_id": registration_id, "user_id": self.user.id,
+                 "organization_code": organization_code, "kind": kind, "occurred_at": now, "day": day,
+                 "registrations_delta": registrations_delta, "actor_id": actor_id}
         targets = self._people_targets(day.isoformat())
+        slot = random.randrange(SLOTS)
         if db.engine.dialect.name == "postgresql":
-            recorded = self._record_in_one_statement(targets, event, inserting)
-        else:
-            recorded = self._record_in_steps(targets, event, inserting)
-        if recorded:
-            note_registration_event(db.session(), kind)  # counted by /metrics once the transaction commits
-        return recorded
-
-    def _record_in_steps(self, targets: dict, event: dict, inserting: tuple | None) -> bool:
-        if inserting is not None:
-            upsert, row = inserting
-            if db.session.execute(*upsert.one(row)).first() is None:
-                return False
+            lowest = db.session.execute(ONE_STATEMENT, {
+                **event, "tallies": as_json(self._tally_rows()), "counters": as_json(self._counter_rows(slot)),
+                "people": json.dumps(_people_rows(targets)), "slot": slot}).scalar_one()
+            if lowest is not None and lowest < 0:
+                raise RuntimeError("person tally below zero")
+            return
         event["people_delta"] = self._apply_tallies(targets)
         db.session.execute(EVENTS.insert(), event)
-        self._apply_counters()
-        return True
-
-    def _record_in_one_statement(self, targets: dict, event: dict, inserting: tuple | None) -> bool:
-        """The same as `_record_in_steps` as one statement: a round trip per statement was a large
-        part of a registration's cost (bench/writes.py). The tallies' 0↔1 steps are worked out in
-        SQL and moved to the counters `targets` names."""
-        upsert, row = inserting if inserting is not None else (None, {})
-        people = [{"dimension": d, "value": v, "metric": m, "key": k}
-                  for (d, v), cells in targets.items() for m, k in cells]
-        slot = random.randrange(SLOTS)
-        inserted, lowest = db.session.execute(_one_statement(upsert), {
-            **row, **{f"event_{name}": value for name, value in event.items()},
-            "tallies": as_json(self._tally_rows()), "counters": as_json(self._counter_rows(slot)),
-            "people": json.dumps(people), "slot": slot}).one()
-        if lowest is not None and lowest < 0:
-            raise RuntimeError("person tally below zero")
-        return inserted
+        self._apply_counters(slot)
 
     def _tally_rows(self) -> list[dict]:
         return [{"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
@@ -191,44 +256,16 @@ class FigureChange:
         return [{"metric": metric, "key": key, "slot": slot, **{f: deltas.get(f, 0) for f in COUNTER_FIELDS}}
                 for (metric, key), deltas in self.counters.items() if any(deltas.values())]
 
-    def _apply_counters(self) -> None:
-        """Adds the change to the counters, in one of SLOTS rows per key at random (concurrent
-        writers spread over them)."""
-        rows = self._counter_rows(random.randrange(SLOTS))
+    def _apply_counters(self, slot: int) -> None:
+        """Adds the change to the counters, in one of SLOTS rows per key (concurrent writers spread
+        over them)."""
+        rows = self._counter_rows(slot)
         if rows:
             db.session.execute(*COUNTERS.many(rows, db.engine.dialect.name))
 
 
-@functools.cache
-def _one_statement(first: Upsert | None) -> TextClause:
-    """PostgreSQL: a change as one statement — `first` (the registration's INSERT, if any), the
-    tallies, their 0↔1 steps, the event and the counters in data-modifying WITHs, all but `first`
-    only if `first` inserted. Answers (whether `first` inserted, the lowest tally written)."""
-    only_if = " WHERE EXISTS (SELECT FROM first)" if first else ""
-    tallies = f"SELECT {', '.join(TALLIES.columns)} FROM {TALLIES.records('tallies')}{only_if}"
-    steps = ("SELECT t.dimension, t.value, CAST(sign(t.active) - sign(t.active - r.active) AS integer) AS step "
-             f"FROM tallied AS t JOIN {TALLIES.records('tallies')} USING (dimension, value)")
-    event = ", ".join("(SELECT coalesce(sum(step), 0) FROM steps WHERE dimension = 'all')"
-                      if c.name == "people_delta" else f":event_{c.name}" for c in EVENTS.columns)
-    counters = (
-        f"SELECT metric, key, CAST(:slot AS smallint), {', '.join(f'sum({f})' for f in COUNTER_FIELDS)} FROM ("
-        f"SELECT metric, key, {', '.join(COUNTER_FIELDS)} FROM {COUNTERS.records('counters')}{only_if} "
-        f"UNION ALL SELECT p.metric, p.key, {', '.join('s.step' if f == 'people' else '0' for f in COUNTER_FIELDS)} "
-        "FROM steps AS s "
-        "JOIN jsonb_to_recordset(CAST(:people AS jsonb)) AS p(dimension text, value text, metric text, key text) "
-        "USING (dimension, value) WHERE s.step <> 0) AS d GROUP BY metric, key "
-        # Rows locked in one order by every writer: two changes on the same slot wait, never deadlock.
-        "ORDER BY metric, key")
-    sql = ("WITH " + (f"first AS ({first.sql(first.values())}), " if first else "")
-           + f"tallied AS ({TALLIES.sql(tallies)}), "
-           + f"steps AS ({steps}), "
-           + f"appended AS (INSERT INTO {EVENTS.name} ({', '.join(c.name for c in EVENTS.columns)}) "
-           + f"SELECT {event}{only_if}), "
-           + f"counted AS ({COUNTERS.sql(counters)}) "
-           + "SELECT " + ("EXISTS (SELECT FROM first)" if first else "true") + ", (SELECT min(active) FROM tallied)")
-    binds = (first.binds() if first else []) + [
-        bindparam(f"event_{c.name}", type_=c.type) for c in EVENTS.columns if c.name != "people_delta"]
-    return text(sql).bindparams(*binds)
+def _people_rows(targets: dict) -> list[dict]:
+    return [{"dimension": d, "value": v, "metric": m, "key": k} for (d, v), cells in targets.items() for m, k in cells]
 
 
 def forget_person(user) -> None:

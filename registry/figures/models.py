@@ -1,16 +1,24 @@
 """Maintained figures: the national counts kept up to date in the same transaction as each change.
 
-Reading them costs the same at 1 k and 100 M registrations. Two tables:
+Reading them costs the same at 1 k and 100 M registrations. Three tables:
 
 - `person_tallies` — per person, how many active registrations they hold per dimension value (all,
   a tier, a tie, a prefecture). Its 0↔1 transitions are what change 実人数 (distinct people).
   Its rows are per person, so concurrent writers only meet when they are the same person.
 - `figure_counters` — the published sums, per (metric, key), spread over `slot`s so that no single
   row is a hot spot every registration contends on; a read sums the slots.
+- `registration_events` — the append-only ledger: every change, with the deltas it caused (the time
+  series are read from its per-day counters).
 """
-from sqlalchemy import BigInteger, ForeignKey, Integer, SmallInteger, String, Uuid
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from registry.common.ids import new_id
+from registry.common.time import utcnow
+from registry.common.types import UTCDateTime
 from registry.extensions import db
 
 
@@ -37,3 +45,25 @@ class FigureCounter(db.Model):
     moved_in: Mapped[int] = mapped_column(BigInteger, default=0)
     registered: Mapped[int] = mapped_column(BigInteger, default=0)  # events that day (metric "day")
     withdrawn: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RegistrationEvent(db.Model):
+    """Append-only: every change to a registration, with the figures' deltas it caused.
+
+    `user_id` is pseudonymous once the account is erased (the user row keeps no personal data).
+    """
+
+    __tablename__ = "registration_events"
+    __table_args__ = (Index("ix_registration_events_day", "day"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    registration_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("registrations.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    organization_code: Mapped[str | None] = mapped_column(String(6))
+    # registered, withdrawn, moved_in, premium_granted, premium_renewed, premium_lapsed, erased
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    day: Mapped[date] = mapped_column(Date)  # Asia/Tokyo
+    people_delta: Mapped[int] = mapped_column(Integer, default=0)  # 実人数 change
+    registrations_delta: Mapped[int] = mapped_column(Integer, default=0)  # 延べ change
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # staff who decided, when not the person

@@ -8,9 +8,9 @@ from sqlalchemy.orm import aliased
 from registry.accounts.models import User
 from registry.extensions import db
 from registry.figures.ledger import flow_key
-from registry.figures.models import FigureCounter, PersonTally
+from registry.figures.models import FigureCounter, PersonTally, RegistrationEvent
 from registry.organizations.models import Organization
-from registry.registrations.models import ACTIVE, MOVED_IN, PREMIUM, Registration, RegistrationEvent
+from registry.registrations.models import ACTIVE, MOVED_IN, PREMIUM, Registration
 
 FIELDS = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
 

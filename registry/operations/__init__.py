@@ -6,6 +6,7 @@ other extension's hooks (a rate-limit refusal is logged and timed too).
 from flask import Flask
 
 from registry.common.network import parse_networks
+from registry.extensions import db
 from registry.operations.logs import configure_logging, init_request_log
 from registry.operations.metrics import init_metrics
 
@@ -23,8 +24,6 @@ def init_operations(app: Flask) -> None:
 def after_fork(app: Flask) -> None:
     """In a worker forked from a master that loaded the app (gunicorn `preload_app`): drop the pooled
     connections inherited from the master without closing them (they are the master's sockets)."""
-    from registry.extensions import db
-
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)

@@ -27,6 +27,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from registry.extensions import db
+from registry.figures import service as figures
+from registry.registrations import events
+
 log = logging.getLogger(__name__)
 
 # Created unregistered: each app registers it in its own registry (tests make several apps).
@@ -48,14 +52,10 @@ class FiguresCollector:
     """The national figures at scrape time, from the counters registry/figures/service.py keeps."""
 
     def collect(self):
-        # Imported when scraped: create_app imports this module before the domains.
-        from registry.extensions import db
-        from registry.figures.service import counter_sums
-
         available = GaugeMetricFamily(
             "registry_figures_available", "1 when this scrape read the national figures, 0 when the database did not")
         try:
-            sums = counter_sums("total", "").get("") or {"people": 0, "registrations": 0}
+            sums = figures.counter_sums("total", "").get("") or {"people": 0, "registrations": 0}
         except SQLAlchemyError as error:
             db.session.rollback()
             log.warning("figures unavailable for /metrics: %s", getattr(error, "orig", error))
@@ -82,6 +82,7 @@ def init_metrics(app: Flask) -> None:
     registry.register(REGISTRATION_EVENTS)
     registry.register(FIGURES)
     app.extensions["registry_metrics"] = exporter
+    events.changed.connect(_note_change)
 
 
 def exposition(app: Flask) -> tuple[bytes, str]:
@@ -97,12 +98,17 @@ def exposition(app: Flask) -> tuple[bytes, str]:
 
 
 # --- registration events, counted on commit ---------------------------------------------------------
-# The ledger notes each event it writes with the transaction it was written in (the innermost
-# savepoint, else the outermost transaction). Rolling back a savepoint drops what was noted inside it;
-# the outermost commit counts what is left; the outermost transaction ending any other way drops it all.
+# Each change the registrations domain announces with a ledger kind is noted with the transaction it
+# happened in (the innermost savepoint, else the outermost transaction). Rolling back a savepoint drops
+# what was noted inside it; the outermost commit counts what is left; the outermost transaction ending
+# any other way drops it all.
+
+def _note_change(change) -> None:
+    if change.kind is not None:  # a restatement writes no ledger event
+        note_registration_event(db.session(), change.kind)
+
 
 def note_registration_event(session, kind: str) -> None:
-    """Called by the figures ledger for every event it appends (registry/figures/ledger.py)."""
     scope = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((kind, scope))
 

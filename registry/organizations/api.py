@@ -3,6 +3,7 @@ from registry.common.openapi import Blueprint
 from registry.common.pagination import PAGINATED, paginate
 from registry.organizations import service
 from registry.organizations.schemas import OrganizationDetailSchema, OrganizationQuerySchema, OrganizationSchema
+from registry.workflows.organizations import organization_detail
 
 blp = Blueprint("organizations", __name__, description="団体: prefectures and municipalities")
 
@@ -22,4 +23,4 @@ def list_organizations(args):
 @blp.response(200, OrganizationDetailSchema)
 def get_organization(code):
     """One 団体 with the benefits it currently offers its registrants."""
-    return service.get_with_benefits(code)
+    return organization_detail(code)

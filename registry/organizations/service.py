@@ -105,10 +105,3 @@ def municipalities_by_prefecture() -> list[tuple[Organization, list[Organization
         if org.kind == MUNICIPALITY:
             by_pref[org.prefecture_code].append(org)
     return [(p, by_pref[p.code]) for p in prefectures]
-
-
-def get_with_benefits(code) -> dict:
-    from registry.benefits.service import current_by_organization  # benefits belong to 団体
-    org = get(code)
-    fields = ("code", "name", "kana", "kind", "prefecture_code", "lat", "lng")
-    return {**{name: getattr(org, name) for name in fields}, "benefits": current_by_organization([org.code])[org.code]}

@@ -4,7 +4,6 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from registry.accounts import service as accounts
 from registry.accounts.schemas import ProfileUpdateSchema
 from registry.certificates import service as certificates
 from registry.certificates.keys import app_key

@@ -1,9 +1,9 @@
-"""ふるさと住民登録: registrations, their append-only event ledger, identity verifications, premium
-requests and designated activities."""
+"""ふるさと住民登録: registrations, identity verifications, premium requests and designated activities.
+(Their append-only event ledger is the figures' own: registry/figures/models.py.)"""
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.common.ids import new_id
@@ -48,28 +48,6 @@ class Registration(db.Model):
                 and self.premium_valid_until >= (today or today_tokyo()):
             return PREMIUM
         return BASIC
-
-
-class RegistrationEvent(db.Model):
-    """Append-only: every change to a registration, with the figures' deltas it caused.
-
-    `user_id` is pseudonymous once the account is erased (the user row keeps no personal data).
-    """
-
-    __tablename__ = "registration_events"
-    __table_args__ = (Index("ix_registration_events_day", "day"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    registration_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("registrations.id"), index=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    organization_code: Mapped[str | None] = mapped_column(String(6))
-    # registered, withdrawn, moved_in, premium_granted, premium_renewed, premium_lapsed, erased
-    kind: Mapped[str] = mapped_column(String(20))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    day: Mapped[date] = mapped_column(Date)  # Asia/Tokyo
-    people_delta: Mapped[int] = mapped_column(Integer, default=0)  # 実人数 change
-    registrations_delta: Mapped[int] = mapped_column(Integer, default=0)  # 延べ change
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # staff who decided, when not the person
 
 
 class IdentityVerification(db.Model):

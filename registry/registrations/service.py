@@ -1,7 +1,7 @@
 """ふるさと住民登録 under the national rules (DESIGN.md "Registration rules").
 
-Every state change goes through `FigureChange`, so the maintained figures and the event ledger move
-in the same transaction as the registration itself.
+Every change of what the figures count is announced (events.py) in the same transaction, so the
+maintained figures and the event ledger move with the registration itself.
 """
 import uuid
 from datetime import date, datetime, timedelta
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from registry.accounts.models import User
+from registry.accounts.service import age_band
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import ADMIN, STAFF
@@ -20,10 +21,14 @@ from registry.i18n import N_
 from registry.common.time import one_year_after, one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db
-from registry.figures.ledger import FigureChange, forget_person, home_prefecture
 from registry.organizations import service as organizations
+from registry.organizations.codes import prefecture_code_of
 from registry.organizations.models import PREFECTURE, Organization
 from registry.registrations import notices
+from registry.registrations.events import (
+    ERASED, PREMIUM_GRANTED, PREMIUM_LAPSED, PREMIUM_RENEWED, REGISTERED, Counted, PersonFacts, RegistrationChange,
+    announce,
+)
 from registry.registrations.models import (
     ACTIVE, BASIC, MOVED_IN, PREMIUM, WITHDRAWN, Activity, IdentityVerification, PremiumRequest,
     Registration,
@@ -50,6 +55,10 @@ def active_registrations(user: User, *, lock: bool = False) -> list[Registration
     return list(db.session.scalars(stmt))
 
 
+def home_prefecture(user: User) -> str | None:
+    return prefecture_code_of(user.home_municipality_code) if user.home_municipality_code else None
+
+
 def lives_in(user: User, org: Organization) -> bool:
     """Nobody registers with the municipality they live in, nor directly with their prefecture."""
     return org.code == user.home_municipality_code or (org.kind == PREFECTURE and org.code == home_prefecture(user))
@@ -64,15 +73,15 @@ def register(user: User, organization_code: str, ties: list[str], *, now: dateti
     row = {"id": new_id(), "user_id": user.id, "organization_code": org.code, "prefecture_code": org.prefecture_code,
            "tier": BASIC, "ties": sorted(set(ties)), "status": ACTIVE, "registered_at": now,
            "ended_at": None, "premium_valid_until": None}
-    reg = Registration(**row)
-    # The INSERT goes with the figures' first statement (one round trip on PostgreSQL).
-    if not FigureChange(user).add(reg).record("registered", registration=reg, now=now,
-                                              inserting=(NEW_ACTIVE_REGISTRATION, row)):
+    if db.session.execute(*NEW_ACTIVE_REGISTRATION.one(row)).first() is None:
         raise Problem(409, "already_registered")
+    reg = Registration(**row)
     # The row as a persistent object without reading it back (SQLAlchemy's documented way to
     # attach an instance whose row exists).
     make_transient_to_detached(reg)
     db.session.add(reg)
+    announce(RegistrationChange(user, REGISTERED, now, entering=[Counted.of(reg)], registration_id=reg.id,
+                                organization_code=reg.organization_code))
     return reg
 
 
@@ -89,23 +98,19 @@ def get_owned(user: User, registration_id: uuid.UUID) -> Registration:
     return reg
 
 
-def _end(user: User, reg: Registration, status: str, now: datetime, *, change: FigureChange | None = None) -> None:
+def _end(user: User, reg: Registration, status: str, now: datetime) -> None:
     """Ends an active registration as withdrawn or moved_in, with its pending requests."""
     if reg.status != ACTIVE:
         raise Problem(409, "invalid_state", N_("This registration is no longer active."))
-    change = change or FigureChange(user)
-    change.remove(reg)
-    if status == MOVED_IN:
-        for metric, key in (("total", ""), ("prefecture", reg.prefecture_code),
-                            ("organization", reg.organization_code)):
-            change.count(metric, key, "moved_in")
+    counted = Counted.of(reg)
     reg.status, reg.ended_at = status, now
     for request in db.session.scalars(select(PremiumRequest).where(
             PremiumRequest.registration_id == reg.id, PremiumRequest.status == PENDING)):
         request.status, request.decided_at = REJECTED, now
         request.reason = "registration ended"
     db.session.flush()
-    change.record(status, registration=reg, now=now)
+    announce(RegistrationChange(user, status, now, leaving=[counted], registration_id=reg.id,
+                                organization_code=reg.organization_code))
 
 
 def withdraw(user: User, registration_id: uuid.UUID, *, now: datetime | None = None) -> None:
@@ -130,18 +135,11 @@ def restate_person(user: User, mutate, *, now: datetime | None = None) -> None:
     """Applies `mutate` (a change of home or birth year) and moves the person's active registrations
     from the figures' cells of the old values to those of the new ones."""
     regs = active_registrations(user, lock=True)
-    if not regs:
-        mutate()
-        return
-    out = FigureChange(user)
-    for reg in regs:
-        out.remove(reg)
-    out.apply()
+    before = PersonFacts.of(user)
     mutate()
-    back = FigureChange(user)  # reads the new home and birth year
-    for reg in regs:
-        back.add(reg)
-    back.apply()
+    if regs:
+        counted = [Counted.of(reg) for reg in regs]
+        announce(RegistrationChange(user, None, now or utcnow(), leaving=counted, entering=counted, before=before))
     db.session.flush()
 
 
@@ -159,8 +157,7 @@ def withdraw_all_for_erasure(user: User, *, now: datetime | None = None) -> None
     for verification in db.session.scalars(select(IdentityVerification).where(
             IdentityVerification.user_id == user.id, IdentityVerification.status == PENDING)):
         verification.status, verification.decided_at, verification.reason = REJECTED, now, "account erased"
-    FigureChange(user).record("erased", now=now)
-    forget_person(user)
+    announce(RegistrationChange(user, ERASED, now))
 
 
 # --- designated activities and premium -------------------------------------------------------------
@@ -302,19 +299,20 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     # A renewal of a premium that lapsed meanwhile becomes a new grant: it needs a free slot too.
     if not still_premium and premium_slots_used(user.id, today, include_pending=False) >= settings["PREMIUM_LIMIT"]:
         raise Problem(409, "premium_limit")
-    change = FigureChange(user)
+    leaving, entering = [], []
     if request.kind == "renewal" and still_premium:
         reg.premium_valid_until = one_year_after(reg.premium_valid_until)
-        kind = "premium_renewed"
+        kind = PREMIUM_RENEWED
     else:
-        change.remove(reg)
+        leaving.append(Counted.of(reg))
         reg.tier = PREMIUM
         reg.premium_valid_until = one_year_after(today) - timedelta(days=1)
-        change.add(reg)
-        kind = "premium_granted"
+        entering.append(Counted.of(reg))
+        kind = PREMIUM_GRANTED
     request.status, request.decided_at, request.decided_by = APPROVED, now, staff.id
     db.session.flush()
-    change.record(kind, registration=reg, now=now, actor_id=staff.id)
+    announce(RegistrationChange(user, kind, now, leaving=leaving, entering=entering, registration_id=reg.id,
+                                organization_code=reg.organization_code, actor_id=staff.id))
     notices.premium_decided(request, now=now)
     return request
 
@@ -339,11 +337,11 @@ def lapse_premiums(*, now: datetime | None = None) -> int:
         Registration.premium_valid_until < today).with_for_update(skip_locked=True)))
     for reg in expired:
         user = db.session.get(User, reg.user_id)
-        change = FigureChange(user).remove(reg)
+        leaving = Counted.of(reg)
         reg.tier = BASIC
-        change.add(reg)
         db.session.flush()
-        change.record("premium_lapsed", registration=reg, now=now)
+        announce(RegistrationChange(user, PREMIUM_LAPSED, now, leaving=[leaving], entering=[Counted.of(reg)],
+                                    registration_id=reg.id, organization_code=reg.organization_code))
     return len(expired)
 
 
@@ -401,7 +399,6 @@ def list_registrants(staff: User, organization_code: str):
 
 def registrant_row(reg: Registration, user: User) -> dict:
     """What staff see of one registrant: the profile only where the person consented to share it."""
-    from registry.accounts.service import age_band
     profile = None
     if user.consent_share_profile:
         profile = {"display_name": user.display_name, "age_band": age_band(user.birth_year),

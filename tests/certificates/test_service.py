@@ -138,7 +138,3 @@ def test_verify_url_and_qr():
     svg = service.qr_svg(url + "x" * 350)
     assert svg.startswith("<svg") and 'xmlns="http://www.w3.org/2000/svg"' in svg
     assert 'fill="#fff"' in svg  # light background and quiet zone drawn, not transparent
-
-
-def test_benefits_are_empty_for_now():
-    assert service.benefits_for("212172", "premium") == []

@@ -10,9 +10,8 @@ from registry.common.time import today_tokyo
 from registry.errors import Problem
 from registry.extensions import db
 from registry.figures.recount import verify
-from registry.organizations import service as organizations
 from registry.registrations import service as registrations
-from registry.registrations.models import ACTIVE, PREMIUM, TIES
+from registry.registrations.models import PREMIUM, TIES
 
 TARGETS = ["212172", "210005", "212016", "011002", "010006", "131016", "130001", "132012"]
 HOMES = ["131016", "212016", "212172", "011002", "132012", "011011"]

@@ -13,9 +13,8 @@ from registry.figures import seed as seeding
 from registry.figures.recount import verify
 from registry.figures.service import counter_sums
 from registry.organizations.codes import prefecture_code_of
-from registry.registrations.models import (
-    Activity, IdentityVerification, PremiumRequest, Registration, RegistrationEvent,
-)
+from registry.figures.models import RegistrationEvent
+from registry.registrations.models import Activity, IdentityVerification, PremiumRequest, Registration
 
 NOW = datetime(2026, 1, 15, 3, 0, tzinfo=timezone.utc)
 TODAY = date(2026, 1, 15)

@@ -84,10 +84,13 @@ def test_signed_in_user_is_named_by_account_id_only(api, signup, log_lines):
 def test_app_log_lines_carry_the_request_id(api, signup, log_lines, monkeypatch):
     _, token = signup()
 
-    def broken(*_, **__):
+    record = ledger.FigureChange.record
+
+    def broken(self, *args, **kwargs):
+        record(self, *args, **kwargs)
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(ledger, "note_registration_event", broken)  # after the writes, before the commit
+    monkeypatch.setattr(ledger.FigureChange, "record", broken)  # after the writes, before the commit
     response = api.post("/registrations", token=token, json={"organization_code": "212172", "ties": ["family"]},
                         headers={"X-Request-ID": "trace-500"})
     assert response.status_code == 500 and response.headers["X-Request-ID"] == "trace-500"

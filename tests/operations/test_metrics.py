@@ -13,7 +13,7 @@ from registry import create_app
 from registry.extensions import db
 from registry.figures import ledger
 from registry.operations.metrics import REGISTRATION_EVENTS, note_registration_event
-from registry.registrations.models import RegistrationEvent
+from registry.figures.models import RegistrationEvent
 from tests.operations.scrape import parse, scrape, value
 
 DURATION_COUNT = "flask_http_request_duration_seconds_count"

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from registry.common.time import today_tokyo
 from registry.extensions import db
 from registry.figures.recount import verify
-from registry.registrations.models import Registration, RegistrationEvent
+from registry.figures.models import RegistrationEvent
+from registry.registrations.models import Registration
 from tests.registrations.helpers import add_activities, user_of, verify_identity
 
 HIDA, GIFU, HACHIOJI, TOKYO = "212172", "210005", "132012", "130001"
