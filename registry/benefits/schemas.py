@@ -1,7 +1,7 @@
 from marshmallow import ValidationError, fields, validate
 
 from registry.benefits.models import KINDS, TIERS
-from registry.common.schemas import BaseSchema, Id, PaginationSchema, Text, TokyoDateTime
+from registry.common.schemas import BaseSchema, CalendarDate, Id, PaginationSchema, Text, TokyoDateTime
 from registry.i18n import N_
 
 
@@ -17,8 +17,8 @@ class BenefitCreateSchema(BaseSchema):
     description = Text(4000, load_default="", validate=no_nul)
     tier = fields.String(required=True, validate=validate.OneOf(TIERS))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    valid_from = fields.Date(allow_none=True)
-    valid_until = fields.Date(allow_none=True, metadata={"description": "the last day included"})
+    valid_from = CalendarDate(allow_none=True)
+    valid_until = CalendarDate(allow_none=True, metadata={"description": "the last day included"})
 
 
 class BenefitSchema(BaseSchema):

@@ -3,6 +3,7 @@ import functools
 import json
 import uuid
 
+from flask import has_request_context
 from sqlalchemy import Table, TextClause, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -18,7 +19,14 @@ def init_database(app) -> None:
 
 def _sqlite_pragmas(engine) -> None:
     """Foreign keys on, WAL for concurrent readers, and pysqlite's transaction handling replaced by
-    SQLAlchemy's (so SAVEPOINT works: SQLAlchemy docs, "Serializable isolation / Savepoints")."""
+    SQLAlchemy's (so SAVEPOINT works: SQLAlchemy docs, "Serializable isolation / Savepoints").
+
+    A request's transaction takes SQLite's write lock when it begins (BEGIN IMMEDIATE), so
+    concurrent requests wait their turn (busy_timeout) instead of failing: a deferred transaction
+    that reads first and writes later fails at once with "database is locked" when another writer
+    committed in between (its snapshot is stale; waiting cannot help), and even a GET may write (the
+    audit of a staff read). The embedded default serves one writer at a time; PostgreSQL is for scale.
+    Jobs outside a request keep deferred transactions and take the lock themselves where they must."""
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -31,7 +39,7 @@ def _sqlite_pragmas(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
 
 
 def insert_for_upsert(model, dialect: str | None = None):

@@ -1,4 +1,6 @@
 """Base schema and fields shared by every domain's schemas."""
+from datetime import date
+
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from registry.common.individual_number import ANY_TWELVE_DIGITS, CHECK_DIGIT, RefuseIndividualNumber
@@ -83,6 +85,18 @@ def NonEmptyText(max_length: int, **kwargs) -> fields.String:
 
 def StringList(max_items: int, max_length: int, **kwargs) -> fields.List:
     return fields.List(NonEmptyText(max_length), validate=validate.Length(max=max_items), **kwargs)
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def CalendarDate(**kwargs) -> fields.Date:
+    """A calendar date a person or staff member gives (a need's days, an activity's day, a benefit's
+    validity …): years 2000–2100, so no date outside what the service can sensibly store, print in a
+    calendar or compare is ever accepted (API.md "Trust rules": 422, never 500)."""
+    extra = kwargs.pop("validate", None)
+    extra = extra if isinstance(extra, list) else [extra] if extra else []
+    return fields.Date(validate=[validate.Range(min=FIRST_DAY, max=LAST_DAY), *extra], **kwargs)
 
 
 def OrganizationCode(**kwargs) -> fields.String:

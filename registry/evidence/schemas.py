@@ -3,7 +3,7 @@ from flask_smorest.fields import Upload
 from werkzeug.datastructures import FileStorage
 
 from registry.i18n import N_
-from registry.common.schemas import BaseSchema, Id, PaginationSchema, Text, TokyoDateTime
+from registry.common.schemas import BaseSchema, CalendarDate, Id, PaginationSchema, Text, TokyoDateTime
 from registry.evidence.models import KINDS, REASON_CODES, STATUSES
 
 
@@ -26,7 +26,7 @@ class EvidenceCreateSchema(BaseSchema):
     """multipart/form-data; `file` is optional (PDF, JPEG or PNG, judged by content, at most 5 MB)."""
     kind = fields.String(required=True, validate=validate.OneOf(KINDS),
                          metadata={"description": "a tie name or `event`"})
-    done_on = fields.Date(required=True, metadata={"description": "today or within the last 12 months"})
+    done_on = CalendarDate(required=True, metadata={"description": "today or within the last 12 months"})
     description = Text(2000, required=True, validate=[validate.Length(min=1), no_nul])
     host_name = Text(200, allow_none=True, validate=no_nul)
     file = FileField(metadata={"description": "PDF, JPEG or PNG, at most 5 MB; images lose their EXIF data"})

@@ -5,6 +5,12 @@ list from a few indexed queries, each with a LIMIT (the 団体 the person is tie
 near home, remote needs wanting their skills, the soonest needs; for a need: the 団体's registrants,
 residents living nearby, residents with the skills), then every item of that short list scored in
 Python by one function, `score`, which also writes the reasons in the caller's language.
+
+What staff and hosts see of a candidate (API.md "Trust rules"): only what the person consented to
+share — interests only with `share_profile` — and where they live only as a coarse band between
+their home prefecture and the need's 団体 (same prefecture, neighbouring, far), never kilometres; the
+score moves with that band alone, and who is short-listed does not depend on the need's place, so
+moving a need around the map tells nothing more.
 """
 import math
 import unicodedata
@@ -22,6 +28,7 @@ from registry.common.auth import RESIDENT
 from registry.extensions import db
 from registry.needs import service
 from registry.needs.models import SIDE_JOB, Application, Need, cells_near
+from registry.organizations import neighbours
 from registry.organizations.models import MUNICIPALITY, Organization
 from registry.registrations.models import ACTIVE, Activity, Registration
 
@@ -113,21 +120,24 @@ def score(person: Person, need, names: dict[str, str], *, for_staff: bool = Fals
         points += 15
         reasons.append(_l("Took part in activities of %(name)s before", name=names[org]))
 
-    skills, interests = person.skills, person.interests
+    skills = person.skills
     matched = [s for s in need.skills if normalize(s) in skills][:3]
     for skill in matched:
         points += 12
         reasons.append(_l("Skill match: %(skill)s", skill=skill))
-    title = normalize(need.title)
-    liked = [s for s in need.skills if normalize(s) in interests and s not in matched]
-    liked += [i for i in person.user.interests or [] if normalize(i) in title and i not in liked]
-    for interest in liked[:2]:
-        points += 6
-        reasons.append(_l("Interest: %(interest)s", interest=interest))
+    if not for_staff or person.user.consent_share_profile:  # interests are shared only by consent
+        interests, title = person.interests, normalize(need.title)
+        liked = [s for s in need.skills if normalize(s) in interests and s not in matched]
+        liked += [i for i in person.user.interests or [] if normalize(i) in title and i not in liked]
+        for interest in liked[:2]:
+            points += 6
+            reasons.append(_l("Interest: %(interest)s", interest=interest))
 
     if need.remote:
         points += 10
         reasons.append(_l("Remote"))
+    elif for_staff:
+        points += _band_points(person, need, reasons)
     elif need.lat is not None and person.home is not None:
         km = distance_km(person.home.lat, person.home.lng, need.lat, need.lng)
         points += 25 * max(0.0, 1 - km / FADE_KM)
@@ -148,6 +158,20 @@ def score(person: Person, need, names: dict[str, str], *, for_staff: bool = Fals
     if need.accepted_count >= need.capacity:
         points -= 15  # an application would be waitlisted
     return round(max(points, 0.0), 1), reasons
+
+
+BAND_POINTS = {neighbours.SAME: 20, neighbours.NEIGHBOURING: 10, neighbours.FAR: 0}
+
+
+def _band_points(person: Person, need, reasons: list) -> float:
+    """For staff: where the candidate lives, only as the band between their home prefecture and the
+    need's 団体 (not its place, which staff can move)."""
+    band = neighbours.band(person.home.code if person.home is not None else None, need.organization_code)
+    if band == neighbours.SAME:
+        reasons.append(_l("Lives in the same prefecture"))
+    elif band == neighbours.NEIGHBOURING:
+        reasons.append(_l("Lives in a neighbouring prefecture"))
+    return BAND_POINTS.get(band, 0)
 
 
 def _names(codes: set[str]) -> dict[str, str]:
@@ -200,14 +224,9 @@ def recommend_needs(user: User, limit: int, *, today: date) -> list[dict]:
     return [{"need": needs[row.id], "score": points, "reasons": reasons} for points, reasons, row in scored]
 
 
-def _nearby_municipalities(lat: float, lng: float, km: float) -> list[str]:
-    """Municipality codes within `km`, nearest first (the 1,741 offices are a small table)."""
-    dlat, dlng = km / 111.0, km / (111.0 * max(math.cos(math.radians(lat)), 0.01))
-    rows = db.session.execute(select(Organization.code, Organization.lat, Organization.lng).where(
-        Organization.kind == MUNICIPALITY, Organization.lat.between(lat - dlat, lat + dlat),
-        Organization.lng.between(lng - dlng, lng + dlng)))
-    near = sorted((distance_km(lat, lng, r.lat, r.lng), r.code) for r in rows)
-    return [code for d, code in near if d <= km]
+def _municipalities_of(prefecture_code: str) -> list[str]:
+    return list(db.session.scalars(select(Organization.code).where(
+        Organization.kind == MUNICIPALITY, Organization.prefecture_code == prefecture_code)))
 
 
 def candidates(actor: User, need_id: uuid.UUID, limit: int, *, today: date) -> list[dict]:
@@ -225,13 +244,13 @@ def candidates(actor: User, need_id: uuid.UUID, limit: int, *, today: date) -> l
     gather(base.join(Registration, Registration.user_id == User.id).where(
         Registration.organization_code.in_({need.organization_code, need.prefecture_code}),
         Registration.status == ACTIVE))
-    if not need.remote and need.lat is not None:
-        nearby, seen = _nearby_municipalities(need.lat, need.lng, NEAR_KM), len(found)
-        for start, end in ((0, 5), (5, 25), (25, len(nearby))):  # nearest rings first, while room is left
+    if not need.remote:  # people living in the 団体's prefecture, then its neighbours (never by the place)
+        seen = len(found)
+        for prefecture in neighbours.prefecture_codes_near(need.organization_code):
             room = PER_SOURCE - (len(found) - seen)
-            if room <= 0 or start >= len(nearby):
+            if room <= 0:
                 break
-            gather(base.where(User.home_municipality_code.in_(nearby[start:end])), room)
+            gather(base.where(User.home_municipality_code.in_(_municipalities_of(prefecture))), room)
     if need.skills:
         gather(base.where(service.has_any(User.skills, need.skills)))
 

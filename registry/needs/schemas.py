@@ -1,7 +1,8 @@
 from marshmallow import fields, validate
 
 from registry.common.schemas import (
-    BaseSchema, BoundedString, Id, NonEmptyText, OrganizationCode, PaginationSchema, StringList, Text, TokyoDateTime,
+    BaseSchema, BoundedString, CalendarDate, Id, NonEmptyText, OrganizationCode, PaginationSchema, StringList, Text,
+    TokyoDateTime,
 )
 from registry.needs.models import KINDS
 from registry.organizations.schemas import PrefectureParam
@@ -23,9 +24,9 @@ class NeedUpdateSchema(BaseSchema):
     skills = StringList(20, 50)
     remote = fields.Boolean()
     place = fields.Nested(PlaceSchema, allow_none=True)
-    starts_on = fields.Date()
-    ends_on = fields.Date()
-    apply_by = fields.Date()
+    starts_on = CalendarDate()
+    ends_on = CalendarDate()
+    apply_by = CalendarDate()
     capacity = fields.Integer(strict=True, validate=validate.Range(min=1, max=10_000))
     reward = Text(1000)
     counts_as_activity = fields.Boolean()
@@ -35,9 +36,9 @@ class NeedCreateSchema(NeedUpdateSchema):
     organization_code = OrganizationCode(required=True, metadata={"example": "212172"})
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     title = NonEmptyText(200, required=True)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
-    apply_by = fields.Date(required=True)
+    starts_on = CalendarDate(required=True)
+    ends_on = CalendarDate(required=True)
+    apply_by = CalendarDate(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000))
 
 
@@ -47,8 +48,8 @@ class NeedQuerySchema(PaginationSchema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     skill = BoundedString(50)  # search terms, never stored
     q = BoundedString(100)
-    starts_from = fields.Date()
-    starts_until = fields.Date()
+    starts_from = CalendarDate()
+    starts_until = CalendarDate()
     remote = fields.Boolean()
     status = fields.String(load_default="open", validate=validate.OneOf(["open", "closed", "cancelled"]))
 

@@ -146,11 +146,29 @@ def update_need(actor: User, need_id: uuid.UUID, changes: dict, *, now: datetime
             and need.status != DRAFT and not is_staff_of(actor, need):
         raise Problem(403, "forbidden", N_("Only staff designate activities."))
     added_places = changes.get("capacity", need.capacity) - need.capacity
+    became_side_job = changes.get("kind", need.kind) == SIDE_JOB and need.kind != SIDE_JOB
     _apply_changes(need, changes, organizations.get(need.organization_code))
     need.updated_at = now or utcnow()
+    if became_side_job:
+        _decline_minors(need, actor, need.updated_at)
     _promote_waitlisted(need, added_places, need.updated_at)  # new places are freed places
     db.session.flush()
     return need
+
+
+def _decline_minors(need: Need, actor: User, now: datetime) -> None:
+    """A need that becomes a side job: under-18s may no longer take part, so their applications in
+    play are declined (each told, as for any decline) and the places they held go to the waitlist."""
+    today = today_tokyo(now)
+    live = list(db.session.scalars(select(Application).where(Application.need_id == need.id,
+                                                             Application.status.in_(LIVE))
+                                   .order_by(Application.created_at, Application.id)))
+    for application in live:
+        if application.status in LIVE and not is_adult(application.applicant, today):
+            _set_status(need, application, DECLINED, now)
+            application.decided_at, application.decided_by = now, actor.id
+            db.session.flush()
+            notices.application_decided(application, need, now=now)
 
 
 def publish_need(actor: User, need_id: uuid.UUID, *, now: datetime | None = None) -> Need:
@@ -292,12 +310,14 @@ def _promote_waitlisted(need: Need, places: int, now: datetime) -> None:
 
 
 def _set_status(need: Need, application: Application, status: str, now: datetime) -> None:
-    """Every status change, so `accepted_count` and the waitlist follow it."""
+    """Every status change, so `accepted_count` and the waitlist follow it. A place freed on a
+    cancelled need goes to nobody: it will not take place."""
     if status == ACCEPTED:
         need.accepted_count += 1
     if application.status == ACCEPTED and status in (DECLINED, CANCELLED):
         need.accepted_count -= 1
-        _promote_waitlisted(need, 1, now)
+        if need.status != CANCELLED:
+            _promote_waitlisted(need, 1, now)
     application.status, application.updated_at = status, now
 
 
@@ -320,6 +340,8 @@ def decide(actor: User, application_id: uuid.UUID, status: str, *, now: datetime
         raise Problem(409, "invalid_state", N_("This application's status does not allow that."))
     if status == ACCEPTED and need.is_full:
         raise Problem(409, "need_full")
+    if status == ACCEPTED and need.kind == SIDE_JOB and not is_adult(application.applicant, today):
+        raise Problem(422, "age_restricted", errors={"application": [N_("Side jobs are for adults only.")]})
     if status in (COMPLETED, NO_SHOW):
         if need.starts_on > today:
             raise Problem(409, "invalid_state", N_("The need has not started yet."))
