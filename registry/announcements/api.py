@@ -3,7 +3,9 @@ import uuid
 from flask_login import current_user
 
 from registry.announcements import service
-from registry.announcements.schemas import AnnouncementCreateSchema, AnnouncementSchema, InboxAnnouncementSchema
+from registry.announcements.schemas import (
+    AnnouncementCreateSchema, AnnouncementDeliverySchema, AnnouncementSchema, InboxAnnouncementSchema,
+)
 from registry.common.auth import RESIDENT, STAFF, require
 from registry.common.openapi import Blueprint
 from registry.common.pagination import PAGINATED, paginate
@@ -32,6 +34,15 @@ def post_announcement(data, code: str):
 def list_sent_announcements(args, code: str):
     """What the 団体 has sent, newest first."""
     return paginate(service.sent_by(_me(), code), args["page"], args["per_page"])
+
+
+@blp.get("/organizations/<string:code>/announcements/<uuid:announcement_id>")
+@require(STAFF)
+@blp.response(200, AnnouncementDeliverySchema)
+def get_sent_announcement(code: str, announcement_id: uuid.UUID):
+    """One announcement the 団体 sent, with its delivery so far: `recipients` (null until
+    send-notifications starts the fan-out), `notified` (in the app), `emailed`, `failed`."""
+    return service.sent(_me(), code, announcement_id)
 
 
 @blp.get("/me/announcements")

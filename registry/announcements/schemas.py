@@ -16,6 +16,13 @@ class AnnouncementSchema(BaseSchema):
     created_at = TokyoDateTime()
 
 
+class AnnouncementDeliverySchema(AnnouncementSchema):
+    recipients = fields.Integer(allow_none=True, metadata={"description": "null until the fan-out has started"})
+    notified = fields.Integer()
+    emailed = fields.Integer()
+    failed = fields.Integer()
+
+
 class InboxAnnouncementSchema(AnnouncementSchema):
     read_at = TokyoDateTime(allow_none=True)
     read = fields.Function(lambda item: item["read_at"] is not None)

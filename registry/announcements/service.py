@@ -1,12 +1,14 @@
 """Announcements: staff of a 団体 write to its registrants; residents who consented read them.
 
 A resident's inbox holds the announcements of every 団体 they hold an active registration with,
-and of those 団体's prefectures (the derived link) except the prefecture they live in.
+and of those 団体's prefectures (the derived link) except the prefecture they live in. Posting also
+starts a broadcast (registry/notifications/broadcasts.py): `send-notifications` then notifies each of
+those people who consented to announcements — in the app, and by e-mail to a verified address — once.
 """
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from registry.accounts.models import User
@@ -15,9 +17,14 @@ from registry.common.auth import STAFF
 from registry.common.time import utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db
+from registry.notifications import broadcasts
+from registry.notifications.models import ANNOUNCEMENT, Broadcast
 from registry.organizations import service as organizations
 from registry.organizations.codes import prefecture_code_of
+from registry.organizations.models import PREFECTURE
 from registry.registrations.models import ACTIVE, Registration
+
+MY_PAGE = "/my"
 
 
 def _own_organization(staff: User, organization_code: str):
@@ -29,11 +36,38 @@ def _own_organization(staff: User, organization_code: str):
 
 def post(staff: User, organization_code: str, title: str, body: str, *, now: datetime | None = None) -> Announcement:
     org = _own_organization(staff, organization_code)
+    now = now or utcnow()
     announcement = Announcement(organization_code=org.code, title=title, body=body, created_by=staff.id,
-                                created_at=now or utcnow())
+                                created_at=now)
     db.session.add(announcement)
     db.session.flush()
+    broadcasts.start(ANNOUNCEMENT, announcement.id, title, body, MY_PAGE, now=now)
     return announcement
+
+
+def sent(staff: User, organization_code: str, announcement_id: uuid.UUID) -> dict:
+    """GET /organizations/{code}/announcements/{id}: the announcement with its delivery so far."""
+    org = _own_organization(staff, organization_code)
+    announcement = db.session.get(Announcement, announcement_id)
+    if announcement is None or announcement.organization_code != org.code:
+        raise not_found()
+    delivery = broadcasts.progress(broadcasts.find(ANNOUNCEMENT, announcement.id))
+    return {"id": announcement.id, "organization_code": announcement.organization_code, "title": announcement.title,
+            "body": announcement.body, "created_at": announcement.created_at, **delivery}
+
+
+def audience(broadcast: Broadcast) -> Select:
+    """Who an announcement's broadcast reaches: everyone whose inbox shows it (an active registration
+    with the 団体, or with a municipality of a prefecture they do not live in) who consented to
+    announcements, in id order."""
+    announcement = db.session.get(Announcement, broadcast.subject_id)
+    org = organizations.get(announcement.organization_code)
+    tie = Registration.organization_code == org.code
+    if org.kind == PREFECTURE:  # the derived link, except for those who live in the prefecture
+        tie = or_(tie, and_(Registration.prefecture_code == org.code,
+                            func.coalesce(func.substr(User.home_municipality_code, 1, 2), "") != org.code[:2]))
+    return select(User).join(Registration, and_(Registration.user_id == User.id, Registration.status == ACTIVE, tie)) \
+        .where(User.consent_announcements, User.erased_at.is_(None), User.deactivated_at.is_(None)).distinct()
 
 
 def sent_by(staff: User, organization_code: str):

@@ -4,7 +4,7 @@ from flask.cli import with_appcontext
 
 from registry.extensions import db
 from registry.notifications import mail, sender
-from registry.workflows.notices import create_due_reminders
+from registry.workflows.notices import create_due_reminders, fan_out_broadcasts
 
 
 @click.command("send-notifications")
@@ -12,10 +12,13 @@ from registry.workflows.notices import create_due_reminders
               help="at most this many e-mails in this run")
 @with_appcontext
 def send_notifications_command(limit):
-    """Create due reminders, then send due e-mails over SMTP_URL, each once (run it from cron)."""
+    """Create due reminders, fan out announcements, then send due e-mails over SMTP_URL, each once
+    (run it from cron)."""
     created = create_due_reminders()
     db.session.commit()
     click.echo("reminders: " + ", ".join(f"{kind} {n}" for kind, n in created.items()))
+    fanned = fan_out_broadcasts()
+    click.echo("broadcasts: " + (", ".join(f"{kind} {n}" for kind, n in fanned.items()) or "none due"))
     settings = mail.settings_from(current_app.config)
     if settings is None:
         click.echo(f"SMTP_URL is not set: no e-mail sent ({sender.waiting()} waiting)")

@@ -33,6 +33,9 @@ def _in(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
+BROADCAST_ROW = "subject_id IS NOT NULL AND subject_on IS NULL"
+
+
 class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (
@@ -44,6 +47,10 @@ class Notification(db.Model):
         # and date, also when two runs of send-notifications overlap.
         Index("uq_notifications_reminder", "kind", "subject_id", "subject_on", unique=True,
               sqlite_where=text("subject_id IS NOT NULL"), postgresql_where=text("subject_id IS NOT NULL")),
+        # A broadcast (an announcement, an emergency) reaches each person once, also when two runs of
+        # send-notifications overlap; its progress counts by (kind, subject_id).
+        Index("uq_notifications_broadcast", "kind", "subject_id", "user_id", unique=True,
+              sqlite_where=text(BROADCAST_ROW), postgresql_where=text(BROADCAST_ROW)),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -83,3 +90,30 @@ class OutboxMessage(db.Model):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Broadcast(db.Model):
+    """One message to many people (an announcement, an emergency): posting it answers at once, and
+    `send-notifications` fans it out in batches — each recipient's notification (and e-mail, where
+    allowed) once, also when runs overlap (`uq_notifications_broadcast`). `cursor` is the last
+    recipient's id done; `recipients` is counted when the fan-out starts."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {_in(KINDS)}", name="kind"),
+        Index("uq_broadcasts_subject", "kind", "subject_id", unique=True),
+        Index("ix_broadcasts_pending", "created_at", "id",
+              sqlite_where=text("finished_at IS NULL"), postgresql_where=text("finished_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # the announcement's (or emergency's) id
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[int | None] = mapped_column(Integer)
+    notified: Mapped[int] = mapped_column(Integer, default=0)
+    cursor: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -26,6 +26,9 @@ class Registration(db.Model):
         Index("uq_registrations_active_pair", "user_id", "organization_code", unique=True,
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
         Index("ix_registrations_org_status", "organization_code", "status"),
+        # A 団体's registrants in id order (a broadcast's recipients, batch after batch).
+        Index("ix_registrations_org_user_active", "organization_code", "user_id",
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
         Index("ix_registrations_premium_until", "premium_valid_until",
               sqlite_where=text("tier = 'premium' AND status = 'active'"),
               postgresql_where=text("tier = 'premium' AND status = 'active'")),

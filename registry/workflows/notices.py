@@ -1,9 +1,13 @@
-"""The notices that several domains raise on a schedule: `send-notifications` creates the due ones
-before it sends (each once per subject and date, also when runs overlap)."""
+"""The notices that several domains raise, for `send-notifications`: the due reminders (each once per
+subject and date, also when runs overlap) and the fan-out of broadcasts (announcements …), each
+domain saying who its broadcasts reach."""
 from datetime import datetime
 
 from registry.common.time import utcnow
+from registry.announcements import service as announcements
 from registry.needs import notices as need_notices
+from registry.notifications import broadcasts
+from registry.notifications.models import ANNOUNCEMENT
 from registry.notifications.service import one_writer_at_a_time
 from registry.registrations import notices as registration_notices
 
@@ -15,3 +19,11 @@ def create_due_reminders(*, now: datetime | None = None) -> dict[str, int]:
     one_writer_at_a_time()
     return {"premium_expiring": registration_notices.premium_expiring(now=now),
             "need_reminder": need_notices.need_starts_tomorrow(now=now)}
+
+
+AUDIENCES = {ANNOUNCEMENT: announcements.audience}
+
+
+def fan_out_broadcasts(*, max_batches: int | None = None) -> dict[str, int]:
+    """Every pending broadcast fanned out, batch by batch (each batch commits). Answers {kind: notified}."""
+    return broadcasts.fan_out(AUDIENCES, max_batches=max_batches)
