@@ -141,6 +141,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # Another 団体's staff may see the 団体 (it is public) but not act for it: 403.
     ("POST", "/api/v1/organizations/<string:code>/announcements"): Expect(201, STAFF, json={"title": "お知らせ", "body": "本文"}),
     ("GET", "/api/v1/organizations/<string:code>/announcements"): Expect(200, STAFF),
+    ("GET", "/api/v1/organizations/<string:code>/announcements/<uuid:announcement_id>"): Expect(200, STAFF),
     ("GET", "/api/v1/me/announcements"): Expect(200, RESIDENTS),
     ("POST", "/api/v1/me/announcements/<uuid:announcement_id>/read"): Expect(200, OWNER, hide=("other_resident",)),
     ("GET", "/api/v1/me/invitations"): Expect(200, RESIDENTS),
