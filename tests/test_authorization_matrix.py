@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from registry.accounts import service as accounts
 from registry.workflows import accounts as workflows
+from registry.accounts.login import WEB_SESSION_KEY
 from registry.accounts.models import ApiToken, User
 from registry.announcements import service as announcements
 from registry.benefits import service as benefits
@@ -428,7 +429,8 @@ class World:
                         roster_invitation=roster_invitation.id)
         self.ids = {key: str(value) for key, value in self.ids.items()}
         self.people = {name: Person(user.email, str(user.id), user.display_name) for name, user in u.items()}
-        self.sessions = {caller: u[caller].get_id() for caller in SIGNED_IN}  # Flask-Login's session value
+        # Flask-Login's session value and the browser session open on the server (accounts.login)
+        self.sessions = {caller: (u[caller].get_id(), accounts.start_web_session(u[caller])) for caller in SIGNED_IN}
         return self
 
     def _resident(self, name, display_name, *, share_profile, scouting) -> User:
@@ -463,7 +465,7 @@ class Callers:
         self.world, self.api = world, api
         self.browsers = {caller: self._browser(world.sessions.get(caller)) for caller in CALLERS}
 
-    def _browser(self, session_id: str | None) -> Browser:
+    def _browser(self, signed_in: tuple[str, str] | None) -> Browser:
         app = self.world.app
         with app.app_context(), app.test_request_context():  # a fresh `g`: a new token
             signed = generate_csrf()
@@ -471,8 +473,9 @@ class Callers:
         browser = Browser(app.test_client())
         with browser.client.session_transaction() as cookie:
             cookie["csrf_token"] = raw
-            if session_id is not None:
-                cookie["_user_id"], cookie["_fresh"] = session_id, True
+            if signed_in is not None:
+                cookie["_user_id"], cookie[WEB_SESSION_KEY] = signed_in
+                cookie["_fresh"] = True
         browser.token = signed
         return browser
 

@@ -17,6 +17,7 @@ from registry.accounts.models import User
 from registry.extensions import db
 from registry.figures.recount import verify
 from registry.accounts import links as tokens
+from registry.accounts.service import start_web_session
 from registry.accounts.models import PASSWORD_RESET
 from registry.invitations.models import Invitation
 from registry.registrations.models import Activity
@@ -32,11 +33,12 @@ TABLES = {
     "registrations": True, "registration_events": True, "person_tallies": True, "identity_verifications": True,
     "premium_requests": True, "activities": True, "activity_evidence": True, "applications": True,
     "notifications": True, "outbox_messages": True, "announcement_reads": True, "audit_entries": True,
-    "invitations": True,
+    "invitations": True, "web_sessions": True,
     "organizations": "reference data (団体)", "wards": "reference data (designated-city wards)",
     "figure_counters": "sums over people, never one person",
     "needs": "written by staff and hosts about the work, not about an applicant",
     "announcements": "written by staff to every registrant of a 団体",
+    "broadcasts": "an announcement's text on its way to every registrant of a 団体, never about one person",
     "benefits": "written by staff about what a tier gets",
     "hosts": "host accounts only; DELETE /me is for residents (a host is deactivated by staff)",
 }
@@ -152,12 +154,13 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
     first = _ok(api.post(f"/registrations/{registration}/premium-request", token=person.token), 202)["id"]
     _ok(api.post(f"/premium-requests/{first}/reject", token=staff.token, json={"reason": personal["premium_reason"]}))
     _ok(api.post(f"/registrations/{registration}/premium-request", token=person.token), 202)
-    # An announcement read; a password-reset link and its e-mail; failed sign-ins counted.
+    # An announcement read; a password-reset link and its e-mail; a browser session; failed sign-ins.
     announcement = _ok(api.post(f"/organizations/{HIDA}/announcements", token=staff.token,
                                 json={"title": "雪まつり", "body": "2月に開催します"}), 201)["id"]
     _ok(api.post(f"/me/announcements/{announcement}/read", token=person.token))
     _ok(api.post("/auth/password-reset", json={"email": person.email}), 202)
     tokens.issue(db.session.get(User, person_id), PASSWORD_RESET)
+    start_web_session(db.session.get(User, person_id))  # signed in on a browser too
     db.session.commit()
     _ok(api.post("/auth/login", json={"email": person.email, "password": PASSWORD}))  # a second bearer token
     assert api.post("/auth/login", json={"email": person.email, "password": "wrong-password"}).status_code == 401

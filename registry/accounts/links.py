@@ -110,7 +110,9 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
     """Spends the link and sets the account's password; 422 `invalid_token` for an unknown, used or
     expired link or an account no longer active. The link is taken by one conditional UPDATE, so of
     two concurrent uses exactly one succeeds (on both databases). Every other session and bearer
-    token of the account ends (a password reset signs out everywhere).
+    token of the account ends (a password reset signs out everywhere), and so does every other
+    one-time link of the account, whatever its purpose: an old invitation (a roster's CSV, a host's
+    link staff saw) can never set a password over one the owner set.
 
     `birth_year` (and `guardian_consent`) fill an account that lacks a birth year (a roster import
     may not know it); a resident account must then give one. A birth year the account already has
@@ -143,7 +145,7 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
     user.password_hash = get_password_hasher().hash(password)
     accounts.revoke_all_tokens(user, now)
     user.session_nonce = new_session_nonce()
-    void_unused(user, row.purpose, now=now)
+    void_unused(user, now=now)  # every other one-time link of the account dies with this one
     db.session.flush()
     return user, row
 

@@ -1,5 +1,9 @@
-"""Flask-Login wiring: bearer tokens for the API, the session cookie for pages."""
+"""Flask-Login wiring: bearer tokens for the API, the session cookie for pages (whose browser session
+must also be open on the server: accounts.models.WebSession)."""
 import uuid
+
+from flask import current_app, session
+from flask_login import login_user, logout_user
 
 from registry.accounts import service
 from registry.accounts.models import User
@@ -20,6 +24,9 @@ def init_login(login_manager) -> None:
             return None
         if user is None or not user.is_active or user.session_nonce != nonce:
             return None
+        if not service.web_session_open(user.id, session.get(WEB_SESSION_KEY),
+                                        ttl_days=current_app.config["TOKEN_TTL_DAYS"]):
+            return None  # signed out (or never signed in) on the server: the cookie opens nothing
         return user
 
     @login_manager.request_loader
@@ -33,3 +40,20 @@ def init_login(login_manager) -> None:
         if user is None:
             raise Problem(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return user
+
+
+WEB_SESSION_KEY = "web_session"  # the browser session's raw id, in the (signed) session cookie
+
+
+def sign_in_browser(user) -> None:
+    """Pages: a new session (no fixation), open on the server, then Flask-Login's."""
+    session.clear()
+    session[WEB_SESSION_KEY] = service.start_web_session(user)
+    login_user(user)
+
+
+def sign_out_browser() -> None:
+    """Pages: this browser's session ends on the server too, so a copy of its cookie opens nothing."""
+    service.end_web_session(session.get(WEB_SESSION_KEY))
+    logout_user()
+    session.clear()

@@ -83,6 +83,19 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class WebSession(db.Model):
+    """A signed-in browser (the pages' session cookie carries the raw id, 256 random bits; only its
+    SHA-256 is stored). Signing out ends it here, so a copy of the cookie opens nothing afterwards."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class LoginThrottle(db.Model):
     """Failed sign-ins per e-mail address (whether or not an account has it, so the back-off does
     not reveal which addresses exist)."""

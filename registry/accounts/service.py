@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, select, update
 
-from registry.accounts.models import ApiToken, LoginThrottle, User, new_session_nonce
+from registry.accounts.models import ApiToken, LoginThrottle, User, WebSession, new_session_nonce
 from registry.common.database import insert_for_upsert
 from registry.common.auth import ROLES, RESIDENT, STAFF, HOST
 from registry.common.time import today_tokyo, utcnow
@@ -97,6 +97,38 @@ def revoke_token_by_id(user: User, token_id, now: datetime | None = None) -> Non
         raise Problem(404, "not_found")
     row.revoked_at = now or utcnow()
     db.session.flush()
+
+
+# --- the pages' signed-in browsers ---------------------------------------------------------------------
+
+def start_web_session(user: User, *, now: datetime | None = None) -> str:
+    """A browser signs in: the raw id for its session cookie (shown once, stored as a digest)."""
+    raw = secrets.token_urlsafe(32)
+    db.session.add(WebSession(user_id=user.id, token_hash=hash_token(raw), created_at=now or utcnow()))
+    db.session.flush()
+    return raw
+
+
+_WEB_SESSION = select(WebSession.user_id).where(
+    WebSession.token_hash == bindparam("token_hash"), WebSession.ended_at.is_(None),
+    WebSession.created_at > bindparam("oldest"))
+
+
+def web_session_open(user_id, raw: str | None, *, ttl_days: int, now: datetime | None = None) -> bool:
+    """Is this browser's session still open (not signed out, not older than `ttl_days`) and
+    the user's?"""
+    if not raw:
+        return False
+    owner = db.session.scalar(_WEB_SESSION, {"token_hash": hash_token(raw),
+                                             "oldest": (now or utcnow()) - timedelta(days=ttl_days)})
+    return owner is not None and owner == user_id
+
+
+def end_web_session(raw: str | None, *, now: datetime | None = None) -> None:
+    """Signing out: this browser's session ends on the server."""
+    if raw:
+        db.session.execute(update(WebSession).where(WebSession.token_hash == hash_token(raw),
+                                                    WebSession.ended_at.is_(None)).values(ended_at=now or utcnow()))
 
 
 def revoke_all_tokens(user: User, now: datetime | None = None) -> None:
@@ -229,6 +261,7 @@ def erase_personal_data(user: User, *, now: datetime | None = None) -> None:
     column that identifies the person; the row stays as a pseudonymous reference."""
     now = now or utcnow()
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    db.session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     if user.email_key:  # failed sign-ins are counted per address
         db.session.execute(delete(LoginThrottle).where(LoginThrottle.email_key == user.email_key))
     for column in ("email", "email_key", "password_hash", "display_name", "birth_year", "availability",

@@ -71,6 +71,8 @@ def reinvite(staff: User, host_id: uuid.UUID, *, site_url: str, now: datetime | 
     host = managed_host(staff, host_id)
     if not host.active:
         raise Problem(409, "invalid_state", N_("This host has been deactivated."))
+    if host.password_set:  # staff never hold a usable link to an account that has a password
+        raise Problem(409, "invalid_state", N_("This host has already set a password."))
     raw, row = links.issue(host.user, HOST_INVITATION, created_by=staff, now=now)
     return host, raw, links.link(raw, site_url), row
 

@@ -1,9 +1,10 @@
 """Sign-up, sign-in and sign-out for pages (session cookie)."""
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from registry.accounts import service as accounts
+from registry.accounts.login import sign_in_browser, sign_out_browser
 from registry.accounts.schemas import LoginSchema, SignupSchema
 from registry.common import limits
 from registry.common.auth import ADMIN, HOST, NATIONAL, STAFF
@@ -20,8 +21,7 @@ def home_of(user) -> str:
 
 
 def _sign_in(user) -> None:
-    session.clear()  # a new session on sign-in: no fixation
-    login_user(user)
+    sign_in_browser(user)  # a new session (no fixation), open on the server until signing out
 
 
 @blp.route("/signup", methods=["GET", "POST"])
@@ -66,8 +66,7 @@ def login():
 @public_page
 def logout():
     if request.method == "POST":
-        logout_user()
-        session.clear()
+        sign_out_browser()
         flash(_("You are signed out."))
         return redirect(url_for("public_pages.index"))
     return render_template("pages/logout.html")

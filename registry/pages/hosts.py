@@ -4,9 +4,9 @@ one-time link (/set-password); staff inviting, trusting and deactivating hosts a
 drafts (/staff/hosts). Every action calls the same services as the API."""
 import uuid
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from registry.common import limits
@@ -16,6 +16,7 @@ from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db
 from registry.accounts import links as tokens
+from registry.accounts.login import sign_in_browser
 from registry.accounts.schemas import SetPasswordSchema
 from registry.hosts import service as hosts
 from registry.hosts.schemas import HostCreateSchema
@@ -67,8 +68,7 @@ def set_password():
         result, feedback = attempt(use)
         if result is not None:
             user, invitation = result
-            session.clear()  # a new session: no fixation
-            login_user(user)
+            sign_in_browser(user)  # a new session (no fixation), open on the server
             flash(_("Your password is set. Welcome!"))
             if invitation is not None and invitation.status == INVITATION_ACCEPTED:
                 flash(_("You are now registered with %(name)s.",

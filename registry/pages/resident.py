@@ -2,8 +2,9 @@
 consents, withdrawal and erasure."""
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
+from registry.accounts.login import sign_out_browser
 from registry.accounts.schemas import ProfileUpdateSchema
 from registry.certificates import service as certificates
 from registry.certificates.keys import app_key
@@ -123,7 +124,7 @@ def erase():
         flash(_("Tick the box to confirm that your account and data are to be erased."))
         return redirect(url_for("resident_pages.my") + "#erase")
     erasure.erase(_me())
-    logout_user()
+    sign_out_browser()
     flash(_("Your account and personal data are erased."))
     return redirect(url_for("public_pages.index"))
 

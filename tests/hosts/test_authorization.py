@@ -37,7 +37,8 @@ MATRIX = {
     ("GET", "/hosts/{host}"): _row(anonymous=401, staff=200, other_staff=404, host=200, other_host=404),
     ("PATCH", "/hosts/{host}"): _row(anonymous=401, staff=200, other_staff=404),
     ("DELETE", "/hosts/{host}"): _row(anonymous=401, staff=204, other_staff=404),
-    ("POST", "/hosts/{host}/invitation"): _row(anonymous=401, staff=201, other_staff=404),
+    # the host has set its password: staff get no link to it (409), whoever they are (Trust rules v1.1)
+    ("POST", "/hosts/{host}/invitation"): _row(anonymous=401, staff=409, other_staff=404),
     ("POST", "/auth/set-password"): _row(**{role: 422 for role in ROLES}),  # public; the token decides
     ("GET", "/me/needs"): _row(anonymous=401, staff=200, other_staff=200, host=200, other_host=200),
     ("POST", "/needs"): _row(anonymous=401, staff=201, other_staff=403, host=201, other_host=201),

@@ -107,8 +107,9 @@ def test_staff_trust_and_deactivate_from_the_page(app, api, browser, invite, sta
     staff_browser.get("/staff/hosts")
     assert staff_browser.post(f"/staff/hosts/{body['id']}/trust").status_code == 302
     assert api.get(f"/hosts/{body['id']}", token=staff).get_json()["trusted"] is True
-    renewed = staff_browser.post(f"/staff/hosts/{body['id']}/invitation")
-    assert LINK.search(renewed.get_data(as_text=True))
+    renewed = staff_browser.post(f"/staff/hosts/{body['id']}/invitation")  # the host has a password now
+    assert not LINK.search(renewed.get_data(as_text=True))
+    assert "このヌシはすでにパスワードを設定しています。" in staff_browser.get("/staff/hosts").get_data(as_text=True)
     assert staff_browser.post(f"/staff/hosts/{body['id']}/deactivate").status_code == 302
     assert host.get("/host").status_code == 302  # signed out at once
     other = staff_browser.post(f"/staff/hosts/{uuid.uuid4()}/deactivate")
