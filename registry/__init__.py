@@ -42,6 +42,8 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
     configure_replica(app)
+    from registry.evidence.files import check_store
+    check_store(app.config)  # EVIDENCE_STORE: well formed, and its bucket exists
     os.makedirs(app.instance_path, exist_ok=True)
 
     init_operations(app)  # logs, request ids and metrics: first, so their hooks run first

@@ -33,6 +33,7 @@ TITLES = {
     "not_acceptable": _l("This response format is not available."),
     "rate_limited": _l("Too many requests. Please wait and try again."),
     "database_unavailable": _l("The service is temporarily unavailable. Please try again shortly."),
+    "storage_unavailable": _l("Files cannot be stored or read right now. Please try again shortly."),
     "internal_error": _l("Something went wrong on our side."),
     "unknown_organization": _l("No such local government (団体)."),
     "guardian_consent_required": _l("A guardian's consent is required for people under 16."),
@@ -169,7 +170,11 @@ def http_exception_response(error: HTTPException) -> Response:
 def _seconds_until_limit_resets() -> int:
     from registry.extensions import limiter
     current = limiter.current_limit
-    return max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    try:
+        return max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    except Exception:  # the limit's store went away after refusing (reset_at asks it again)
+        log.warning("rate limit store unreachable while answering 429", exc_info=True)
+        return 60
 
 
 def _is_json_decode(messages) -> bool:
