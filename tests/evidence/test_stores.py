@@ -23,6 +23,7 @@ def _unavailable(response) -> None:
     assert response.status_code == 503, (response.status_code, response.data[:300])
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "storage_unavailable"
+    assert response.get_json()["title"].startswith("ただいまファイルを保存")  # Japanese unless asked otherwise
     assert int(response.headers["Retry-After"]) > 0
 
 
