@@ -45,6 +45,18 @@ def check_shared_limits(storage_uri: str, enabled: bool, workers: int) -> None:
             f"or WEB_CONCURRENCY=1)")
 
 
+def ratelimit_storage_options(uri: str) -> dict:
+    """redis-py's settings for a Redis store (create_app sets them unless RATELIMIT_STORAGE_OPTIONS
+    does): a Redis that does not answer costs a request about 2 s at most (1 s, and one immediate
+    retry, which also replaces a pooled connection that a Redis restart broke), instead of
+    redis-py's default of no timeout and three retries with back-off."""
+    if not uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        return {}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    return {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": Retry(NoBackoff(), 1)}
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -76,9 +88,9 @@ class Config:
     # redis://host:port/n shares the counts among every worker and host; production with more than one
     # worker refuses memory:// (ProductionConfig.check). Redis unreachable: each process counts in its
     # own memory meanwhile (a logged warning) and returns to Redis by itself once it answers again,
-    # checked with back-off (1, 2, 4 … 32 s); the timeouts keep a hung Redis from holding requests.
+    # checked with back-off (1, 2, 4 … 32 s); ratelimit_storage_options keeps a hung Redis from
+    # holding requests.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False  # Retry-After is set by registry.errors, whatever refused
     # Failed sign-ins per e-mail address before back-off starts (then 1, 2, 4 … minutes, at most 60).

@@ -82,6 +82,8 @@ def register_extensions(app: Flask) -> None:
     init_login(login_manager)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    from config import ratelimit_storage_options
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", ratelimit_storage_options(app.config["RATELIMIT_STORAGE_URI"]))
     limiter.init_app(app)
     configure_password_hasher(app.config)
     api.init_app(app)

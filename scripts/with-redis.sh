@@ -3,7 +3,7 @@
 # directory, nothing saved to disk) and stopped afterwards.
 #   scripts/with-redis.sh COMMAND [ARGS…]
 # The command sees TEST_REDIS_URL, and REDIS_TEST_STOP / REDIS_TEST_START, so fault tests can stop the
-# server and start it again on the same port. TEST_LIMITS_IN_REDIS=1 also points the app's rate limits
+# server and start it again on the same port (and REDIS_TEST_PID_FILE, to pause it). TEST_LIMITS_IN_REDIS=1 also points the app's rate limits
 # at it (RATELIMIT_STORAGE_URI): `make test` runs the PostgreSQL pass so.
 # Without Debian's redis-server the command runs alone (the tests that need Redis are skipped).
 # Redis should not run as root, so as root the server runs as the `redis` user.
@@ -47,6 +47,7 @@ trap stop EXIT
 
 export REDIS_TEST_START="$AS_REDIS $REDIS_SERVER $DIR/redis.conf"
 export REDIS_TEST_STOP="$REDIS_CLI -h 127.0.0.1 -p $PORT shutdown nosave"
+export REDIS_TEST_PID_FILE="$DIR/redis.pid"
 $REDIS_TEST_START
 for _ in $(seq 100); do
   [ "$("$REDIS_CLI" -h 127.0.0.1 -p "$PORT" ping 2>/dev/null)" = PONG ] && break

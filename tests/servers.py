@@ -2,6 +2,7 @@
 the Redis that scripts/with-redis.sh started (`make test` runs the suite beside it)."""
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -76,7 +77,7 @@ class RedisServer:
 
     def client(self):
         import redis
-        return redis.Redis.from_url(self.url, socket_timeout=5)
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
 
     def stop(self) -> None:
         subprocess.run(shlex.split(os.environ["REDIS_TEST_STOP"]), capture_output=True, timeout=30)
@@ -90,6 +91,13 @@ class RedisServer:
         while time.monotonic() < deadline and not self.answers():
             time.sleep(0.05)
         assert self.answers(), "Redis did not come back"
+
+    def pause(self) -> None:
+        """The server stops answering but keeps its port and connections (a hung Redis)."""
+        os.kill(int(Path(os.environ["REDIS_TEST_PID_FILE"]).read_text()), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(int(Path(os.environ["REDIS_TEST_PID_FILE"]).read_text()), signal.SIGCONT)
 
     def answers(self) -> bool:
         try:

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -159,10 +160,48 @@ def test_while_redis_is_down_each_process_counts_alone_and_redis_is_used_again_o
         assert "falling back to in-memory storage" in caplog.text
     finally:
         redis_server.start()
-    # Redis is back, empty: once flask-limiter looks again (back-off 1, 2, 4 … s) the counts are its.
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline and _check_in(api, token).status_code == 429:
-        time.sleep(0.2)
-    assert _check_in(api, token).status_code == 404, "still counting in memory"
-    assert redis_server.client().keys("LIMITS*"), "nothing counted in Redis after it came back"
+    _counts_in_redis_again(api, token, redis_server)
     assert "Rate limit storage recovered" in caplog.text
+
+
+@pytest.mark.slow  # waits for flask-limiter's back-off to look at Redis again
+def test_a_redis_that_hangs_holds_no_request_long(limits_in, redis_server, signup):
+    api = limits_in(redis_server.url)
+    _, token = signup()
+    assert _check_in(api, token).status_code == 404  # a pooled connection to Redis is open now
+    took, statuses = [], []
+
+    def tries():
+        for _ in range(CHECK_IN_LIMIT - 1):
+            started = time.monotonic()
+            statuses.append(_check_in(api, token).status_code)
+            took.append(time.monotonic() - started)
+
+    redis_server.pause()  # it keeps its port and connections, and answers nothing
+    try:
+        worker = threading.Thread(target=tries, daemon=True)
+        worker.start()
+        worker.join(timeout=20)  # without timeouts a request would wait for Redis for ever
+        assert not worker.is_alive(), f"a request is still waiting for the hung Redis after {took}"
+    finally:
+        redis_server.resume()
+    assert statuses == [404] * (CHECK_IN_LIMIT - 1)  # served, never 500
+    assert max(took) < 5, took  # the one that met the hung Redis waited its timeouts (about 2 s)
+    assert sum(took) < 10, took  # the others counted in memory at once
+    _counts_in_redis_again(api, token, redis_server)
+
+
+def _counts_in_redis_again(api, token, redis_server) -> None:
+    """Once flask-limiter looks at Redis again (back-off 1, 2, 4 … s), the counts are Redis's: a try
+    leaves its key there, and the account, whose tries ran out in this process's memory, is not
+    refused (Redis came back empty)."""
+    redis = redis_server.client()
+    redis.flushdb()  # whatever the paused server had counted before
+    deadline = time.monotonic() + 45  # well within the minute the memory's count lasts
+    while time.monotonic() < deadline:
+        status = _check_in(api, token).status_code
+        if redis.keys("LIMITS*"):
+            break
+        time.sleep(0.2)
+    assert redis.keys("LIMITS*"), "still counting in memory"
+    assert status == 404
