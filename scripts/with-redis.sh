@@ -39,8 +39,13 @@ else
 fi
 
 stop() {
-  "$REDIS_CLI" -h 127.0.0.1 -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+  # A fault test may have left it paused (SIGSTOP): wake it, ask it to stop, and kill it if it will not.
+  local pid
+  pid=$(cat "$DIR/redis.pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then kill -CONT "$pid" 2>/dev/null || true; fi
+  timeout 10 "$REDIS_CLI" -h 127.0.0.1 -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
   for _ in $(seq 50); do [ -e "$DIR/redis.pid" ] || break; sleep 0.1; done
+  if [ -n "$pid" ] && [ -e "$DIR/redis.pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
   rm -rf "$DIR"
 }
 trap stop EXIT
