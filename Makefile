@@ -1,4 +1,6 @@
-# Furusato Registry — `make run` serves, `make test` runs the whole suite on SQLite and PostgreSQL.
+# Furusato Registry — `make run` serves, `make test` runs the whole suite on SQLite and PostgreSQL,
+# each pass beside a throwaway Redis (scripts/with-redis.sh); the PostgreSQL pass keeps its rate limits
+# in it. The evidence tests start moto's S3 server themselves (tests/servers.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps
+.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps redis-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -30,7 +32,7 @@ run: migrate
 serve: migrate
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-test: browser-deps pgbouncer-deps test-sqlite test-postgres
+test: browser-deps pgbouncer-deps redis-deps test-sqlite test-postgres
 
 # The browser tests drive Debian's chromium (no browser download); CI runs as root and installs it.
 browser-deps:
@@ -48,13 +50,22 @@ pgbouncer-deps:
 	  else echo "pgbouncer missing: the PgBouncer test will be skipped (apt-get install pgbouncer)"; fi; \
 	fi
 
+# Shared rate limits are tested against Debian's redis-server (run as the `redis` user); CI runs as root
+# and installs it.
+redis-deps:
+	@if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server missing: the Redis tests will be skipped (apt-get install redis-server)"; fi; \
+	fi
+
 test-sqlite: install
-	@echo "== tests on SQLite =="
-	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "== tests on SQLite (rate limits in memory) =="
+	scripts/with-redis.sh $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-postgres: install
-	@echo "== tests on PostgreSQL =="
-	scripts/with-postgres.sh $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "== tests on PostgreSQL (rate limits in Redis) =="
+	TEST_LIMITS_IN_REDIS=1 scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/registry.db* $(MO)

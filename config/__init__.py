@@ -15,6 +15,48 @@ def database_url(raw: str | None, default: str) -> str:
     return url
 
 
+MAX_DEFAULT_WORKERS = 12
+
+
+def default_workers() -> int:
+    """gunicorn's worker count when WEB_CONCURRENCY is unset: 2 × cores + 1, at most 12."""
+    return min(2 * (os.cpu_count() or 1) + 1, MAX_DEFAULT_WORKERS)
+
+
+def worker_count() -> int:
+    """How many processes serve the app: WEB_CONCURRENCY (config/gunicorn.py's setting), else
+    gunicorn's default. Anything unreadable counts as several (config/gunicorn.py refuses it)."""
+    raw = (os.environ.get("WEB_CONCURRENCY") or "").strip()
+    if not raw:
+        return default_workers()
+    try:
+        return int(raw)
+    except ValueError:
+        return default_workers()
+
+
+def check_shared_limits(storage_uri: str, enabled: bool, workers: int) -> None:
+    """Production: the per-account and per-IP limits hold only when every worker counts in one
+    store. memory:// keeps one count per process, so with several workers a limit multiplies."""
+    if enabled and workers > 1 and (storage_uri or "memory://").startswith("memory://"):
+        raise RuntimeError(
+            f"RATELIMIT_STORAGE_URI must name a shared store (redis://host:port/n) in production with "
+            f"{workers} workers: memory:// keeps separate counts in each worker (set RATELIMIT_STORAGE_URI, "
+            f"or WEB_CONCURRENCY=1)")
+
+
+def ratelimit_storage_options(uri: str) -> dict:
+    """redis-py's settings for a Redis store (create_app sets them unless RATELIMIT_STORAGE_OPTIONS
+    does): a Redis that does not answer costs a request about 2 s at most (1 s, and one immediate
+    retry, which also replaces a pooled connection that a Redis restart broke), instead of
+    redis-py's default of no timeout and three retries with back-off."""
+    if not uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        return {}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    return {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": Retry(NoBackoff(), 1)}
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -43,7 +85,13 @@ class Config:
     # Bearer tokens expire; a client logs in again.
     TOKEN_TTL_DAYS = int(os.environ.get("TOKEN_TTL_DAYS", "30"))
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")  # redis://… across workers
+    # redis://host:port/n shares the counts among every worker and host; production with more than one
+    # worker refuses memory:// (ProductionConfig.check). Redis unreachable: each process counts in its
+    # own memory meanwhile (a logged warning) and returns to Redis by itself once it answers again,
+    # checked with back-off (1, 2, 4 … 32 s); ratelimit_storage_options keeps a hung Redis from
+    # holding requests.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False  # Retry-After is set by registry.errors, whatever refused
     # Failed sign-ins per e-mail address before back-off starts (then 1, 2, 4 … minutes, at most 60).
     LOGIN_FAILURES_BEFORE_BACKOFF = 5
@@ -59,6 +107,14 @@ class Config:
 
     # Evidence files (PDF, JPEG, PNG) live here, outside the database; unset: <instance>/uploads.
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None
+    # s3://bucket/prefix: evidence files in an S3-compatible object store instead (every app host
+    # serves the same files); S3_ENDPOINT_URL for a store other than AWS. Credentials: the AWS_* pair
+    # below, else boto3's own chain (instance role, ~/.aws); region AWS_REGION/AWS_DEFAULT_REGION.
+    EVIDENCE_STORE = os.environ.get("EVIDENCE_STORE") or None
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+    AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     # E-mail: smtp://[user:password@]host[:port] (smtp+starttls://, smtps:// for TLS); unset: no e-mail.
     SMTP_URL = os.environ.get("SMTP_URL") or None
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
@@ -137,6 +193,7 @@ class ProductionConfig(Config):
     def check(cls) -> None:
         if not os.environ.get("SECRET_KEY"):
             raise RuntimeError("SECRET_KEY must be set in production")
+        check_shared_limits(cls.RATELIMIT_STORAGE_URI, cls.RATELIMIT_ENABLED, worker_count())
 
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 
+from config import default_workers
+
 
 def _prepare_metrics_directory() -> None:
     """Every worker writes its samples to PROMETHEUS_MULTIPROC_DIR and a scrape, whichever worker
@@ -31,9 +33,6 @@ def _prepare_metrics_directory() -> None:
 # Before anything imports prometheus_client: its multiprocess mode is chosen when it is imported.
 _prepare_metrics_directory()
 
-MAX_DEFAULT_WORKERS = 12
-
-
 def _int(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -47,16 +46,12 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def _default_workers() -> int:
-    return min(2 * (os.cpu_count() or 1) + 1, MAX_DEFAULT_WORKERS)
-
-
 # The app's defaults (config/__init__.py): JSON in production, text elsewhere.
 _LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if os.environ.get("REGISTRY_ENV") == "production" else "text")
 _LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 
 bind = [os.environ.get("BIND") or f"127.0.0.1:{_int('PORT', 5000, 1)}"]
-workers = _int("WEB_CONCURRENCY", _default_workers(), 1)
+workers = _int("WEB_CONCURRENCY", default_workers(), 1)
 threads = _int("GUNICORN_THREADS", 1, 1)
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = _int("GUNICORN_TIMEOUT", 30, 1)
@@ -91,6 +86,19 @@ logconfig_dict = {
         "registry": {"()": "registry.operations.logs.make_formatter", "log_format": _LOG_FORMAT},
     },
 }
+
+
+def on_starting(server):
+    """Before any worker starts: production refuses per-process rate limit counts (memory://) with
+    more than one worker. The app checked WEB_CONCURRENCY as it loaded; this is gunicorn's own count,
+    whatever set it (`-w`, GUNICORN_CMD_ARGS)."""
+    if os.environ.get("REGISTRY_ENV") == "production" and server.cfg.preload_app:
+        from config import check_shared_limits
+        config = server.app.wsgi().config
+        try:
+            check_shared_limits(config["RATELIMIT_STORAGE_URI"], config["RATELIMIT_ENABLED"], server.cfg.workers)
+        except RuntimeError as refusal:
+            raise SystemExit(f"Error: {refusal}") from None
 
 
 def post_fork(server, worker):

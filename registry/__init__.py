@@ -42,6 +42,8 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
     configure_replica(app)
+    from registry.evidence.files import check_store
+    check_store(app.config)  # EVIDENCE_STORE: well formed, and its bucket exists
     os.makedirs(app.instance_path, exist_ok=True)
 
     init_operations(app)  # logs, request ids and metrics: first, so their hooks run first
@@ -81,6 +83,8 @@ def register_extensions(app: Flask) -> None:
     init_login(login_manager)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    from config import ratelimit_storage_options
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", ratelimit_storage_options(app.config["RATELIMIT_STORAGE_URI"]))
     limiter.init_app(app)
     configure_password_hasher(app.config)
     api.init_app(app)

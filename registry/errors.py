@@ -33,6 +33,7 @@ TITLES = {
     "not_acceptable": _l("This response format is not available."),
     "rate_limited": _l("Too many requests. Please wait and try again."),
     "database_unavailable": _l("The service is temporarily unavailable. Please try again shortly."),
+    "storage_unavailable": _l("Files cannot be stored or read right now. Please try again shortly."),
     "internal_error": _l("Something went wrong on our side."),
     "unknown_organization": _l("No such local government (団体)."),
     "guardian_consent_required": _l("A guardian's consent is required for people under 16."),
@@ -172,7 +173,10 @@ def _seconds_until_limit_resets() -> int:
     for limiter in current_app.extensions.get("limiter", ()):
         current = limiter.current_limit
         if current is not None:
-            return max(1, math.ceil(current.reset_at - time.time()))
+            try:
+                return max(1, math.ceil(current.reset_at - time.time()))
+            except Exception:  # the limit's store went away after refusing (reset_at asks it again)
+                log.warning("rate limit store unreachable while answering 429", exc_info=True)
     return 60
 
 

@@ -39,7 +39,8 @@ def pytest_terminal_summary(terminalreporter, config):
 
 def pytest_report_header(config):
     raw = os.environ.get("TEST_DATABASE_URL")
-    return f"database: {'PostgreSQL ' + raw.rsplit('@', 1)[-1] if raw else 'SQLite (temporary file)'}"
+    return [f"database: {'PostgreSQL ' + raw.rsplit('@', 1)[-1] if raw else 'SQLite (temporary file)'}",
+            f"rate limits: {TestingConfig.RATELIMIT_STORAGE_URI}"]
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +57,22 @@ def app(tmp_path_factory):
         db.session.commit()
         db.session.remove()
     return app
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone server, an S3-speaking store on 127.0.0.1, for the whole run."""
+    from tests.servers import MotoServer
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server():
+    """The Redis that scripts/with-redis.sh started (skipped without one)."""
+    from tests.servers import redis_server
+    return redis_server()
 
 
 @pytest.fixture(scope="session")

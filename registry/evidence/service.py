@@ -19,7 +19,7 @@ from registry.i18n import N_
 from registry.common.time import one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
 from registry.evidence import files, notices
-from registry.evidence.files import FileStore
+from registry.evidence.files import Store
 from registry.evidence.models import (
     APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PENDING, REJECTED, ActivityEvidence,
 )
@@ -32,7 +32,7 @@ from registry.registrations.models import ACTIVE
 PENDING_LIMIT = 20
 
 
-def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | None, *, store: FileStore,
+def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | None, *, store: Store,
            now: datetime | None = None) -> ActivityEvidence:
     """POST /registrations/{id}/activity-evidence. `upload` is the file's bytes (size already
     checked), None without a file."""
@@ -96,7 +96,7 @@ def get_visible(actor: User, evidence_id: uuid.UUID) -> ActivityEvidence:
     return evidence
 
 
-def file_of(actor: User, evidence_id: uuid.UUID, *, store: FileStore) -> tuple[ActivityEvidence, bytes]:
+def file_of(actor: User, evidence_id: uuid.UUID, *, store: Store) -> tuple[ActivityEvidence, bytes]:
     evidence = get_visible(actor, evidence_id)
     content = store.read(evidence.file_name) if evidence.file_name else None
     if content is None:
@@ -143,7 +143,7 @@ def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None)
 
 
 def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | None = None, *,
-           store: FileStore, now: datetime | None = None) -> ActivityEvidence:
+           store: Store, now: datetime | None = None) -> ActivityEvidence:
     """Rejects with a reason; `individual_number_visible` also deletes the file at once."""
     now = now or utcnow()
     evidence = _staff_evidence(staff, evidence_id)
@@ -157,13 +157,13 @@ def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | 
     return evidence
 
 
-def _drop_file(evidence: ActivityEvidence, store: FileStore, now: datetime) -> None:
+def _drop_file(evidence: ActivityEvidence, store: Store, now: datetime) -> None:
     if evidence.file_name:
         files.delete_on_commit(db.session, store, evidence.file_name)
         evidence.file_name, evidence.file_deleted_at = None, now
 
 
-def erase_for(user: User, *, now: datetime | None = None, store: FileStore | None = None) -> None:
+def erase_for(user: User, *, now: datetime | None = None, store: Store | None = None) -> None:
     """DELETE /me: pending evidence is rejected, every file deleted, the free text (the person's and
     staff's reasons about it) emptied; what remains (kind, date, status) keeps approved activities
     explainable without personal data."""
@@ -179,7 +179,7 @@ def erase_for(user: User, *, now: datetime | None = None, store: FileStore | Non
     db.session.flush()
 
 
-def sweep_orphans(store: FileStore, *, now: datetime | None = None, grace: timedelta = timedelta(hours=1)) -> int:
+def sweep_orphans(store: Store, *, now: datetime | None = None, grace: timedelta = timedelta(hours=1)) -> int:
     """Deletes stored files no evidence refers to (left by a crash between a commit and its file
     deletion, or before an upload's commit), once older than `grace`. Answers how many."""
     now = now or utcnow()

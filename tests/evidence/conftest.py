@@ -1,14 +1,15 @@
-"""Shortcuts for the evidence tests: an upload folder per test, a registrant of 飛騨市 and its staff."""
+"""Shortcuts for the evidence tests: a store per test, a registrant of 飛騨市 and its staff.
+
+Every evidence test runs twice: with files in a folder (`UPLOAD_DIR`, the default) and in an
+S3-compatible object store (`EVIDENCE_STORE`, a bucket of its own in the moto server the run starts)."""
 import io
 import uuid
 from datetime import timedelta
-from pathlib import Path
-
 import pytest
 
 from registry.accounts.models import User
 from registry.common.time import today_tokyo
-from registry.evidence.files import FileStore
+from registry.evidence import files
 from registry.extensions import db
 
 HIDA, TAKAYAMA, GIFU = "212172", "212032", "210005"
@@ -33,23 +34,28 @@ def user_of(user_json) -> User:
     return db.session.get(User, uuid.UUID(user_json["id"]))
 
 
-@pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path) -> Path:
-    """Every test stores its files in its own folder."""
-    folder = tmp_path / "uploads"
-    previous = app.config.get("UPLOAD_DIR")
-    app.config["UPLOAD_DIR"] = str(folder)
-    yield folder
-    app.config["UPLOAD_DIR"] = previous
+STORE_SETTINGS = ("UPLOAD_DIR", "EVIDENCE_STORE", "S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                  "AWS_REGION")
 
 
-@pytest.fixture
-def store(upload_dir) -> FileStore:
-    return FileStore(upload_dir)
+@pytest.fixture(autouse=True, params=["disk", "s3"])
+def store(request, app, tmp_path):
+    """The test's own store, which the app uses meanwhile: a folder, or a fresh bucket."""
+    previous = {key: app.config.get(key) for key in STORE_SETTINGS}
+    if request.param == "disk":
+        app.config.update({"UPLOAD_DIR": str(tmp_path / "uploads"), "EVIDENCE_STORE": None})
+    else:
+        server = request.getfixturevalue("s3_server")
+        bucket = f"evidence-{uuid.uuid4().hex[:12]}"
+        server.client().create_bucket(Bucket=bucket)
+        app.config.update(server.settings(bucket))
+    yield files.store_for(app.config)
+    app.config.update(previous)
 
 
-def stored_files(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+def stored(store) -> list[str]:
+    """The names of the files in the store."""
+    return [name for name, _ in store.names()]
 
 
 @pytest.fixture

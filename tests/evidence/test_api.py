@@ -10,7 +10,7 @@ from registry.common.time import one_year_before, today_tokyo
 from registry.evidence.models import ActivityEvidence
 from registry.extensions import db
 from registry.registrations.models import Activity
-from tests.evidence.conftest import GIFU, HIDA, TAKAYAMA, days_ago, form, stored_files, user_of
+from tests.evidence.conftest import GIFU, HIDA, TAKAYAMA, days_ago, form, stored, user_of
 from tests.evidence.images import GPS_IFD, jpeg_with_exif, pdf, plain_jpeg, png_with_metadata
 
 
@@ -18,26 +18,26 @@ def _evidence_count() -> int:
     return db.session.scalar(select(func.count(ActivityEvidence.id)))
 
 
-def test_submit_with_a_pdf_and_list_it(api, registrant, submit, upload_dir):
+def test_submit_with_a_pdf_and_list_it(api, registrant, submit, store):
     _, token, reg = registrant()
     response = submit(token, reg, file=pdf())
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["registration_id"] == reg and body["status"] == "pending" and body["has_file"] is True
     assert body["kind"] == "volunteer" and body["done_on"] == days_ago(5) and body["file_type"] == "application/pdf"
-    [path] = stored_files(upload_dir)
-    assert path.read_bytes() == pdf() and "proof" not in path.name  # a random name, not the client's
+    [name] = stored(store)
+    assert store.read(name) == pdf() and "proof" not in name  # a random name, not the client's
     listed = api.get(f"/registrations/{reg}/activity-evidence", token=token)
     assert listed.status_code == 200 and [e["id"] for e in listed.get_json()] == [body["id"]]
     assert listed.headers["X-Total-Count"] == "1"
 
 
-def test_submit_without_a_file(registrant, submit, upload_dir):
+def test_submit_without_a_file(registrant, submit, store):
     _, token, reg = registrant()
     response = submit(token, reg, kind="event", host_name=None)
     assert response.status_code == 201 and response.get_json()["has_file"] is False
     assert response.get_json()["host_name"] is None
-    assert stored_files(upload_dir) == []
+    assert stored(store) == []
 
 
 def test_an_empty_file_input_from_a_form_means_no_file(registrant, submit):
@@ -78,12 +78,12 @@ def test_png_is_stored_without_metadata(api, registrant, submit):
     (b"PK\x03\x04" + b"\x00" * 100, "contract.docx", "application/pdf"),
     (b"just text", "note.txt", "text/plain"),
 ], ids=["html-as-pdf", "script-as-jpg", "svg-as-png", "gif-as-pdf", "zip", "text"])
-def test_files_are_judged_by_content_not_by_name(registrant, submit, upload_dir, data, filename, declared):
+def test_files_are_judged_by_content_not_by_name(registrant, submit, store, data, filename, declared):
     _, token, reg = registrant()
     response = submit(token, reg, file=data, filename=filename, content_type=declared)
     assert response.status_code == 422 and response.get_json()["code"] == "unsupported_file"
     assert response.mimetype == "application/problem+json"
-    assert _evidence_count() == 0 and stored_files(upload_dir) == []
+    assert _evidence_count() == 0 and stored(store) == []
 
 
 def test_a_real_png_named_pdf_is_a_png(api, registrant, submit):
@@ -94,21 +94,21 @@ def test_a_real_png_named_pdf_is_a_png(api, registrant, submit):
     assert api.get(f"/activity-evidence/{created['id']}/file", token=token).mimetype == "image/png"
 
 
-def test_five_megabytes_pass_and_one_byte_more_is_413(registrant, submit, upload_dir):
+def test_five_megabytes_pass_and_one_byte_more_is_413(registrant, submit, store):
     _, token, reg = registrant()
     limit = 5 * 1024 * 1024
     ok = submit(token, reg, file=pdf(limit))
     assert ok.status_code == 201 and ok.get_json()["file_size"] == limit
     too_big = submit(token, reg, file=pdf(limit + 1))
     assert too_big.status_code == 413 and too_big.get_json()["code"] == "payload_too_large"
-    assert _evidence_count() == 1 and len(stored_files(upload_dir)) == 1
+    assert _evidence_count() == 1 and len(stored(store)) == 1
 
 
-def test_a_body_over_6mb_is_413(registrant, submit, upload_dir):
+def test_a_body_over_6mb_is_413(registrant, submit, store):
     _, token, reg = registrant()
     response = submit(token, reg, file=pdf(7 * 1024 * 1024))
     assert response.status_code == 413 and response.get_json()["code"] == "payload_too_large"
-    assert stored_files(upload_dir) == []
+    assert stored(store) == []
 
 
 @pytest.mark.parametrize("offset, status", [(0, 201), (1, 422), (-1, 201), (400, 422)])
@@ -125,12 +125,12 @@ def test_done_on_today_or_within_12_months(registrant, submit, offset, status):
         assert _evidence_count() == 0
 
 
-def test_another_persons_registration_is_404_and_stores_nothing(registrant, submit, upload_dir):
+def test_another_persons_registration_is_404_and_stores_nothing(registrant, submit, store):
     _, _, reg = registrant()
     _, other, _ = registrant()
     response = submit(other, reg, file=pdf())
     assert response.status_code == 404 and response.get_json()["code"] == "not_found"
-    assert _evidence_count() == 0 and stored_files(upload_dir) == []
+    assert _evidence_count() == 0 and stored(store) == []
 
 
 def test_a_withdrawn_registration_takes_no_evidence(api, registrant, submit):
@@ -157,16 +157,16 @@ def test_an_individual_number_in_the_text_is_refused(registrant, submit):
     ({"description": "あ" * 2001}, "description"), ({"description": "あ" * 100_000}, "description"),
     ({"host_name": "x" * 201}, "host_name"), ({"unknown_field": "1"}, "unknown_field"),
 ])
-def test_bad_fields_are_422(registrant, submit, upload_dir, fields, field):
+def test_bad_fields_are_422(registrant, submit, store, fields, field):
     _, token, reg = registrant()
     response = submit(token, reg, file=pdf(), **fields)
     assert response.status_code == 422, response.get_json()
     body = response.get_json()
     assert body["code"] == "validation_error" and field in body["errors"]
-    assert stored_files(upload_dir) == [] and _evidence_count() == 0
+    assert stored(store) == [] and _evidence_count() == 0
 
 
-def test_bad_bodies_are_4xx_never_500(api, registrant, upload_dir):
+def test_bad_bodies_are_4xx_never_500(api, registrant, store):
     _, token, reg = registrant()
     path = f"/registrations/{reg}/activity-evidence"
     cases = [
@@ -182,10 +182,10 @@ def test_bad_bodies_are_4xx_never_500(api, registrant, upload_dir):
         response = api.post(path, token=token, **case)
         assert 400 <= response.status_code < 500, (case, response.status_code, response.data[:200])
         assert response.mimetype == "application/problem+json" and response.get_json()["code"]
-    assert stored_files(upload_dir) == []
+    assert stored(store) == []
 
 
-def test_two_files_in_one_field_take_the_first(api, registrant, upload_dir):
+def test_two_files_in_one_field_take_the_first(api, registrant, store):
     _, token, reg = registrant()
     data = form()
     data["file"] = [(io.BytesIO(b"<html>"), "a.pdf", "application/pdf"), (io.BytesIO(pdf()), "b.pdf", "application/pdf")]
@@ -224,29 +224,29 @@ def test_staff_list_approve_and_the_activity_counts(api, registrant, submit, sta
     assert api.get("/activity-evidence?status=pending", token=staff).get_json() == []
 
 
-def test_reject_with_a_reason_keeps_the_file(api, registrant, submit, staff, upload_dir):
+def test_reject_with_a_reason_keeps_the_file(api, registrant, submit, staff, store):
     _, token, reg = registrant()
     evidence = submit(token, reg, file=pdf()).get_json()
     rejected = api.post(f"/activity-evidence/{evidence['id']}/reject", token=staff,
                         json={"reason": "日付が読み取れません"})
     assert rejected.status_code == 200
     assert rejected.get_json()["status"] == "rejected" and rejected.get_json()["reason"] == "日付が読み取れません"
-    assert rejected.get_json()["has_file"] is True and len(stored_files(upload_dir)) == 1
+    assert rejected.get_json()["has_file"] is True and len(stored(store)) == 1
     own = api.get(f"/registrations/{reg}/activity-evidence", token=token).get_json()
     assert own[0]["status"] == "rejected" and own[0]["reason"] == "日付が読み取れません"
 
 
-def test_reject_for_a_visible_individual_number_deletes_the_file_at_once(api, registrant, submit, staff, upload_dir):
+def test_reject_for_a_visible_individual_number_deletes_the_file_at_once(api, registrant, submit, staff, store):
     _, token, reg = registrant()
     evidence = submit(token, reg, file=jpeg_with_exif(), filename="a.jpg", content_type="image/jpeg").get_json()
-    assert len(stored_files(upload_dir)) == 1
+    assert len(stored(store)) == 1
     rejected = api.post(f"/activity-evidence/{evidence['id']}/reject", token=staff,
                         json={"reason": "マイナンバーが見えています", "reason_code": "individual_number_visible"})
     assert rejected.status_code == 200
     body = rejected.get_json()
     assert body["status"] == "rejected" and body["reason_code"] == "individual_number_visible"
     assert body["has_file"] is False
-    assert stored_files(upload_dir) == []
+    assert stored(store) == []
     for who in (token, staff):
         assert api.get(f"/activity-evidence/{evidence['id']}/file", token=who).status_code == 404
 
@@ -329,14 +329,14 @@ def test_the_openapi_document_describes_the_upload(client):
 
 # --- erasure ----------------------------------------------------------------------------------------
 
-def test_erasure_deletes_the_files_and_the_text(api, registrant, submit, staff, upload_dir):
+def test_erasure_deletes_the_files_and_the_text(api, registrant, submit, staff, store):
     _, token, reg = registrant()
     kept = submit(token, reg, file=pdf()).get_json()
     api.post(f"/activity-evidence/{kept['id']}/approve", token=staff)
     pending = submit(token, reg, file=plain_jpeg(), filename="x.jpg", content_type="image/jpeg").get_json()
-    assert len(stored_files(upload_dir)) == 2
+    assert len(stored(store)) == 2
     assert api.delete("/me", token=token).status_code == 204
-    assert stored_files(upload_dir) == []
+    assert stored(store) == []
     rows = {e.id.hex: e for e in db.session.scalars(select(ActivityEvidence))}
     assert all(e.file_name is None and e.description == "" and e.host_name is None for e in rows.values())
     assert {str(e.id): e.status for e in rows.values()} == {kept["id"]: "approved", pending["id"]: "rejected"}
@@ -370,8 +370,16 @@ def test_nul_in_a_rejection_reason_is_422(api, registrant, submit, staff):
     assert response.status_code == 422 and "reason" in response.get_json()["errors"]
 
 
-def test_the_sweep_command(app, registrant, submit, upload_dir):
+def test_the_sweep_command(app, registrant, submit, store, monkeypatch):
+    from registry.common.time import utcnow
+    from registry.evidence import service
     _, token, reg = registrant()
     submit(token, reg, file=pdf())
+    orphan = store.save(b"%PDF-1.4 left by a crash %%EOF", "application/pdf")
     result = app.test_cli_runner().invoke(args=["sweep-uploads"])
-    assert result.exit_code == 0 and "removed 0" in result.output and len(stored_files(upload_dir)) == 1
+    assert result.exit_code == 0 and "removed 0" in result.output and len(stored(store)) == 2  # too young
+    later = utcnow() + timedelta(hours=2)
+    monkeypatch.setattr(service, "utcnow", lambda: later)  # an hour's grace has passed
+    result = app.test_cli_runner().invoke(args=["sweep-uploads"])
+    assert result.exit_code == 0 and "removed 1" in result.output and orphan not in stored(store)
+    assert len(stored(store)) == 1

@@ -75,20 +75,23 @@ def test_a_png_header_on_a_jpeg_body_is_unsupported():
         clean(b"\x89PNG\r\n\x1a\n" + plain_jpeg())
 
 
-def test_store_names_are_random_and_checked(tmp_path):
-    store = FileStore(tmp_path)
+def test_store_names_are_random_and_checked(store):
     a, b = store.save(b"one", PDF), store.save(b"two", PDF)
     assert a != b and a.endswith(".pdf") and store.read(a) == b"one"
-    assert (store.path(a).stat().st_mode & 0o777) == 0o600
-    for bad in ("../../etc/passwd", "x.pdf", a.replace(".pdf", ".html")):
+    if isinstance(store, FileStore):
+        assert (store.path(a).stat().st_mode & 0o777) == 0o600
+    for bad in ("../../etc/passwd", "x.pdf", a.replace(".pdf", ".html"), "", None):
         with pytest.raises(ValueError):
-            store.path(bad)
+            store.read(bad)
+        with pytest.raises(ValueError):
+            store.delete(bad)
+    assert {name for name, _ in store.names()} == {a, b}
     store.delete(a)
-    assert store.read(a) is None
+    store.delete(a)  # already gone: nothing to do
+    assert store.read(a) is None and not store.exists(a) and store.exists(b)
 
 
-def test_files_follow_the_transaction(tmp_path):
-    store = FileStore(tmp_path)
+def test_files_follow_the_transaction(store):
     kept = store.save(b"kept", PDF)
     files.written(db.session, store, kept)
     db.session.commit()  # (the test's savepoint)

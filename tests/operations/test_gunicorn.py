@@ -152,7 +152,10 @@ def test_two_workers_add_up_their_metrics(tmp_path):
     port = _free_port()
     env = {**os.environ, "REGISTRY_ENV": "production", "SECRET_KEY": "gunicorn-test", "DATABASE_URL": database,
            "UPLOAD_DIR": str(tmp_path / "uploads"), "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
-           "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+           "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           # Two workers need a shared rate limit store in production; limits are not what this
+           # test is about (tests/operations/test_shared_limits.py, test_two_hosts.py).
+           "RATELIMIT_ENABLED": "false"}
     for name in ("REGISTRY_METRICS_MASTER_PID", "REGISTRY_METRICS_TEMPORARY_DIR", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
     base = f"http://127.0.0.1:{port}"

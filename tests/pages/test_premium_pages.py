@@ -70,3 +70,24 @@ def test_staff_publish_and_remove_benefits(app, browser):
     assert benefit.title == "温泉の住民料金"
     assert "温泉の住民料金" in browser.get("/staff").get_data(as_text=True)
     assert browser.post(f"/staff/benefits/{benefit.id}/delete", {}).status_code == 302
+
+
+def test_evidence_while_the_file_store_is_down_is_refused_with_a_message(app, browser):
+    """An unreachable object store: the page says so, and nothing is recorded (no row without its file)."""
+    from tests.servers import free_port
+    settings = {"EVIDENCE_STORE": "s3://evidence-down/x", "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+                "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    previous = {key: app.config.get(key) for key in settings}
+    _registered_resident(browser)
+    page = browser.get("/my").get_data(as_text=True)
+    action = page[page.index('action="/my/registrations/'):].split('"')[1]
+    app.config.update(settings)
+    try:
+        response = browser.post(action, {"kind": "volunteer", "done_on": (today_tokyo() - timedelta(days=3)).isoformat(),
+                                         "description": "草刈りをしました", "file": (io.BytesIO(PNG), "photo.png")},
+                                content_type="multipart/form-data")
+    finally:
+        app.config.update(previous)
+    assert response.status_code == 302
+    assert db.session.scalar(select(ActivityEvidence)) is None
+    assert "ただいまファイルを保存・表示できません" in browser.get("/my").get_data(as_text=True)
