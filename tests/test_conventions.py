@@ -1,10 +1,14 @@
-"""API conventions: problem+json, languages, bad input never a 500, OpenAPI, health."""
+"""API conventions: problem+json, languages, bad input never a 500, OpenAPI, health; and the code's
+shape (thin pages, short modules, imports at the top)."""
+import ast
 import json
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
+import registry
 from registry.common.auth import ROLES
 
 API = "/api/v1"
@@ -169,3 +173,131 @@ def test_every_route_states_who_may_call_it(app):
         roles = getattr(view, "required_roles", None)
         assert roles is not None, f"{rule.rule} ({rule.endpoint}) has no @require/@public"
         assert set(roles) <= set(ROLES)
+
+
+# --- the code's shape -------------------------------------------------------------------------------
+# Pages are as thin as the API: one service or workflow call per page, no SQL, no session, no commit
+# or rollback (the request commits once; a refused form runs in common.database.attempt's savepoint).
+# Modules stay short, and `registry.` imports sit at the top of a module: one inside a function hides
+# an import cycle, except in the app factory, where loading late is the point.
+
+REGISTRY = Path(registry.__file__).parent
+MAX_LINES = 500
+# Over the limit until a colleague's branch splits them (the bulk-loading step: common/bulk.py takes
+# the COPY engine, the roster stops borrowing seed's private names). Nothing else may be.
+SPLIT_ELSEWHERE = {"invitations/roster.py", "figures/seed.py"}
+# A `registry.` import inside a function, module → why it must be lazy. Keep it empty.
+LAZY_IMPORTS: dict[str, str] = {}
+APP_FACTORY = "__init__.py"
+FORBIDDEN_IN_PAGES = ("registry.extensions", "sqlalchemy")
+
+
+def _modules() -> dict[str, str]:
+    return {path.relative_to(REGISTRY).as_posix(): path.read_text(encoding="utf-8")
+            for path in sorted(REGISTRY.rglob("*.py"))}
+
+
+def _imported(node) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level:  # relative: inside the package
+            return ["registry." + (node.module or "")]
+        return [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return []
+
+
+def page_violations(source: str) -> list[str]:
+    """What a page module does that only services may: the session, SQL, commit or rollback, or an
+    import of the database or SQLAlchemy."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Attribute) and node.attr == "session" and isinstance(node.value, ast.Name) \
+                and node.value.id == "db":
+            found.append(f"line {line}: db.session")
+        elif isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "select":
+                found.append(f"line {line}: select(")
+            elif name in ("commit", "rollback") and isinstance(node.func, ast.Attribute):
+                found.append(f"line {line}: .{name}(")
+        banned = [m for m in _imported(node) if any(m == b or m.startswith(b + ".") for b in FORBIDDEN_IN_PAGES)]
+        if banned:
+            found.append(f"line {line}: imports {banned[0]}")
+    return found
+
+
+def lazy_registry_imports(source: str) -> list[str]:
+    """`registry.` imports inside a function (or lambda), as "line N: module"."""
+    found = set()
+    for function in ast.walk(ast.parse(source)):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for node in ast.walk(function):
+                for module in _imported(node):
+                    if module == "registry" or module.startswith("registry."):
+                        found.add((node.lineno, _imported(node)[0]))
+    return [f"line {line}: {module}" for line, module in sorted(found)]
+
+
+def test_pages_call_services_and_never_touch_the_database():
+    pages = {name: source for name, source in _modules().items() if name.startswith("pages/")}
+    assert "pages/staff.py" in pages and "pages/common.py" in pages
+    offending = {name: found for name, source in pages.items() if (found := page_violations(source))}
+    assert offending == {}, "pages call services (or a workflow); SQL and the transaction belong below them"
+
+
+def over_the_limit(modules: dict[str, str]) -> dict[str, int]:
+    """Modules (path → source) longer than MAX_LINES, but for the two being split elsewhere."""
+    return {name: lines for name, source in modules.items()
+            if (lines := len(source.splitlines())) > MAX_LINES and name not in SPLIT_ELSEWHERE}
+
+
+def test_no_module_is_over_500_lines():
+    assert over_the_limit(_modules()) == {}, f"split these modules (at most {MAX_LINES} lines each)"
+
+
+def test_registry_imports_sit_at_the_top_of_their_module():
+    lazy = {name: found for name, source in _modules().items()
+            if name != APP_FACTORY and name not in LAZY_IMPORTS and (found := lazy_registry_imports(source))}
+    assert lazy == {}, "import at the top; an import inside a function that dodges a cycle hides a layering fault"
+    assert lazy_registry_imports(_modules()[APP_FACTORY]), "the app factory loads the blueprints and commands late"
+
+
+def test_the_shape_checks_find_what_they_look_for():
+    """The three checks above fail on code that breaks the rules (and pass code that keeps them)."""
+    page = ("from sqlalchemy import func, select\n"
+            "from registry.extensions import db\n"
+            "from registry import extensions\n"
+            "import sqlalchemy.orm\n"
+            "def view():\n"
+            "    rows = db.session.scalars(select(Need)).all()\n"
+            "    db.session.commit()\n"
+            "    extensions.db.session.rollback()\n")
+    found = page_violations(page)
+    for expected in ("line 1: imports sqlalchemy", "line 2: imports registry.extensions",
+                     "line 3: imports registry.extensions", "line 4: imports sqlalchemy.orm",
+                     "line 6: db.session", "line 6: select(", "line 7: .commit(", "line 8: .rollback("):
+        assert expected in found, (expected, found)
+    thin = ("from flask import session\n"
+            "from registry.workflows import staff_page\n"
+            "def view():\n"
+            "    session.clear()\n"
+            "    return staff_page.console(me, today=today, now=now)\n")
+    assert page_violations(thin) == []
+
+    module = ("import json\n"
+              "from registry.needs import service\n"
+              "def f():\n"
+              "    import csv\n"
+              "    from registry.figures import seed\n"
+              "    return lambda: __import__('os')\n"
+              "class C:\n"
+              "    def g(self):\n"
+              "        import registry.audit.service\n"
+              "        from . import models\n")
+    assert lazy_registry_imports(module) == ["line 5: registry.figures", "line 9: registry.audit.service",
+                                             "line 10: registry."]
+    lines = lambda n: "x = 1\n" * n  # noqa: E731
+    assert over_the_limit({"a.py": lines(MAX_LINES + 1), "b.py": lines(MAX_LINES), "figures/seed.py": lines(900),
+                           "figures/other.py": lines(900)}) == {"a.py": MAX_LINES + 1, "figures/other.py": 900}

@@ -8,7 +8,7 @@ from registry.announcements.schemas import (
 )
 from registry.common.auth import RESIDENT, STAFF, require
 from registry.common.openapi import Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers, paginate
 from registry.common.schemas import PaginationSchema
 
 blp = Blueprint("announcements", __name__, description="Announcements from 団体 to their registrants")
@@ -33,7 +33,8 @@ def post_announcement(data, code: str):
 @blp.response(200, AnnouncementSchema(many=True), headers=PAGINATED)
 def list_sent_announcements(args, code: str):
     """What the 団体 has sent, newest first."""
-    return paginate(service.sent_by(_me(), code), args["page"], args["per_page"])
+    found = service.sent_by(_me(), code, page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.get("/organizations/<string:code>/announcements/<uuid:announcement_id>")

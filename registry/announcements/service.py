@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from registry.accounts.models import User
 from registry.announcements.models import Announcement, AnnouncementRead
 from registry.common.auth import STAFF
+from registry.common.pagination import Page, page_of
 from registry.common.time import utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db
@@ -70,11 +71,11 @@ def audience(broadcast: Broadcast) -> Select:
         .where(User.consent_announcements, User.erased_at.is_(None), User.deactivated_at.is_(None)).distinct()
 
 
-def sent_by(staff: User, organization_code: str):
-    """What a 団体 has sent, newest first."""
+def sent_by(staff: User, organization_code: str, *, page: int, per_page: int) -> Page:
+    """A page of what a 団体 has sent, newest first."""
     org = _own_organization(staff, organization_code)
-    return select(Announcement).where(Announcement.organization_code == org.code) \
-        .order_by(Announcement.created_at.desc(), Announcement.id.desc())
+    return page_of(select(Announcement).where(Announcement.organization_code == org.code)
+                   .order_by(Announcement.created_at.desc(), Announcement.id.desc()), page, per_page)
 
 
 def audience_codes(user: User) -> set[str]:
@@ -92,6 +93,11 @@ def inbox(user: User):
         AnnouncementRead.announcement_id == Announcement.id) & (AnnouncementRead.user_id == user.id)) \
         .where(Announcement.organization_code.in_(codes)) \
         .order_by(Announcement.created_at.desc(), Announcement.id.desc())
+
+
+def latest(user: User, limit: int) -> list:
+    """The newest (announcement, read_at) rows of the person's inbox."""
+    return list(db.session.execute(inbox(user).limit(limit)))
 
 
 def mark_read(user: User, announcement_id: uuid.UUID, *, now: datetime | None = None) -> tuple[Announcement, datetime]:

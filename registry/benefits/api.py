@@ -6,7 +6,7 @@ from registry.benefits import service
 from registry.benefits.schemas import BenefitCreateSchema, BenefitQuerySchema, BenefitSchema
 from registry.common.auth import STAFF, current_actor, public, require
 from registry.common.openapi import Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers
 
 blp = Blueprint("benefits", __name__, description="Benefits (サポート施策) a 団体 gives its registrants, per tier")
 
@@ -28,8 +28,9 @@ def create_benefit(data, code: str):
 @blp.alt_response(403, response="FORBIDDEN")
 def list_benefits(args, code: str):
     """Current benefits (valid_from ≤ today ≤ valid_until), basic first, then oldest first."""
-    stmt = service.list_for(current_actor(), code, tier=args.get("tier"), everything=args["all"])
-    return paginate(stmt, args["page"], args["per_page"])
+    found = service.list_for(current_actor(), code, tier=args.get("tier"), everything=args["all"],
+                             page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.delete("/benefits/<uuid:benefit_id>")

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from registry.accounts.models import User
 from registry.benefits.models import BASIC, PREMIUM, Benefit
 from registry.common.auth import STAFF
+from registry.common.pagination import Page, page_of
 from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
@@ -57,14 +58,15 @@ def list_statement(organization_code: str, *, today: date, tier: str | None = No
 
 
 def list_for(actor: User | None, organization_code: str, *, tier: str | None = None, everything: bool = False,
-             today: date | None = None):
-    """GET /organizations/{code}/benefits. `everything` (scheduled and ended ones too) is for the
-    団体's own staff: 401 without sign-in, 403 for anyone else."""
+             today: date | None = None, page: int = 1, per_page: int | None = None) -> Page:
+    """GET /organizations/{code}/benefits: a page (`per_page=None`: all). `everything` (scheduled and
+    ended ones too) is for the 団体's own staff: 401 without sign-in, 403 for anyone else."""
     org = organizations.get(organization_code)
     if everything and not is_staff_of(actor, org.code):
         raise Problem(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"}) if actor is None \
             else Problem(403, "forbidden")
-    return list_statement(org.code, today=today or today_tokyo(), tier=tier, everything=everything)
+    return page_of(list_statement(org.code, today=today or today_tokyo(), tier=tier, everything=everything),
+                   page, per_page)
 
 
 def delete(staff: User, benefit_id: uuid.UUID) -> None:

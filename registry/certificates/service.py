@@ -21,6 +21,8 @@ from registry.i18n import N_
 from registry.common.time import TOKYO, today_tokyo, utcnow
 from registry.errors import Problem
 from registry.extensions import db
+from registry.organizations import service as organizations
+from registry.organizations.models import Organization
 from registry.registrations import service as registrations
 from registry.registrations.models import ACTIVE, PREMIUM, Registration
 
@@ -107,6 +109,13 @@ def verify(token: str, *, keys: Mapping[str, Ed25519PublicKey], now: datetime | 
             "valid_until": reg.premium_valid_until if tier == PREMIUM else None,
             "benefits": benefits.benefits_for(reg.organization_code, tier),
             "expires_at": datetime.fromtimestamp(claims["exp"], timezone.utc)}
+
+
+def check(token: str, *, keys: Mapping[str, Ed25519PublicKey],
+          now: datetime | None = None) -> tuple[dict, Organization | None]:
+    """The check page's answer: `verify`'s, and for a valid certificate the 団体 it names."""
+    result = verify(token, keys=keys, now=now)
+    return result, organizations.find(result["organization_code"]) if result["valid"] else None
 
 
 def _invalid(reason: str) -> dict:

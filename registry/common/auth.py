@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from registry.common.network import all_inside, caller_addresses, parse_networks
 from registry.errors import Problem, not_found
+from registry.extensions import csrf
 
 RESIDENT, STAFF, HOST, NATIONAL, ADMIN = "resident", "staff", "host", "national", "admin"
 ROLES = (RESIDENT, STAFF, HOST, NATIONAL, ADMIN)
@@ -23,6 +24,13 @@ def bearer_token() -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
+
+
+def check_form_token() -> None:
+    """The pages' forms: an unsafe method carries the session's CSRF token, else 400 and nothing
+    changes (the API takes no cookies for writes, so it needs none)."""
+    if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
 
 
 def session_allowed() -> bool:

@@ -1,12 +1,15 @@
-"""Engine set-up per database, and the one dialect-specific statement we need (upsert)."""
+"""Engine set-up per database, the one dialect-specific statement we need (upsert), and the two
+ways an interface runs services inside the request's one transaction (`attempt`, `reads_together`)."""
 import functools
 import json
 import uuid
+from contextlib import contextmanager
 
 from flask import has_request_context
 from sqlalchemy import Table, TextClause, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from registry.errors import Problem
 from registry.extensions import db
 
 
@@ -40,6 +43,32 @@ def _sqlite_pragmas(engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
+
+
+def attempt(action):
+    """`action()` in a SAVEPOINT, for a page whose form may be refused and then shown again. The
+    savepoint is released when the action returns and when it raises a Problem with `keep_changes`
+    (what it recorded, a failed sign-in say, stays for the request's commit); any other exception
+    rolls it back, so a refused form leaves nothing of the failed call. Exceptions are raised again
+    either way. The request still commits once (RegistryApp.dispatch_request)."""
+    kept = None
+    with db.session.begin_nested():  # released on leaving the block, rolled back by an exception
+        try:
+            return action()
+        except Problem as problem:
+            if not problem.keep_changes:
+                raise
+            kept = problem
+    raise kept
+
+
+@contextmanager
+def reads_together():
+    """Queries inside do not flush what the session holds: a page that shows several kinds of
+    personal data records each read as its service hands it out (audit.record_read adds an entry
+    to the session), and the commit writes the entries as one INSERT instead of one per query."""
+    with db.session.no_autoflush:
+        yield
 
 
 def insert_for_upsert(model, dialect: str | None = None):

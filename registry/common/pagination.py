@@ -1,4 +1,9 @@
-"""Paginated lists: a bare JSON array with `X-Total-Count` and `Link` headers (API.md)."""
+"""Paginated lists: a bare JSON array with `X-Total-Count` and `Link` headers (API.md).
+
+Two halves, so a service can hand out a page without knowing about HTTP: `page_of` runs one page
+of a statement (services, workflows), `headers` describes it for the response (api.py views).
+`paginate` is both at once, for a view whose list needs nothing more than its statement."""
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import request
@@ -14,13 +19,34 @@ PAGINATED = {
              "schema": {"type": "string"}},
 }
 
-def paginate(statement: Select, page: int, per_page: int, *, rows: bool = False) -> tuple[list, dict]:
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its items and how many the whole list has."""
+    items: list
+    total: int
+
+
+def page_of(statement: Select, page: int, per_page: int | None, *, rows: bool = False) -> Page:
     """Run one page of `statement` (which must already carry its stable order); `rows=True` gives
-    row tuples for a statement that selects several entities."""
+    row tuples for a statement that selects several entities. `per_page=None`: the whole list."""
+    if per_page is None:
+        items = list(db.session.execute(statement) if rows else db.session.scalars(statement))
+        return Page(items, len(items))
     total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     page_stmt = statement.limit(per_page).offset((page - 1) * per_page)
-    items = list(db.session.execute(page_stmt) if rows else db.session.scalars(page_stmt))
-    return items, pagination_headers(total, page, per_page)
+    return Page(list(db.session.execute(page_stmt) if rows else db.session.scalars(page_stmt)), total)
+
+
+def headers(found: Page, page: int, per_page: int) -> dict:
+    """`X-Total-Count` and `Link` for page `page` of `found`'s list, linked from this request's URL."""
+    return pagination_headers(found.total, page, per_page)
+
+
+def paginate(statement: Select, page: int, per_page: int, *, rows: bool = False) -> tuple[list, dict]:
+    """(items, headers) of one page of `statement`, for a view to return."""
+    found = page_of(statement, page, per_page, rows=rows)
+    return found.items, headers(found, page, per_page)
 
 
 def pagination_headers(total: int, page: int, per_page: int) -> dict:

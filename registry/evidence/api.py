@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from registry.common.auth import RESIDENT, STAFF, require
 from registry.i18n import N_
 from registry.common.openapi import Blueprint as _Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers, paginate
 from registry.common.schemas import PaginationSchema
 from registry.errors import Problem
 from registry.evidence import files, service
@@ -96,15 +96,15 @@ def list_own_evidence(args, registration_id: uuid.UUID):
 @blp.response(200, EvidenceSchema(many=True), headers=PAGINATED)
 def list_evidence(args):
     """Evidence for the staff's 団体 (`?status=pending`: the review queue), oldest first."""
-    items, headers = paginate(service.for_staff(_me(), args.get("status")), args["page"], args["per_page"])
-    return service.audit_evidence(_me(), items), headers
+    found = service.for_staff(_me(), args.get("status"), page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.get("/activity-evidence/<uuid:evidence_id>")
 @require(RESIDENT, STAFF)
 @blp.response(200, EvidenceSchema)
 def get_evidence(evidence_id: uuid.UUID):
-    return service.audit_evidence(_me(), [service.get_visible(_me(), evidence_id)])[0]
+    return service.get_visible(_me(), evidence_id)
 
 
 @blp.get("/activity-evidence/<uuid:evidence_id>/file")
@@ -115,7 +115,6 @@ def get_evidence(evidence_id: uuid.UUID):
 def get_evidence_file(evidence_id: uuid.UUID):
     """The stored file, to its owner and the 団体's staff only."""
     evidence, content = service.file_of(_me(), evidence_id, store=_store())
-    service.audit_evidence(_me(), [evidence], file=True)
     extension = files.EXTENSIONS[evidence.file_type]
     # Shown, never run as part of the site (nosniff is on everywhere); browsers' PDF viewers do not
     # work in a sandbox, so only images get one.
@@ -132,7 +131,7 @@ def get_evidence_file(evidence_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def approve_evidence(evidence_id: uuid.UUID):
     """Records a designated activity on `done_on`, counted toward premium like a completed need."""
-    return service.audit_evidence(_me(), [service.approve(_me(), evidence_id)])[0]
+    return service.approve(_me(), evidence_id, shown=True)
 
 
 @blp.post("/activity-evidence/<uuid:evidence_id>/reject")
@@ -142,5 +141,4 @@ def approve_evidence(evidence_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def reject_evidence(data, evidence_id: uuid.UUID):
     """Reject with a reason; `reason_code: individual_number_visible` deletes the file at once."""
-    rejected = service.reject(_me(), evidence_id, data["reason"], data.get("reason_code"), store=_store())
-    return service.audit_evidence(_me(), [rejected])[0]
+    return service.reject(_me(), evidence_id, data["reason"], data.get("reason_code"), store=_store(), shown=True)

@@ -15,6 +15,7 @@ from registry.accounts.models import User
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import STAFF
+from registry.common.pagination import Page, page_of
 from registry.i18n import N_
 from registry.common.time import one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
@@ -76,35 +77,45 @@ def of_registration(user: User, registration_id: uuid.UUID):
         .order_by(ActivityEvidence.created_at, ActivityEvidence.id)
 
 
-def for_staff(staff: User, status: str | None = None):
-    """Evidence for the staff's 団体, oldest first (a review queue)."""
+def for_staff(staff: User, status: str | None = None, *, page: int, per_page: int) -> Page:
+    """A page of the evidence for the staff's 団体, oldest first (a review queue): the read is audited."""
     stmt = select(ActivityEvidence).where(ActivityEvidence.organization_code == staff.organization_code)
     if status:
         stmt = stmt.where(ActivityEvidence.status == status)
-    return stmt.order_by(ActivityEvidence.created_at, ActivityEvidence.id)
+    found = page_of(stmt.order_by(ActivityEvidence.created_at, ActivityEvidence.id), page, per_page)
+    _shown(staff, found.items)
+    return found
 
 
 def _is_staff_of(actor: User, evidence: ActivityEvidence) -> bool:
     return actor.role == STAFF and actor.organization_code == evidence.organization_code
 
 
-def get_visible(actor: User, evidence_id: uuid.UUID) -> ActivityEvidence:
-    """The owner's, or the 団体's staff's; 404 for anyone else."""
+def _visible(actor: User, evidence_id: uuid.UUID) -> ActivityEvidence:
     evidence = db.session.get(ActivityEvidence, evidence_id)
     if evidence is None or not (evidence.user_id == actor.id or _is_staff_of(actor, evidence)):
         raise not_found()
     return evidence
 
 
+def get_visible(actor: User, evidence_id: uuid.UUID) -> ActivityEvidence:
+    """The owner's, or the 団体's staff's (an audited read); 404 for anyone else."""
+    evidence = _visible(actor, evidence_id)
+    _shown(actor, [evidence])
+    return evidence
+
+
 def file_of(actor: User, evidence_id: uuid.UUID, *, store: Store) -> tuple[ActivityEvidence, bytes]:
-    evidence = get_visible(actor, evidence_id)
+    """The uploaded document, to its owner and the 団体's staff (an audited read)."""
+    evidence = _visible(actor, evidence_id)
     content = store.read(evidence.file_name) if evidence.file_name else None
     if content is None:
         raise not_found()
+    _shown(actor, [evidence], file=True)
     return evidence, content
 
 
-def audit_evidence(actor: User, items: list[ActivityEvidence], *, file: bool = False) -> list:
+def _shown(actor: User, items: list[ActivityEvidence], *, file: bool = False) -> list:
     """Evidence (with `file`, its uploaded document) shown to the 団体's staff: the read is audited.
     Owners reading their own are not."""
     if actor.role == STAFF:
@@ -125,8 +136,10 @@ def _organization_name(code: str) -> str:
     return db.session.get(Organization, code).name
 
 
-def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None) -> ActivityEvidence:
-    """Records the designated activity on `done_on` for the registration's 団体."""
+def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None,
+            shown: bool = False) -> ActivityEvidence:
+    """Records the designated activity on `done_on` for the registration's 団体. `shown`: the decided
+    item is handed to the reader (the API answers with it), so the read is audited."""
     now = now or utcnow()
     evidence = _staff_evidence(staff, evidence_id)
     user = db.session.get(User, evidence.user_id)
@@ -139,12 +152,13 @@ def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None)
     evidence.status, evidence.decided_at, evidence.decided_by = APPROVED, now, staff.id
     db.session.flush()
     notices.evidence_decided(user, evidence, _organization_name(evidence.organization_code), now=now)
-    return evidence
+    return _shown(staff, [evidence])[0] if shown else evidence
 
 
 def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | None = None, *,
-           store: Store, now: datetime | None = None) -> ActivityEvidence:
-    """Rejects with a reason; `individual_number_visible` also deletes the file at once."""
+           store: Store, now: datetime | None = None, shown: bool = False) -> ActivityEvidence:
+    """Rejects with a reason; `individual_number_visible` also deletes the file at once. `shown`: as
+    for `approve`."""
     now = now or utcnow()
     evidence = _staff_evidence(staff, evidence_id)
     evidence.status, evidence.reason, evidence.reason_code = REJECTED, reason.strip(), reason_code
@@ -154,7 +168,7 @@ def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | 
     db.session.flush()
     user = db.session.get(User, evidence.user_id)
     notices.evidence_decided(user, evidence, _organization_name(evidence.organization_code), now=now)
-    return evidence
+    return _shown(staff, [evidence])[0] if shown else evidence
 
 
 def _drop_file(evidence: ActivityEvidence, store: Store, now: datetime) -> None:

@@ -141,6 +141,16 @@ def flows(*, min_cell: int) -> list[dict]:
     return rows
 
 
+def dashboard(*, today: date, now: datetime, min_cell: int, top_flows: int = 20) -> dict:
+    """The national dashboard: totals, the prefectures by 実人数 (largest first, suppressed cells
+    last), the largest flows, and the prefectures' names by code."""
+    national = totals(today=today, now=now)
+    prefectures = sorted(by_prefecture(min_cell=min_cell), key=lambda r: (r["actual_people"] or 0), reverse=True)
+    return {"totals": national, "prefectures": prefectures,
+            "flows": sorted(flows(min_cell=min_cell), key=lambda r: (r["people"] or 0), reverse=True)[:top_flows],
+            "names": {row["prefecture_code"]: row["name"] for row in prefectures}}
+
+
 def by_dimension(metric: str, label: str, *, min_cell: int, order: tuple = ()) -> list[dict]:
     sums = counter_sums(metric)
     keys = list(order) + sorted(k for k in sums if k not in order)

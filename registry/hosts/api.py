@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from registry.common.auth import HOST, STAFF, require
 from registry.common.openapi import Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers
 from registry.common.schemas import PaginationSchema
 from registry.hosts import service
 from registry.hosts.schemas import HostCreatedSchema, HostCreateSchema, HostSchema, HostUpdateSchema, SetPasswordLinkSchema
@@ -40,8 +40,8 @@ def invite_host(data, code: str):
 @blp.response(200, HostSchema(many=True), headers=PAGINATED)
 def list_hosts(args, code: str):
     """The 団体's hosts, deactivated ones included (`active: false`), oldest first."""
-    items, headers = paginate(service.hosts_of(_me(), code), args["page"], args["per_page"])
-    return service.audit_hosts(_me(), items), headers
+    found = service.hosts_of(_me(), code, page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.get("/hosts/<uuid:host_id>")
@@ -49,7 +49,7 @@ def list_hosts(args, code: str):
 @blp.response(200, HostSchema)
 def get_host(host_id: uuid.UUID):
     """Staff of the host's 団体, or the host itself."""
-    return service.audit_hosts(_me(), [service.get_host(_me(), host_id)])[0]
+    return service.get_host(_me(), host_id)
 
 
 @blp.patch("/hosts/<uuid:host_id>")
@@ -59,7 +59,7 @@ def get_host(host_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def update_host(changes, host_id: uuid.UUID):
     """Trust (its new needs open at once) or untrust a host; rename it."""
-    return service.audit_hosts(_me(), [service.update_host(_me(), host_id, changes)])[0]
+    return service.update_host(_me(), host_id, changes, shown=True)
 
 
 @blp.delete("/hosts/<uuid:host_id>")

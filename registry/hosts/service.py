@@ -11,6 +11,7 @@ from registry.accounts.models import HOST_INVITATION, User, new_session_nonce
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import HOST, STAFF
+from registry.common.pagination import Page, page_of
 from registry.i18n import N_
 from registry.common.time import utcnow
 from registry.errors import Problem, not_found, validation_error
@@ -77,14 +78,17 @@ def reinvite(staff: User, host_id: uuid.UUID, *, site_url: str, now: datetime | 
     return host, raw, links.link(raw, site_url), row
 
 
-def hosts_of(staff: User, organization_code: str):
-    """The 団体's hosts (deactivated ones too), oldest first."""
+def hosts_of(staff: User, organization_code: str, *, page: int, per_page: int) -> Page:
+    """A page of the 団体's hosts (deactivated ones too), oldest first: the read is audited."""
     org = organizations.get(organization_code)
     _staff_of(staff, org.code)
-    return select(Host).where(Host.organization_code == org.code).order_by(Host.created_at, Host.user_id)
+    found = page_of(select(Host).where(Host.organization_code == org.code).order_by(Host.created_at, Host.user_id),
+                    page, per_page)
+    _shown(staff, found.items)
+    return found
 
 
-def audit_hosts(actor: User, hosts: list[Host]) -> list[Host]:
+def _shown(actor: User, hosts: list[Host]) -> list[Host]:
     """Hosts shown to staff (their contact person's name and e-mail): the read is audited; a host
     reading its own profile is not. (An invitation's answer only repeats what staff just typed.)"""
     if actor.role == STAFF:
@@ -93,14 +97,14 @@ def audit_hosts(actor: User, hosts: list[Host]) -> list[Host]:
 
 
 def get_host(actor: User, host_id: uuid.UUID) -> Host:
-    """Staff of the host's 団体, or the host itself."""
+    """Staff of the host's 団体 (an audited read), or the host itself."""
     host = db.session.get(Host, host_id)
     if host is None:
         raise not_found()
     if actor.id == host.user_id:
         return host
     _staff_of(actor, host.organization_code)
-    return host
+    return _shown(actor, [host])[0]
 
 
 def managed_host(staff: User, host_id: uuid.UUID) -> Host:
@@ -111,9 +115,10 @@ def managed_host(staff: User, host_id: uuid.UUID) -> Host:
     return host
 
 
-def update_host(staff: User, host_id: uuid.UUID, changes: dict) -> Host:
+def update_host(staff: User, host_id: uuid.UUID, changes: dict, *, shown: bool = False) -> Host:
     """PATCH /hosts/{id}: `trusted`, `host_name`, `display_name`. A trusted host's new needs open at
-    once (needs already posted keep their status)."""
+    once (needs already posted keep their status). `shown`: the host is handed to the reader (the
+    API answers with it), so the read is audited."""
     host = managed_host(staff, host_id)
     if not host.active:
         raise Problem(409, "invalid_state", N_("This host has been deactivated."))
@@ -125,7 +130,7 @@ def update_host(staff: User, host_id: uuid.UUID, changes: dict) -> Host:
     if "display_name" in changes:
         host.user.display_name = changes["display_name"].strip()
     db.session.flush()
-    return host
+    return _shown(staff, [host])[0] if shown else host
 
 
 def deactivate(staff: User, host_id: uuid.UUID, *, now: datetime | None = None) -> None:

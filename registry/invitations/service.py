@@ -52,6 +52,11 @@ def describe(user: User, invitations: list[Invitation]) -> list[dict]:
     return out
 
 
+def pending(user: User, limit: int) -> list[dict]:
+    """The person's newest pending invitations, as `describe` tells them."""
+    return describe(user, list(db.session.scalars(invitations_of(user, PENDING).limit(limit))))
+
+
 def get_owned(user: User, invitation_id: uuid.UUID, *, lock: bool = False) -> Invitation:
     """The person's own invitation; anyone else's is 404 like a missing one."""
     stmt = select(Invitation).where(Invitation.id == invitation_id, Invitation.user_id == user.id)

@@ -6,7 +6,7 @@ from flask_login import current_user
 from registry.common import limits
 from registry.common.auth import HOST, RESIDENT, STAFF, current_actor, public, require
 from registry.common.openapi import Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers, paginate
 from registry.common.schemas import PaginationSchema
 from registry.common.time import today_tokyo
 from registry.needs import checkin, recommendations, service
@@ -42,7 +42,8 @@ def list_needs(args):
     """Needs by `starts_on` then id; `status` is `open` unless asked (`closed` includes needs past
     `apply_by`); `q` matches every word in the title or description."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    return paginate(service.list_statement(today=today_tokyo(), **args), page, per_page)
+    found = service.search(today=today_tokyo(), page=page, per_page=per_page, **args)
+    return found.items, headers(found, page, per_page)
 
 
 @blp.get("/needs/<uuid:need_id>")
@@ -105,9 +106,9 @@ def apply(data, need_id: uuid.UUID):
 @blp.response(200, ApplicationSchema(many=True), headers=PAGINATED)
 def list_need_applications(args, need_id: uuid.UUID):
     """Applications by `created_at` then id, each with the applicant's display name and message."""
-    stmt = service.applications_of_need(_me(), need_id, args.get("status"))
-    items, headers = paginate(stmt, args["page"], args["per_page"])
-    return service.audit_applications(_me(), items), headers
+    found = service.applications_of_need(_me(), need_id, args.get("status"), page=args["page"],
+                                         per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.post("/applications/<uuid:application_id>/accept")
@@ -116,7 +117,7 @@ def list_need_applications(args, need_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def accept_application(application_id: uuid.UUID):
     """From `applied` or `waitlisted`; 409 `need_full` when every place is taken."""
-    return service.audit_applications(_me(), [service.decide(_me(), application_id, ACCEPTED)])[0]
+    return service.decide(_me(), application_id, ACCEPTED, shown=True)
 
 
 @blp.post("/applications/<uuid:application_id>/decline")
@@ -125,7 +126,7 @@ def accept_application(application_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def decline_application(application_id: uuid.UUID):
     """From `applied`, `waitlisted` or `accepted` (the freed place goes to the waitlist)."""
-    return service.audit_applications(_me(), [service.decide(_me(), application_id, DECLINED)])[0]
+    return service.decide(_me(), application_id, DECLINED, shown=True)
 
 
 @blp.post("/applications/<uuid:application_id>/complete")
@@ -134,7 +135,7 @@ def decline_application(application_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def complete_application(application_id: uuid.UUID):
     """From `accepted` once the need has started; records the designated activity if it counts."""
-    return service.audit_applications(_me(), [service.decide(_me(), application_id, COMPLETED)])[0]
+    return service.decide(_me(), application_id, COMPLETED, shown=True)
 
 
 @blp.post("/applications/<uuid:application_id>/no-show")
@@ -143,7 +144,7 @@ def complete_application(application_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def no_show_application(application_id: uuid.UUID):
     """From `accepted` once the need has started."""
-    return service.audit_applications(_me(), [service.decide(_me(), application_id, NO_SHOW)])[0]
+    return service.decide(_me(), application_id, NO_SHOW, shown=True)
 
 
 @blp.delete("/applications/<uuid:application_id>")
@@ -198,8 +199,7 @@ def my_recommendations(args):
 @blp.response(200, CandidateSchema(many=True))
 def need_candidates(args, need_id: uuid.UUID):
     """Adult residents who consented to scouting and have not applied, best first."""
-    found = recommendations.candidates(_me(), need_id, args["limit"], today=today_tokyo())
-    return service.audit_candidates(_me(), found)
+    return recommendations.candidates(_me(), need_id, args["limit"], today=today_tokyo())
 
 
 @blp.get("/me/needs")
@@ -209,7 +209,8 @@ def need_candidates(args, need_id: uuid.UUID):
 def my_needs(args):
     """The needs I manage, drafts included: a host's own, or every need of a staff member's 団体; by
     `starts_on` then id. `status` filters the stored status."""
-    return paginate(service.managed_needs(_me(), args.get("status")), args["page"], args["per_page"])
+    found = service.managed_needs(_me(), args.get("status"), page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.get("/needs/<uuid:need_id>/check-in-code")

@@ -79,15 +79,25 @@ def current_code(actor: User, need_id: uuid.UUID, *, secret_key: str, site_root:
     """GET /needs/{id}/check-in-code: the need's host or its 団体's staff, while the need is in
     progress (starts_on ≤ today ≤ ends_on, Tokyo; not a draft, not cancelled), else 409
     `not_in_progress`."""
+    _need, shown = screen(actor, need_id, secret_key=secret_key, site_root=site_root, now=now)
+    if shown is None:
+        raise Problem(409, "not_in_progress")
+    return shown
+
+
+def screen(actor: User, need_id: uuid.UUID, *, secret_key: str, site_root: str,
+           now: datetime | None = None) -> tuple[Need, dict | None]:
+    """The host's check-in screen: (the need, its current code as `current_code` answers it), the
+    code None while the need is not in progress. 404/403 as `needs.managed_need`."""
     now = now or utcnow()
     need = needs.managed_need(actor, need_id)
     if not in_progress(need, today_tokyo(now)):
-        raise Problem(409, "not_in_progress")
+        return need, None
     minute = _minute(now)
     code = code_for(need.id, minute, secret_key)
     url = page_url(site_root, need.id, code)
-    return {"need_id": need.id, "code": code, "qr_svg": qr_svg(url), "url": url,
-            "expires_at": datetime.fromtimestamp((minute + 2) * STEP_SECONDS, timezone.utc)}
+    return need, {"need_id": need.id, "code": code, "qr_svg": qr_svg(url), "url": url,
+                  "expires_at": datetime.fromtimestamp((minute + 2) * STEP_SECONDS, timezone.utc)}
 
 
 def check_in(user: User, need_id: uuid.UUID, code: str, *, secret_key: str,
@@ -142,3 +152,19 @@ def due_today(user: User, *, today: date | None = None) -> list[Application]:
                Application.checked_in_at.is_(None), Need.status.in_((OPEN, CLOSED)),
                Need.starts_on <= today, Need.ends_on >= today)
         .order_by(Need.starts_on, Need.id)))
+
+
+def resident_page(user: User, *, need_id: uuid.UUID | None, checked_id: uuid.UUID | None,
+                  today: date | None = None) -> dict:
+    """/my/check-in: what is due today (`due`), the need a code's link names if the person may see
+    it (`prefilled`), and their checked-in application to the need just checked in to (`checked`)."""
+    due = due_today(user, today=today)
+    checked = None
+    if checked_id is not None:
+        checked = db.session.scalar(select(Application).where(
+            Application.user_id == user.id, Application.need_id == checked_id, Application.checked_in_at.is_not(None)))
+    prefilled = None
+    if need_id is not None:
+        candidate = db.session.get(Need, need_id)
+        prefilled = candidate if candidate is not None and needs.can_view(user, candidate) else None
+    return {"due": due, "checked": checked, "prefilled": prefilled}

@@ -24,6 +24,8 @@ from sqlalchemy import select
 
 from registry.accounts.models import User
 from registry.accounts.service import ADULT_AGE, age_band, is_adult
+from registry.audit import models as audit
+from registry.audit.service import record_read
 from registry.common.auth import RESIDENT
 from registry.extensions import db
 from registry.needs import service
@@ -230,7 +232,8 @@ def _municipalities_of(prefecture_code: str) -> list[str]:
 
 
 def candidates(actor: User, need_id: uuid.UUID, limit: int, *, today: date) -> list[dict]:
-    """Adult residents who consented to scouting and have not applied, best first."""
+    """Adult residents who consented to scouting and have not applied, best first, for the need's
+    staff or host: the read is audited."""
     need = service.managed_need(actor, need_id)
     base = select(User).where(User.consent_scouting, User.role == RESIDENT, User.erased_at.is_(None),
                               User.deactivated_at.is_(None), User.birth_year <= today.year - ADULT_AGE,
@@ -264,4 +267,5 @@ def candidates(actor: User, need_id: uuid.UUID, limit: int, *, today: date) -> l
                                       "age_band": age_band(user.birth_year, today), "skills": user.skills or []},
                        "score": points, "reasons": reasons})
     ranked.sort(key=lambda r: (-r["score"], r["registrant"]["id"]))
+    record_read(actor, audit.CANDIDATES, [r["registrant"]["id"] for r in ranked[:limit]])
     return ranked[:limit]

@@ -35,7 +35,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from registry.extensions import db
 from registry.needs.models import geo_cell
+from registry.organizations.models import Organization
 
 OPEN_PER_PERSON = 0.10
 PAST_PER_PERSON = 0.05
@@ -172,9 +174,6 @@ class DemoNeeds:
         self.run = run
 
     def before_people(self) -> None:
-        from registry.organizations.models import Organization
-        from registry.extensions import db
-
         self.rng = self.run.rng("needs")
         self.orgs = {code: (kind, name, lat, lng) for code, kind, name, lat, lng in db.session.execute(
             select(Organization.code, Organization.kind, Organization.name, Organization.lat, Organization.lng))}

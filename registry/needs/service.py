@@ -18,6 +18,7 @@ from registry.accounts.service import is_adult
 from registry.audit import models as audit
 from registry.audit.service import record_read
 from registry.common.auth import HOST, STAFF
+from registry.common.pagination import Page, page_of
 from registry.hosts import service as hosts
 from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
@@ -262,6 +263,11 @@ def list_statement(*, today: date, status: str = OPEN, organization: str | None 
     return stmt
 
 
+def search(*, today: date, page: int, per_page: int, **filters) -> Page:
+    """A page of `list_statement(today=today, **filters)` (GET /needs and the pages that list needs)."""
+    return page_of(list_statement(today=today, **filters), page, per_page)
+
+
 # --- applications ----------------------------------------------------------------------------------------
 
 def apply(user: User, need_id: uuid.UUID, message: str | None = None, *,
@@ -329,8 +335,10 @@ ALLOWED_FROM = {
 }
 
 
-def decide(actor: User, application_id: uuid.UUID, status: str, *, now: datetime | None = None) -> Application:
-    """accept, decline, complete or no-show (staff of the need's 団体)."""
+def decide(actor: User, application_id: uuid.UUID, status: str, *, now: datetime | None = None,
+           shown: bool = False) -> Application:
+    """accept, decline, complete or no-show (staff of the need's 団体). `shown`: the application
+    (the applicant's name and message) is handed to the reader, as the API answers: an audited read."""
     now = now or utcnow()
     today = today_tokyo(now)
     application, need = _managed_application(actor, application_id)
@@ -352,6 +360,8 @@ def decide(actor: User, application_id: uuid.UUID, status: str, *, now: datetime
         _record_activity(application, need, today, now)
     db.session.flush()
     notices.application_decided(application, need, now=now)  # accepted or declined: the applicant is told
+    if shown:
+        record_read(actor, audit.APPLICATIONS, [application.user_id])
     return application
 
 
@@ -399,26 +409,19 @@ def cancel_applications_for_erasure(user: User, *, now: datetime | None = None) 
     db.session.flush()
 
 
-def applications_of_need(actor: User, need_id: uuid.UUID, status: str | None = None):
+def applications_of_need(actor: User, need_id: uuid.UUID, status: str | None = None, *, page: int = 1,
+                         per_page: int | None = None) -> Page:
+    """A page (`per_page=None`: all) of a need's applications by `created_at` then id, for its staff
+    or host: each applicant's name and message, and on the day the check-in roster. The read is
+    audited."""
     need = managed_need(actor, need_id)
     stmt = select(Application).where(Application.need_id == need.id) \
         .order_by(Application.created_at, Application.id)
     if status:
         stmt = stmt.where(Application.status == status)
-    return stmt
-
-
-def audit_applications(actor: User, applications: list[Application]) -> list[Application]:
-    """Applications shown to the need's staff or host (each applicant's name and message, and on
-    the day the check-in roster), as a page or one just decided: the read is audited."""
-    record_read(actor, audit.APPLICATIONS, [a.user_id for a in applications])
-    return applications
-
-
-def audit_candidates(actor: User, candidates: list[dict]) -> list[dict]:
-    """Candidates (recommendations.candidates) shown to the need's staff or host: the read is audited."""
-    record_read(actor, audit.CANDIDATES, [c["registrant"]["id"] for c in candidates])
-    return candidates
+    found = page_of(stmt, page, per_page)
+    record_read(actor, audit.APPLICATIONS, [a.user_id for a in found.items])
+    return found
 
 
 def applications_of(user: User):
@@ -427,10 +430,22 @@ def applications_of(user: User):
         .order_by(Application.created_at, Application.id)
 
 
+def latest_applications(user: User, limit: int, *, need_id: uuid.UUID | None = None) -> list[Application]:
+    """Own applications (to one need, with `need_id`), newest first."""
+    stmt = select(Application).where(Application.user_id == user.id)
+    if need_id is not None:
+        stmt = stmt.where(Application.need_id == need_id)
+    return list(db.session.scalars(stmt.order_by(Application.created_at.desc(), Application.id.desc()).limit(limit)))
+
+
 def activities_of(user: User):
     """Designated activities (completed needs, approved evidence), newest first."""
     return select(Activity).where(Activity.user_id == user.id) \
         .order_by(Activity.completed_on.desc(), Activity.id.desc())
+
+
+def latest_activities(user: User, limit: int) -> list[Activity]:
+    return list(db.session.scalars(activities_of(user).limit(limit)))
 
 
 def calendar_for(user: User, application_id: uuid.UUID, *, now: datetime | None = None) -> str:
@@ -443,9 +458,9 @@ def calendar_for(user: User, application_id: uuid.UUID, *, now: datetime | None 
     return calendar_entry(application, host, now=now or utcnow())
 
 
-def managed_needs(actor: User, status: str | None = None):
-    """GET /me/needs: a host's own needs, or all of a staff member's 団体's needs, drafts included,
-    by `starts_on` then id."""
+def managed_needs(actor: User, status: str | None = None, *, page: int = 1, per_page: int | None = None) -> Page:
+    """GET /me/needs: a page (`per_page=None`: all) of a host's own needs, or of all a staff member's
+    団体's needs, drafts included, by `starts_on` then id."""
     stmt = select(Need).order_by(Need.starts_on, Need.id)
     if actor.role == HOST:
         stmt = stmt.where(Need.host_id == actor.id, Need.organization_code == actor.organization_code)
@@ -453,10 +468,26 @@ def managed_needs(actor: User, status: str | None = None):
         stmt = stmt.where(Need.organization_code == actor.organization_code)
     if status:
         stmt = stmt.where(Need.status == status)
-    return stmt
+    return page_of(stmt, page, per_page)
 
 
-def drafts_of(staff: User):
-    """Drafts waiting for the staff of a 団体 to publish them, oldest first."""
-    return select(Need).where(Need.organization_code == staff.organization_code, Need.status == DRAFT) \
-        .order_by(Need.created_at, Need.id)
+def drafts_of(staff: User, *, page: int, per_page: int) -> Page:
+    """A page of the drafts waiting for the staff of a 団体 to publish them, oldest first."""
+    return page_of(select(Need).where(Need.organization_code == staff.organization_code, Need.status == DRAFT)
+                   .order_by(Need.created_at, Need.id), page, per_page)
+
+
+def waiting_counts(needs: list[Need]) -> dict:
+    """Need id → how many applications wait for a decision (applied or waitlisted), for the needs given."""
+    if not needs:
+        return {}
+    return dict(db.session.execute(
+        select(Application.need_id, func.count()).where(Application.need_id.in_([n.id for n in needs]),
+                                                        Application.status.in_((APPLIED, WAITLISTED)))
+        .group_by(Application.need_id)).all())
+
+
+def managed_need_of(actor: User, application_id: uuid.UUID) -> uuid.UUID | None:
+    """The need an application belongs to, if the actor manages it (None otherwise, or unknown)."""
+    application = db.session.get(Application, application_id)
+    return application.need_id if application is not None and can_manage(actor, application.need) else None

@@ -101,6 +101,11 @@ def inbox(user: User, *, unread: bool | None = None):
     return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
 
 
+def latest(user: User, limit: int) -> list[tuple[Notification, str, str]]:
+    """The person's newest notifications, each with its (title, body) in the current language."""
+    return [(n, *render(n)) for n in db.session.scalars(inbox(user).limit(limit))]
+
+
 def mark_read(user: User, notification_id: uuid.UUID, *, now: datetime | None = None) -> Notification:
     """The first reading time stays."""
     notification = db.session.get(Notification, notification_id)

@@ -1,6 +1,6 @@
 from registry.common.auth import public
 from registry.common.openapi import Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers
 from registry.organizations import service
 from registry.organizations.schemas import OrganizationDetailSchema, OrganizationQuerySchema, OrganizationSchema
 from registry.workflows.organizations import organization_detail
@@ -15,7 +15,8 @@ blp = Blueprint("organizations", __name__, description="団体: prefectures and 
 def list_organizations(args):
     """List 団体 by code; filter by kind, prefecture and name or kana."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    return paginate(service.list_statement(**args), page, per_page)
+    found = service.search(page=page, per_page=per_page, **args)
+    return found.items, headers(found, page, per_page)
 
 
 @blp.get("/organizations/<string:code>")

@@ -3,6 +3,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, or_, select
 
+from registry.common.pagination import Page, page_of
 from registry.errors import Problem
 from registry.extensions import db
 from registry.organizations.codes import check_digit, is_well_formed, to_hiragana
@@ -94,6 +95,11 @@ def list_statement(kind: str | None = None, prefecture: str | None = None, q: st
         stmt = stmt.where(or_(Organization.name.contains(term, autoescape=True),
                               Organization.kana.contains(to_hiragana(term), autoescape=True)))
     return stmt
+
+
+def search(*, page: int, per_page: int, **filters) -> Page:
+    """A page of `list_statement(**filters)` (GET /organizations, the landing page's search)."""
+    return page_of(list_statement(**filters), page, per_page)
 
 
 def municipalities_by_prefecture() -> list[tuple[Organization, list[Organization]]]:

@@ -3,23 +3,18 @@ schemas, and sign-in for pages (a redirect to /login instead of a 401)."""
 from functools import wraps
 from urllib.parse import urlparse
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError, fields
 
-from registry.common.auth import SAFE_METHODS
+from registry.common import database
+from registry.common.auth import check_form_token
 from registry.errors import TITLES, Problem, translate_errors
-from registry.extensions import csrf, db
 
 
 def page_blueprint(name: str, import_name: str) -> Blueprint:
     blueprint = Blueprint(name, import_name)
-
-    @blueprint.before_request
-    def check_csrf():
-        if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
-            csrf.protect()  # 400 without a valid token; nothing changes
-
+    blueprint.before_request(check_form_token)  # 400 without a valid token; nothing changes
     return blueprint
 
 
@@ -95,14 +90,11 @@ def problem_feedback(problem: Problem) -> tuple[dict, str]:
 
 def attempt(action):
     """Runs a service call for a page: (result, None), or on a refusal (None, (field errors,
-    message)) after rolling back whatever the call flushed, so the request commits nothing of it."""
+    message)). The call runs in a savepoint (common.database.attempt): a refusal leaves nothing of
+    what it flushed, and the request commits the rest once."""
     try:
-        return action(), None
+        return database.attempt(action), None
     except Problem as problem:
-        if problem.keep_changes:
-            db.session.commit()
-        else:
-            db.session.rollback()
         return None, problem_feedback(problem)
 
 

@@ -24,14 +24,8 @@ EXPORTS = {
 @page_require(NATIONAL, ADMIN)
 @reads_from_replica
 def dashboard():
-    min_cell = current_app.config["MIN_CELL"]
-    totals = figures.totals(today=today_tokyo(), now=figures_as_of())
-    prefectures = sorted(figures.by_prefecture(min_cell=min_cell),
-                         key=lambda r: (r["actual_people"] or 0), reverse=True)
-    flows = sorted(figures.flows(min_cell=min_cell), key=lambda r: (r["people"] or 0), reverse=True)[:20]
-    names = {row["prefecture_code"]: row["name"] for row in prefectures}
-    return render_template("pages/dashboard.html", totals=totals, prefectures=prefectures, flows=flows,
-                           names=names, exports=list(EXPORTS))
+    shown = figures.dashboard(today=today_tokyo(), now=figures_as_of(), min_cell=current_app.config["MIN_CELL"])
+    return render_template("pages/dashboard.html", exports=list(EXPORTS), **shown)
 
 
 @blp.get("/dashboard/<name>.csv")

@@ -7,29 +7,24 @@ import uuid
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from registry.common import limits
-from registry.common.auth import HOST, RESIDENT, STAFF
-from registry.common.pagination import paginate
-from registry.common.time import today_tokyo, utcnow
-from registry.errors import Problem
-from registry.extensions import db
-from registry.accounts import links as tokens
 from registry.accounts.login import sign_in_browser
 from registry.accounts.schemas import SetPasswordSchema
+from registry.common import database, limits
+from registry.common.auth import HOST, RESIDENT, STAFF
+from registry.common.time import today_tokyo, utcnow
+from registry.errors import Problem
 from registry.hosts import service as hosts
 from registry.hosts.schemas import HostCreateSchema
-from registry.invitations import service as invitations
 from registry.invitations.models import ACCEPTED as INVITATION_ACCEPTED
 from registry.needs import checkin, service as needs
-from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, DRAFT, KINDS, NO_SHOW, Application, Need
+from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, DRAFT, KINDS, NO_SHOW
 from registry.needs.schemas import NeedCreateSchema
 from registry.organizations import service as organizations
 from registry.pages.common import (
     act, attempt, form_values, load_form, page_blueprint, page_require, problem_feedback, public_page,
 )
-from registry.workflows import accounts as workflows
+from registry.workflows import accounts as workflows, host_pages, need_pages
 
 blp = page_blueprint("host_pages", __name__)
 DECISIONS = {"accept": ACCEPTED, "decline": DECLINED, "complete": COMPLETED, "no-show": NO_SHOW}
@@ -51,11 +46,8 @@ def _split(text: str) -> list[str]:
 @public_page
 def set_password():
     raw = (request.values.get("token") or "")[:200]
-    pending = tokens.peek(raw) if raw else None
     errors, message, status = {}, None, 200
-    if pending is None:
-        message, status = _("This link is invalid or has expired. Ask for a new one."), 422
-    elif request.method == "POST":
+    if request.method == "POST":
         def use():
             values = form_values(SetPasswordSchema())
             values["token"] = raw
@@ -65,7 +57,7 @@ def set_password():
             return workflows.set_password(data["token"], password=data["password"], birth_year=data.get("birth_year"),
                                           guardian_consent=data["guardian_consent"])
 
-        result, feedback = attempt(use)
+        result, feedback = attempt(use)  # a link that does not work is refused too (422 invalid_token)
         if result is not None:
             user, invitation = result
             sign_in_browser(user)  # a new session (no fixation), open on the server
@@ -76,17 +68,12 @@ def set_password():
             elif invitation is not None:
                 flash(_("The invitation could not be accepted now: see it on your page."))
             return redirect(HOMES.get(user.role, "/dashboard"))
-        errors, message = feedback
-        status = 422
-        pending = tokens.peek(raw)
-    asks_birth_year, asks_guardian_consent = tokens.asks_for(pending[1]) if pending else (False, False)
-    inviting = None
-    if pending and pending[0].subject_id:
-        invitation = invitations.find(pending[0].subject_id)
-        inviting = organizations.find(invitation.organization_code) if invitation is not None else None
-    return render_template("pages/set_password.html", token=raw if pending else "", pending=pending,
-                           asks_birth_year=asks_birth_year, asks_guardian_consent=asks_guardian_consent,
-                           inviting=inviting, errors=errors, message=message), status
+        (errors, message), status = feedback, 422
+    shown = workflows.set_password_page(raw)
+    if shown["pending"] is None:
+        errors, message, status = {}, _("This link is invalid or has expired. Ask for a new one."), 422
+    return render_template("pages/set_password.html", token=raw if shown["pending"] else "", errors=errors,
+                           message=message, **shown), status
 
 
 # --- the host console ------------------------------------------------------------------------------
@@ -94,22 +81,7 @@ def set_password():
 @blp.get("/host")
 @page_require(HOST)
 def console():
-    me = _me()
-    profile = hosts.profile_of(me)
-    today = today_tokyo()
-    own = list(db.session.scalars(needs.managed_needs(me)))
-    counts = dict(db.session.execute(
-        select(Application.need_id, func.count()).where(Application.need_id.in_([n.id for n in own]),
-                                                        Application.status.in_(("applied", "waitlisted")))
-        .group_by(Application.need_id)).all()) if own else {}
-    groups = {
-        "today": [n for n in own if checkin.in_progress(n, today)],
-        "drafts": [n for n in own if n.status == DRAFT],
-        "coming": [n for n in own if n.status != DRAFT and n.status != "cancelled" and n.starts_on > today],
-        "past": [n for n in own if n.status == "cancelled" or (n.status != DRAFT and n.ends_on < today)],
-    }
-    return render_template("pages/host.html", profile=profile, org=organizations.find(me.organization_code),
-                           groups=groups, waiting=counts, today=today)
+    return render_template("pages/host.html", **host_pages.console(_me(), today=today_tokyo()))
 
 
 @blp.route("/host/needs/new", methods=["GET", "POST"])
@@ -134,21 +106,10 @@ def new_need():
                            kinds=KINDS, profile=profile), 422 if message else 200
 
 
-def _own_need(need_id) -> Need:
-    need = needs.managed_need(_me(), need_id)  # 404 unseen, 403 another's
-    return need
-
-
 @blp.get("/host/needs/<uuid:need_id>")
 @page_require(HOST)
 def need(need_id):
-    me = _me()
-    the_need = _own_need(need_id)
-    applications = needs.audit_applications(me, list(db.session.scalars(needs.applications_of_need(me, need_id))))
-    today = today_tokyo()
-    return render_template("pages/host_need.html", need=the_need, applications=applications, today=today,
-                           in_progress=checkin.in_progress(the_need, today),
-                           checked_in=sum(1 for a in applications if a.status == ACCEPTED and a.checked_in_at))
+    return render_template("pages/host_need.html", **need_pages.hosted(_me(), need_id, today=today_tokyo()))
 
 
 @blp.post("/host/applications/<uuid:application_id>/<any(accept, decline, complete, 'no-show'):decision>")
@@ -157,10 +118,10 @@ def decide_application(application_id, decision):
     application, feedback = attempt(lambda: needs.decide(_me(), application_id, DECISIONS[decision]))
     flash(feedback[1] if feedback else _("The application is updated."))
     if application is None:
-        found = db.session.get(Application, application_id)
-        if found is None or not needs.can_manage(_me(), found.need):
+        need_id = needs.managed_need_of(_me(), application_id)
+        if need_id is None:
             return redirect(url_for("host_pages.console"))
-        return redirect(url_for("host_pages.need", need_id=found.need_id) + "#applicants")
+        return redirect(url_for("host_pages.need", need_id=need_id) + "#applicants")
     return redirect(url_for("host_pages.need", need_id=application.need_id) + "#applicants")
 
 
@@ -176,16 +137,16 @@ def complete_checked_in(need_id):
 @page_require(HOST, STAFF)
 def check_in_screen(need_id):
     """The code and its QR, full screen on the host's phone; the page renews itself every minute."""
-    the_need = _own_need(need_id)
-    shown, feedback = attempt(lambda: checkin.current_code(_me(), need_id, secret_key=current_app.config["SECRET_KEY"],
-                                                           site_root=request.url_root))
-    refresh = None
+    the_need, shown = checkin.screen(_me(), need_id, secret_key=current_app.config["SECRET_KEY"],
+                                     site_root=request.url_root)  # 404 unseen, 403 another's
+    refresh = message = None
     if shown is not None:
         refresh = 60 - int(utcnow().timestamp()) % 60 + 1
-    return render_template("pages/host_checkin.html", need=the_need, shown=shown, refresh=refresh,
-                           message=feedback[1] if feedback else None,
+    else:  # what GET /needs/{id}/check-in-code answers then (409 not_in_progress)
+        message = problem_feedback(Problem(409, "not_in_progress"))[1]
+    return render_template("pages/host_checkin.html", need=the_need, shown=shown, refresh=refresh, message=message,
                            back=url_for("host_pages.need", need_id=need_id) if _me().role == HOST
-                           else url_for("host_pages.staff_hosts")), 409 if feedback else 200
+                           else url_for("host_pages.staff_hosts")), 200 if shown is not None else 409
 
 
 # --- the resident checks in ------------------------------------------------------------------------
@@ -195,31 +156,20 @@ def check_in_screen(need_id):
 @page_require(RESIDENT)
 def my_check_in():
     me = _me()
-    due = checkin.due_today(me)
     values = {"need": (request.values.get("need") or "")[:36], "code": (request.values.get("code") or "")[:32]}
     errors, message, status = {}, None, 200
     if request.method == "POST":
         try:
-            done = checkin.check_in(me, _need_id(values["need"]), values["code"],
-                                    secret_key=current_app.config["SECRET_KEY"])
-        except Problem as problem:
-            db.session.rollback()
+            done = database.attempt(lambda: checkin.check_in(me, _need_id(values["need"]), values["code"],
+                                                             secret_key=current_app.config["SECRET_KEY"]))
+        except Problem as problem:  # nothing of the refused check-in stays
             (errors, message), status = problem_feedback(problem), problem.status
         else:
             flash(_("You are checked in. Thank you for coming!"))
             return redirect(url_for("host_pages.my_check_in", checked=done.need_id))
-    checked = None
-    checked_id = _need_id_or_none(request.args.get("checked"))
-    if checked_id is not None:
-        checked = db.session.scalar(select(Application).where(
-            Application.user_id == me.id, Application.need_id == checked_id, Application.checked_in_at.is_not(None)))
-    prefilled = None
-    asked = _need_id_or_none(values["need"])
-    if asked is not None:
-        candidate = db.session.get(Need, asked)
-        prefilled = candidate if candidate is not None and needs.can_view(me, candidate) else None
-    return render_template("pages/checkin.html", due=due, values=values, prefilled=prefilled, errors=errors,
-                           message=message, checked=checked), status
+    shown = checkin.resident_page(me, need_id=_need_id_or_none(values["need"]),
+                                  checked_id=_need_id_or_none(request.args.get("checked")))
+    return render_template("pages/checkin.html", values=values, errors=errors, message=message, **shown), status
 
 
 def _need_id_or_none(raw: str | None):
@@ -239,13 +189,8 @@ def _need_id(raw: str):
 # --- staff: hosts and their drafts -----------------------------------------------------------------
 
 def _staff_page(created=None, link=None, errors=None, message=None, values=None, status=200):
-    me = _me()
-    org = organizations.find(me.organization_code)
-    host_list, _h = paginate(hosts.hosts_of(me, org.code), 1, 200)
-    drafts, _h = paginate(needs.drafts_of(me), 1, 100)
-    host_list = hosts.audit_hosts(me, host_list)  # their contact people's names and e-mails
-    return render_template("pages/hosts_staff.html", org=org, hosts=host_list, drafts=drafts, created=created,
-                           link=link, errors=errors or {}, message=message, values=values or {}), status
+    return render_template("pages/hosts_staff.html", created=created, link=link, errors=errors or {}, message=message,
+                           values=values or {}, **host_pages.staff_hosts(_me())), status
 
 
 @blp.get("/staff/hosts")

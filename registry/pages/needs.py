@@ -5,14 +5,12 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from registry.common.auth import RESIDENT, current_actor
-from registry.common.pagination import paginate
 from registry.common.time import today_tokyo
-from registry.extensions import db
 from registry.needs import service as needs
-from registry.needs.models import KINDS, Application
+from registry.needs.models import KINDS
 from registry.needs.schemas import ApplySchema, NeedQuerySchema
-from registry.organizations import service as organizations
 from registry.pages.common import attempt, load_form, page_blueprint, page_require, public_page
+from registry.workflows import need_pages
 
 blp = page_blueprint("needs_pages", __name__)
 PER_PAGE = 20
@@ -32,27 +30,15 @@ def browse():
         args, errors = NeedQuerySchema().load({"per_page": PER_PAGE}), error.messages
     page = args.pop("page")
     args.pop("per_page")
-    items, headers = paginate(needs.list_statement(today=today_tokyo(), **args), page, PER_PAGE)
-    total = int(headers["X-Total-Count"])
-    return render_template("pages/needs.html", items=items, total=total, page=page, kinds=KINDS,
-                           args=request.args, errors=errors, names=_names(items),
-                           more=page * PER_PAGE < total)
-
-
-def _names(items) -> dict:
-    return {code: organizations.find(code).name for code in {n.organization_code for n in items}}
+    shown = need_pages.browse(today=today_tokyo(), page=page, per_page=PER_PAGE, **args)
+    return render_template("pages/needs.html", page=page, kinds=KINDS, args=request.args, errors=errors,
+                           more=page * PER_PAGE < shown["total"], **shown)
 
 
 @blp.get("/needs/<uuid:need_id>")
 @public_page
 def show(need_id):
-    need = needs.get_need(current_actor(), need_id)
-    mine = None
-    if current_user.is_authenticated and current_user.role == RESIDENT:
-        mine = db.session.scalars(needs.applications_of(current_user).where(Application.need_id == need.id)).all()
-        mine = mine[-1] if mine else None  # the latest
-    return render_template("pages/need.html", need=need, org=organizations.find(need.organization_code),
-                           mine=mine, errors={}, message=None)
+    return render_template("pages/need.html", errors={}, message=None, **need_pages.need(current_actor(), need_id))
 
 
 @blp.post("/needs/<uuid:need_id>/apply")
@@ -63,7 +49,6 @@ def apply(need_id):
         flash(_("Your application is sent.") if application.status == "applied"
               else _("The need is full: you are on the waiting list."))
         return redirect(url_for("resident_pages.my") + "#applications")
-    need = needs.get_need(current_actor(), need_id)
     errors, message = feedback
-    return render_template("pages/need.html", need=need, org=organizations.find(need.organization_code),
-                           mine=None, errors=errors, message=message), 409
+    shown = need_pages.need(current_actor(), need_id, own_application=False)
+    return render_template("pages/need.html", errors=errors, message=message, **shown), 409

@@ -6,14 +6,13 @@ from flask_login import current_user
 from registry.certificates import service as certificates
 from registry.certificates.keys import app_key
 from registry.common import limits
-from registry.common.auth import RESIDENT
-from registry.common.pagination import paginate
+from registry.common.auth import RESIDENT, current_actor
 from registry.common.time import today_tokyo
-from registry.needs import service as needs
 from registry.organizations import service as organizations
 from registry.pages.common import attempt, page_blueprint, page_require, public_page
 from registry.registrations import service as registrations
 from registry.registrations.models import TIES
+from registry.workflows import organizations as organization_pages
 
 blp = page_blueprint("public_pages", __name__)
 
@@ -22,44 +21,35 @@ blp = page_blueprint("public_pages", __name__)
 @public_page
 def index():
     q = request.args.get("q", "").strip()[:100]
-    results = []
-    if q:
-        results, _headers = paginate(organizations.list_statement(q=q), 1, 30)
+    results = organizations.search(q=q, page=1, per_page=30).items if q else []
     return render_template("pages/index.html", q=q, results=results)
 
 
 @blp.get("/organizations/<code>")
 @public_page
 def organization(code):
-    org = organizations.get(code)
-    registered = None
-    if current_user.is_authenticated and current_user.role == RESIDENT:
-        registered = next((r for r in registrations.active_registrations(current_user)
-                           if r.organization_code == org.code), None)
-    return _organization_page(org, registered=registered)
+    return _organization_page(code, viewer=current_actor())
 
 
-def _organization_page(org, *, registered=None, errors=None, message=None, chosen=(), status=200):
-    open_needs, _headers = paginate(needs.list_statement(today=today_tokyo(), organization=org.code), 1, 20)
-    return render_template("pages/organization.html", org=org, prefecture=organizations.find(org.prefecture_code),
-                           ties=TIES, registered=registered, errors=errors or {}, message=message,
-                           chosen=list(chosen), open_needs=open_needs), status
+def _organization_page(code, *, viewer=None, errors=None, message=None, chosen=(), status=200):
+    shown = organization_pages.page(code, viewer=viewer, today=today_tokyo())
+    return render_template("pages/organization.html", ties=TIES, errors=errors or {}, message=message,
+                           chosen=list(chosen), **shown), status
 
 
 @blp.post("/organizations/<code>/register")
 @page_require(RESIDENT)
 def register(code):
-    org = organizations.get(code)
     chosen = [t for t in request.form.getlist("ties") if t in TIES]
     if not chosen:
         reg, feedback = None, ({"ties": [_("Choose at least one tie.")]}, _("Choose at least one tie."))
     else:
-        reg, feedback = attempt(lambda: registrations.register(current_user, org.code, chosen))
+        reg, feedback = attempt(lambda: registrations.register(current_user, code, chosen))
     if reg is not None:
-        flash(_("You are now registered with %(name)s.", name=org.name))
+        flash(_("You are now registered with %(name)s.", name=organizations.get(reg.organization_code).name))
         return redirect(url_for("resident_pages.my"))
     errors, message = feedback
-    return _organization_page(org, errors=errors, message=message, chosen=chosen, status=422)
+    return _organization_page(code, errors=errors, message=message, chosen=chosen, status=422)
 
 
 @blp.get("/verify")
@@ -67,6 +57,6 @@ def register(code):
 @public_page
 def verify():
     token = request.args.get("token", "")
-    result = certificates.verify(token, keys=certificates.public_keys(app_key(current_app))) if token else None
-    org = organizations.find(result["organization_code"]) if result and result["valid"] else None
+    result, org = certificates.check(token, keys=certificates.public_keys(app_key(current_app))) if token \
+        else (None, None)
     return render_template("pages/verify.html", result=result, org=org)

@@ -6,24 +6,21 @@ from flask_login import current_user
 
 from registry.accounts.login import sign_out_browser
 from registry.accounts.schemas import ProfileUpdateSchema
-from registry.certificates import service as certificates
+from registry.announcements import service as announcements
 from registry.certificates.keys import app_key
 from registry.common.auth import RESIDENT
-from registry.announcements import service as announcements
+from registry.common.time import today_tokyo
+from registry.errors import Problem
 from registry.evidence import files as evidence_files, service as evidence
 from registry.evidence.models import KINDS as EVIDENCE_KINDS
 from registry.evidence.schemas import EvidenceCreateSchema
 from registry.invitations import service as invitations
-from registry.invitations.models import PENDING
+from registry.needs import service as needs
 from registry.notifications import service as notifications
-from registry.common.time import today_tokyo
-from registry.extensions import db
-from registry.needs import checkin, recommendations, service as needs
 from registry.organizations import service as organizations
-from registry.errors import Problem
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.registrations import service as registrations
-from registry.workflows import accounts as workflows, erasure
+from registry.workflows import accounts as workflows, erasure, resident_page
 
 blp = page_blueprint("resident_pages", __name__)
 
@@ -34,30 +31,10 @@ def _me():
 
 def _my_page(profile_errors=None, profile_message=None, status=200):
     me = _me()
-    cards = []
-    for reg in registrations.active_registrations(me):
-        certificate = certificates.issue(me, reg.id, key=app_key(current_app),
-                                         ttl_hours=current_app.config["CERTIFICATE_TTL_HOURS"],
-                                         site_root=request.url_root)
-        cards.append({"registration": reg, "organization": organizations.find(reg.organization_code),
-                      "certificate": certificate,
-                      "progress": registrations.premium_progress(me, reg, settings=current_app.config)})
-    home = organizations.find(me.home_municipality_code) if me.home_municipality_code else None
-    today = today_tokyo()
-    applications = list(db.session.scalars(needs.applications_of(me)))[::-1][:20]
-    activities = list(db.session.scalars(needs.activities_of(me).limit(20)))
-    inbox = list(db.session.execute(announcements.inbox(me).limit(10)))
-    names = {o: organizations.find(o).name for o in {a.organization_code for a in activities}
-             | {row[0].organization_code for row in inbox}}
-    notices = [(n, *notifications.render(n)) for n in db.session.scalars(notifications.inbox(me).limit(10))]
-    invited = invitations.describe(me, list(db.session.scalars(invitations.invitations_of(me, PENDING).limit(20))))
-    return render_template("pages/my.html", me=me, cards=cards, home=home, today=today, notices=notices,
-                           invitations=invited,
-                           check_in_due=checkin.due_today(me),
-                           evidence_kinds=EVIDENCE_KINDS,
-                           recommendations=recommendations.recommend_needs(me, 5, today=today),
-                           applications=applications, activities=activities, inbox=inbox, names=names,
-                           profile_errors=profile_errors or {}, profile_message=profile_message), status
+    shown = resident_page.overview(me, settings=current_app.config, site_root=request.url_root,
+                                   key=app_key(current_app), today=today_tokyo())
+    return render_template("pages/my.html", me=me, evidence_kinds=EVIDENCE_KINDS, profile_errors=profile_errors or {},
+                           profile_message=profile_message, **shown), status
 
 
 @blp.get("/my")
@@ -95,12 +72,9 @@ def _split(text: str) -> list[str]:
 @blp.post("/my/invitations/<uuid:invitation_id>/accept")
 @page_require(RESIDENT)
 def accept_invitation(invitation_id):
-    def accept():
-        reg = invitations.accept(_me(), invitation_id)
-        flash(_("You are now registered with %(name)s.", name=organizations.find(reg.organization_code).name))
-    _result, feedback = attempt(accept)
-    if feedback:
-        flash(feedback[1])
+    reg, feedback = attempt(lambda: invitations.accept(_me(), invitation_id))
+    flash(feedback[1] if feedback else
+          _("You are now registered with %(name)s.", name=organizations.find(reg.organization_code).name))
     return redirect(url_for("resident_pages.my"))
 
 

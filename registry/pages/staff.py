@@ -13,18 +13,15 @@ from registry.common.auth import HOST, STAFF
 from registry.evidence import files as evidence_files, service as evidence
 from registry.evidence.models import INDIVIDUAL_NUMBER_VISIBLE
 from registry.evidence.schemas import EvidenceRejectSchema
-from registry.common.pagination import paginate
 from registry.common.time import today_tokyo, utcnow
-from registry.extensions import db
-from registry.figures import service as figures
-from registry.needs import recommendations, service as needs
+from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, KINDS, NO_SHOW
 from registry.needs.schemas import NeedCreateSchema
-from registry.organizations import service as organizations
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.pages.resident import _split
 from registry.registrations import service as registrations
 from registry.registrations.schemas import IdentityRejectSchema, ReasonSchema
+from registry.workflows import need_pages, staff_page
 
 blp = page_blueprint("staff_pages", __name__)
 DECISIONS = {"accept": ACCEPTED, "decline": DECLINED, "complete": COMPLETED, "no-show": NO_SHOW}
@@ -37,27 +34,8 @@ def _me():
 @blp.get("/staff")
 @page_require(STAFF)
 def console():
-    me = _me()
-    org = organizations.find(me.organization_code)
-    today = today_tokyo()
-    own_needs = []
-    for status in ("open", "closed"):
-        own_needs += paginate(needs.list_statement(today=today, status=status, organization=org.code), 1, 50)[0]
-    requests, _h = paginate(registrations.list_premium_requests(me, "pending"), 1, 50)
-    verifications, _h = paginate(registrations.list_identity_verifications(me, "pending"), 1, 50)
-    registrants, _h = paginate(registrations.list_registrants(me, org.code), 1, 50, rows=True)
-    sent, _h = paginate(announcements.sent_by(me, org.code), 1, 10)
-    pending_evidence, _h = paginate(evidence.for_staff(me, "pending"), 1, 50)
-    offered = list(db.session.scalars(benefits.list_for(me, org.code, everything=True)))
-    totals = figures.totals(today=today, now=utcnow(), organization=org)
-    # Each kind of personal data shown is an audited read; recorded after the queries, the four
-    # entries are written by the commit as one INSERT.
-    shown = {"requests": registrations.audit_premium_requests(me, requests),
-             "verifications": registrations.audit_identity_verifications(me, verifications),
-             "registrants": registrations.registrant_page(me, org.code, registrants),
-             "evidence": evidence.audit_evidence(me, pending_evidence)}
-    return render_template("pages/staff.html", org=org, needs=own_needs, sent=sent, totals=totals, benefits=offered,
-                           benefit_kinds=BENEFIT_KINDS, values={}, errors={}, message=None, **shown)
+    return render_template("pages/staff.html", benefit_kinds=BENEFIT_KINDS, values={}, errors={}, message=None,
+                           **staff_page.console(_me(), today=today_tokyo(), now=utcnow()))
 
 
 def _reason(schema, blank: str | None) -> str | None:
@@ -119,12 +97,7 @@ def new_need():
 @blp.get("/staff/needs/<uuid:need_id>")
 @page_require(STAFF, HOST)
 def need(need_id):
-    me = _me()
-    the_need = needs.managed_need(me, need_id)
-    applications = needs.audit_applications(me, list(db.session.scalars(needs.applications_of_need(me, need_id))))
-    candidates = needs.audit_candidates(me, recommendations.candidates(me, need_id, 10, today=today_tokyo()))
-    return render_template("pages/staff_need.html", need=the_need, applications=applications,
-                           candidates=candidates, today=today_tokyo())
+    return render_template("pages/staff_need.html", **need_pages.managed(_me(), need_id, today=today_tokyo()))
 
 
 @blp.post("/staff/applications/<uuid:application_id>/<any(accept, decline, complete, 'no-show'):decision>")

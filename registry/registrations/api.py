@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from registry.common.auth import ADMIN, RESIDENT, STAFF, require
 from registry.common.openapi import Blueprint
-from registry.common.pagination import PAGINATED, paginate
+from registry.common.pagination import PAGINATED, headers, paginate
 from registry.common.schemas import PaginationSchema
 from registry.registrations import service
 from registry.registrations.schemas import (
@@ -87,8 +87,8 @@ def premium_progress(registration_id: uuid.UUID):
 @blp.arguments(PremiumRequestQuerySchema, location="query")
 @blp.response(200, PremiumRequestSchema(many=True), headers=PAGINATED)
 def list_premium_requests(args):
-    items, headers = paginate(service.list_premium_requests(_me(), args.get("status")), args["page"], args["per_page"])
-    return service.audit_premium_requests(_me(), items), headers
+    found = service.list_premium_requests(_me(), args.get("status"), page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.post("/premium-requests/<uuid:request_id>/approve")
@@ -96,8 +96,7 @@ def list_premium_requests(args):
 @blp.response(200, PremiumRequestSchema)
 @blp.alt_response(409, response="CONFLICT")
 def approve_premium_request(request_id: uuid.UUID):
-    decided = service.approve_premium(_me(), request_id, settings=current_app.config)
-    return service.audit_premium_requests(_me(), [decided])[0]
+    return service.approve_premium(_me(), request_id, settings=current_app.config, shown=True)
 
 
 @blp.post("/premium-requests/<uuid:request_id>/reject")
@@ -106,8 +105,7 @@ def approve_premium_request(request_id: uuid.UUID):
 @blp.response(200, PremiumRequestSchema)
 @blp.alt_response(409, response="CONFLICT")
 def reject_premium_request(data, request_id: uuid.UUID):
-    decided = service.reject_premium(_me(), request_id, data["reason"])
-    return service.audit_premium_requests(_me(), [decided])[0]
+    return service.reject_premium(_me(), request_id, data["reason"], shown=True)
 
 
 @blp.post("/me/identity-verifications")
@@ -124,9 +122,9 @@ def create_identity_verification(data):
 @blp.arguments(IdentityVerificationQuerySchema, location="query")
 @blp.response(200, IdentityVerificationSchema(many=True), headers=PAGINATED)
 def list_identity_verifications(args):
-    items, headers = paginate(service.list_identity_verifications(_me(), args.get("status")), args["page"],
-                              args["per_page"])
-    return service.audit_identity_verifications(_me(), items), headers
+    found = service.list_identity_verifications(_me(), args.get("status"), page=args["page"],
+                                                per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 
 
 @blp.post("/identity-verifications/<uuid:verification_id>/confirm")
@@ -134,8 +132,7 @@ def list_identity_verifications(args):
 @blp.response(200, IdentityVerificationSchema)
 @blp.alt_response(409, response="CONFLICT")
 def confirm_identity_verification(verification_id: uuid.UUID):
-    verification = service.decide_identity_verification(_me(), verification_id, verified=True)
-    return service.audit_identity_verifications(_me(), [verification])[0]
+    return service.decide_identity_verification(_me(), verification_id, verified=True, shown=True)
 
 
 @blp.post("/identity-verifications/<uuid:verification_id>/reject")
@@ -144,9 +141,8 @@ def confirm_identity_verification(verification_id: uuid.UUID):
 @blp.response(200, IdentityVerificationSchema)
 @blp.alt_response(409, response="CONFLICT")
 def reject_identity_verification(data, verification_id: uuid.UUID):
-    verification = service.decide_identity_verification(_me(), verification_id, verified=False,
-                                                         reason=data.get("reason"))
-    return service.audit_identity_verifications(_me(), [verification])[0]
+    return service.decide_identity_verification(_me(), verification_id, verified=False,
+                                                reason=data.get("reason"), shown=True)
 
 
 @blp.get("/organizations/<string:code>/registrants")
@@ -155,6 +151,6 @@ def reject_identity_verification(data, verification_id: uuid.UUID):
 @blp.response(200, RegistrantSchema(many=True), headers=PAGINATED)
 def list_registrants(args, code: str):
     """Active registrants; `profile` only for people who consented to share it."""
-    rows, headers = paginate(service.list_registrants(_me(), code), args["page"], args["per_page"], rows=True)
-    return service.registrant_page(_me(), code, rows), headers
+    found = service.list_registrants(_me(), code, page=args["page"], per_page=args["per_page"])
+    return found.items, headers(found, args["page"], args["per_page"])
 

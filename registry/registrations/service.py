@@ -17,6 +17,7 @@ from registry.audit.service import record_read
 from registry.common.auth import ADMIN, STAFF
 from registry.common.database import Upsert
 from registry.common.ids import new_id
+from registry.common.pagination import Page, page_of
 from registry.i18n import N_
 from registry.common.time import one_year_after, one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found
@@ -275,15 +276,22 @@ def _staff_request(staff: User, request_id: uuid.UUID) -> PremiumRequest:
     return request
 
 
-def list_premium_requests(staff: User, status: str | None) -> "select":
+def list_premium_requests(staff: User, status: str | None, *, page: int, per_page: int) -> Page:
+    """A page of the 団体's premium requests, oldest first (GET /premium-requests, the staff
+    console): the read is audited."""
     stmt = select(PremiumRequest).where(PremiumRequest.organization_code == staff.organization_code) \
         .order_by(PremiumRequest.created_at, PremiumRequest.id)
     if status:
         stmt = stmt.where(PremiumRequest.status == status)
-    return stmt
+    found = page_of(stmt, page, per_page)
+    record_read(staff, audit.PREMIUM_REQUESTS, [r.user_id for r in found.items])
+    return found
 
 
-def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: datetime | None = None) -> PremiumRequest:
+def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: datetime | None = None,
+                    shown: bool = False) -> PremiumRequest:
+    """`shown`: the decided request is handed to the reader (the API answers with it), so the read
+    is audited; a page that only goes back to its list shows nothing."""
     now = now or utcnow()
     today = today_tokyo(now)
     request = _staff_request(staff, request_id)
@@ -314,10 +322,12 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     announce(RegistrationChange(user, kind, now, leaving=leaving, entering=entering, registration_id=reg.id,
                                 organization_code=reg.organization_code, actor_id=staff.id))
     notices.premium_decided(request, now=now)
-    return request
+    return _shown_request(staff, request) if shown else request
 
 
-def reject_premium(staff: User, request_id: uuid.UUID, reason: str, *, now: datetime | None = None) -> PremiumRequest:
+def reject_premium(staff: User, request_id: uuid.UUID, reason: str, *, now: datetime | None = None,
+                   shown: bool = False) -> PremiumRequest:
+    """`shown`: as for `approve_premium`."""
     request = _staff_request(staff, request_id)
     if request.status != PENDING:
         raise Problem(409, "invalid_state", N_("This request has already been decided."))
@@ -325,6 +335,11 @@ def reject_premium(staff: User, request_id: uuid.UUID, reason: str, *, now: date
     request.decided_at, request.decided_by = now or utcnow(), staff.id
     db.session.flush()
     notices.premium_decided(request, now=request.decided_at)
+    return _shown_request(staff, request) if shown else request
+
+
+def _shown_request(staff: User, request: PremiumRequest) -> PremiumRequest:
+    record_read(staff, audit.PREMIUM_REQUESTS, [request.user_id])
     return request
 
 
@@ -360,7 +375,9 @@ def _registered_with(user_id, organization_code: str) -> bool:
         Registration.organization_code == organization_code)) > 0
 
 
-def list_identity_verifications(actor: User, status: str | None):
+def list_identity_verifications(actor: User, status: str | None, *, page: int, per_page: int) -> Page:
+    """A page of identity checks, oldest first (staff: of their 団体's registrants; admins: all), for
+    GET /identity-verifications and the staff console: the read is audited."""
     stmt = select(IdentityVerification).order_by(IdentityVerification.created_at, IdentityVerification.id)
     if actor.role == STAFF:
         registered = select(Registration.user_id).where(
@@ -368,11 +385,15 @@ def list_identity_verifications(actor: User, status: str | None):
         stmt = stmt.where(IdentityVerification.user_id.in_(registered))
     if status:
         stmt = stmt.where(IdentityVerification.status == status)
-    return stmt
+    found = page_of(stmt, page, per_page)
+    record_read(actor, audit.IDENTITY_VERIFICATIONS, [v.user_id for v in found.items])
+    return found
 
 
 def decide_identity_verification(actor: User, verification_id: uuid.UUID, *, verified: bool,
-                                 reason: str | None = None, now: datetime | None = None) -> IdentityVerification:
+                                 reason: str | None = None, now: datetime | None = None,
+                                 shown: bool = False) -> IdentityVerification:
+    """`shown`: the decided check is handed to the reader (the API answers with it): the read is audited."""
     verification = db.session.get(IdentityVerification, verification_id, with_for_update=True)
     if verification is None or (actor.role != ADMIN and not _registered_with(verification.user_id,
                                                                              actor.organization_code)):
@@ -383,18 +404,23 @@ def decide_identity_verification(actor: User, verification_id: uuid.UUID, *, ver
     verification.reason = reason
     verification.decided_at, verification.decided_by = now or utcnow(), actor.id
     db.session.flush()
+    if shown:
+        record_read(actor, audit.IDENTITY_VERIFICATIONS, [verification.user_id])
     return verification
 
 
-def list_registrants(staff: User, organization_code: str):
-    """Active registrations with a 団体, for its staff only (`share_profile` releases a profile to them,
-    to nobody else); the profile only where the person consented."""
+def list_registrants(staff: User, organization_code: str, *, page: int, per_page: int) -> Page:
+    """A page of the active registrations with a 団体, for its staff only (`share_profile` releases a
+    profile to them, to nobody else), as `registrant_row`s; the read of shared profiles is audited."""
     org = organizations.get(organization_code)
     if staff.role != STAFF or staff.organization_code != org.code:
         raise not_found()
-    return select(Registration, User).join(User, User.id == Registration.user_id).where(
+    found = page_of(select(Registration, User).join(User, User.id == Registration.user_id).where(
         Registration.organization_code == org.code, Registration.status == ACTIVE
-    ).order_by(Registration.registered_at, Registration.id)
+    ).order_by(Registration.registered_at, Registration.id), page, per_page, rows=True)
+    record_read(staff, audit.REGISTRANTS, [user.id for _reg, user in found.items if user.consent_share_profile],
+                organization_code=organization_code)
+    return Page([registrant_row(reg, user) for reg, user in found.items], found.total)
 
 
 def registrant_row(reg: Registration, user: User) -> dict:
@@ -405,22 +431,3 @@ def registrant_row(reg: Registration, user: User) -> dict:
                    "skills": user.skills, "interests": user.interests}
     return {"registration_id": reg.id, "tier": reg.effective_tier(), "ties": reg.ties,
             "registered_at": reg.registered_at, "profile": profile}
-
-
-def registrant_page(staff: User, organization_code: str, rows) -> list[dict]:
-    """A page of (registration, user) as staff see it; the read of shared profiles is audited."""
-    record_read(staff, audit.REGISTRANTS, [user.id for _reg, user in rows if user.consent_share_profile],
-                organization_code=organization_code)
-    return [registrant_row(reg, user) for reg, user in rows]
-
-
-def audit_premium_requests(staff: User, requests: list[PremiumRequest]) -> list[PremiumRequest]:
-    """Premium requests shown to staff (a page of them, or one just decided): the read is audited."""
-    record_read(staff, audit.PREMIUM_REQUESTS, [r.user_id for r in requests])
-    return requests
-
-
-def audit_identity_verifications(actor: User, verifications: list[IdentityVerification]) -> list:
-    """Identity checks shown to staff or an admin: the read is audited."""
-    record_read(actor, audit.IDENTITY_VERIFICATIONS, [v.user_id for v in verifications])
-    return verifications

@@ -12,6 +12,7 @@ from registry.invitations.models import Invitation
 from registry.notifications import verification
 from registry.notifications.models import PASSWORD_RESET_MAIL
 from registry.notifications.service import queue_account_mail
+from registry.organizations import service as organizations
 from registry.registrations import service as registrations
 
 
@@ -49,6 +50,20 @@ def set_password(raw: str, *, password: str, birth_year: int | None = None, guar
         invitations.accept_from_link(user, row.subject_id, now=now)
         invitation = invitations.find(row.subject_id)
     return user, invitation
+
+
+def set_password_page(raw: str) -> dict:
+    """The set-password page: the link's row and account while it would work (`pending`, else
+    None), what the form must also ask (`asks_birth_year`, `asks_guardian_consent`) and the 団体
+    whose roster invitation the link carries (`inviting`)."""
+    pending = links.peek(raw) if raw else None
+    asks_birth_year, asks_guardian_consent = links.asks_for(pending[1]) if pending else (False, False)
+    inviting = None
+    if pending and pending[0].subject_id:
+        invitation = invitations.find(pending[0].subject_id)
+        inviting = organizations.find(invitation.organization_code) if invitation is not None else None
+    return {"pending": pending, "asks_birth_year": asks_birth_year, "asks_guardian_consent": asks_guardian_consent,
+            "inviting": inviting}
 
 
 def request_password_reset(email: str, *, now: datetime | None = None) -> None:
