@@ -177,7 +177,7 @@ def check_in_screen(need_id):
     """The code and its QR, full screen on the host's phone; the page renews itself every minute."""
     the_need = _own_need(need_id)
     shown, feedback = attempt(lambda: checkin.current_code(_me(), need_id, secret_key=current_app.config["SECRET_KEY"],
-                                                           site_root=request.url_root))
+                                                           site_root=current_app.config["SITE_URL"]))
     refresh = None
     if shown is not None:
         refresh = 60 - int(utcnow().timestamp()) % 60 + 1

@@ -38,7 +38,7 @@ def _my_page(profile_errors=None, profile_message=None, status=200):
     for reg in registrations.active_registrations(me):
         certificate = certificates.issue(me, reg.id, key=app_key(current_app),
                                          ttl_hours=current_app.config["CERTIFICATE_TTL_HOURS"],
-                                         site_root=request.url_root)
+                                         site_root=current_app.config["SITE_URL"])
         cards.append({"registration": reg, "organization": organizations.find(reg.organization_code),
                       "certificate": certificate,
                       "progress": registrations.premium_progress(me, reg, settings=current_app.config)})
