@@ -104,3 +104,25 @@ def test_links_start_with_site_url_whatever_the_request_named(proxied):
     certificate = api.get(f"/registrations/{registration.get_json()['id']}/certificate", token=token,
                           headers=HOSTILE, environ_base=PROXY).get_json()
     assert certificate["verify_url"] == f"{SITE}/verify?token={certificate['token']}"
+
+
+def test_behind_tls_form_posts_must_come_from_the_site(proxied):
+    """With X-Forwarded-Proto https trusted, the request is HTTPS, so Flask-WTF's HTTPS rule applies
+    too: a form post's Referer must be the site (the pages send it: Referrer-Policy same-origin)."""
+    import re
+
+    client = proxied.test_client()
+    tls = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "furusato.example.jp", "X-Forwarded-For": "203.0.113.5",
+           "Accept": "text/html"}
+
+    def send(method, path, **kwargs):
+        with proxied.app_context():  # a fresh context per request, as in production
+            return client.open(path, method=method, environ_base=PROXY, **kwargs)
+
+    page = send("GET", "/login", headers=tls)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {"email": "referer-check@example.jp", "password": "wrong-guess-1", "csrf_token": token}
+    same_site = send("POST", "/login", data=form, headers={**tls, "Referer": f"{SITE}/login"})
+    assert same_site.status_code == 401  # the form was taken; the pair is wrong
+    for referer in ({}, {"Referer": "https://evil.example/login"}):
+        assert send("POST", "/login", data=form, headers={**tls, **referer}).status_code == 400
