@@ -233,7 +233,12 @@ def test_usr2_reload_loads_the_new_release_with_no_failed_request(tmp_path):
     current = releases / "current"
     current.symlink_to(old_release)
     pidfile = tmp_path / "gunicorn.pid"
-    env = served_environment(tmp_path, GUNICORN_PIDFILE=pidfile, GUNICORN_GRACEFUL_TIMEOUT=10)
+    # systemd's notification socket (Type=notify): the new master must name itself the main process.
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    env = served_environment(tmp_path, GUNICORN_PIDFILE=pidfile, GUNICORN_GRACEFUL_TIMEOUT=10,
+                             NOTIFY_SOCKET=tmp_path / "notify")
     # As the systemd unit starts it: every path through `current` (not `python -m gunicorn`: a
     # re-executed `…/gunicorn/__main__.py` would put gunicorn's own `http` package before the
     # standard library's).
@@ -276,6 +281,16 @@ def test_usr2_reload_loads_the_new_release_with_no_failed_request(tmp_path):
         new_master = int(pidfile.read_text())
         assert new_master != old_master and server.process.poll() is not None  # the old master is gone
         os.kill(new_master, 0)
+
+    notices = []
+    while True:
+        try:
+            notices.append(notify.recv(4096).decode())
+        except BlockingIOError:
+            break
+    notify.close()
+    assert any(notice.startswith("READY=1") for notice in notices)
+    assert f"MAINPID={new_master}" in notices  # systemd follows the new master: the old one's exit is no stop
 
     assert failures == []
     releases_seen = [release for _, _, release in answers]
