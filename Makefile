@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps redis-deps
+.PHONY: run serve test test-sqlite test-postgres install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps redis-deps nginx-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -17,6 +17,14 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
+
+# Production (docs/operations.md "Deploying"): the service's own dependencies only, no dev extras;
+# the translations compiled and the bytecode written, since the service may not write its release.
+install-production:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check .
+	$(BIN)/pybabel compile --use-fuzzy -d registry/translations >/dev/null
+	$(BIN)/python -m compileall -q registry config wsgi.py
 
 %.mo: %.po $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ >/dev/null
@@ -28,11 +36,14 @@ migrate: install
 run: migrate
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-# Production-like: gunicorn with config/gunicorn.py (workers per core, JSON logs when REGISTRY_ENV=production).
+# A quick try of the production server: gunicorn with config/gunicorn.py (workers per core, JSON logs
+# when REGISTRY_ENV=production), after the migrations, on the dev install. A real deployment installs
+# with install-production, runs migrations as their own step and has systemd supervise gunicorn
+# (docs/operations.md).
 serve: migrate
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-test: browser-deps pgbouncer-deps redis-deps test-sqlite test-postgres
+test: browser-deps pgbouncer-deps redis-deps nginx-deps test-sqlite test-postgres
 
 # The browser tests drive Debian's chromium (no browser download); CI runs as root and installs it.
 browser-deps:
@@ -57,6 +68,18 @@ redis-deps:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server missing: the Redis tests will be skipped (apt-get install redis-server)"; fi; \
+	fi
+
+# The nginx test serves through deploy/nginx/registry.conf; CI runs as root and installs Debian's nginx
+# (its package would start a server on port 80: a policy-rc.d, when there is none, keeps it stopped).
+nginx-deps:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; \
+	      chmod 755 /usr/sbin/policy-rc.d; policy=1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; status=$$?; \
+	    if [ -n "$$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; \
+	  else echo "nginx missing: the nginx test will be skipped (apt-get install nginx)"; fi; \
 	fi
 
 test-sqlite: install

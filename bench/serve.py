@@ -43,9 +43,14 @@ def free_port() -> int:
 def gunicorn(url: str, app_module: str = "wsgi:app", *, env: dict | None = None):
     """gunicorn with config/gunicorn.py on a free 127.0.0.1 port, in production mode; yields
     (port, number of workers) once /readyz answers; stopped (SIGTERM) on exit."""
+    import secrets
+    from registry.certificates.keys import CertificateKey
     port = free_port()
+    # Production refuses to start without these (docs/operations.md): a throw-away set for the run.
     environment = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "RATELIMIT_ENABLED": "false",
-                   "REGISTRY_ENV": "production", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
+                   "REGISTRY_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
+                   "SITE_URL": "https://bench.invalid", "PROXY_HOPS": "0",
+                   "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode(),
                    "LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT), **(env or {})}
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config/gunicorn.py"), app_module]
     server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)

@@ -1,9 +1,21 @@
 """Settings classes, read from the environment.
 
 `create_app()` picks one by `REGISTRY_ENV` (`development`, the default, `testing` or `production`);
-tests pass a class or a mapping of overrides directly.
+tests pass a class or a mapping of overrides directly. Before anything else, `check_settings` asks the
+class for its `problems()` with the resulting settings and refuses to start on any, naming each
+setting: production refuses the settings that only suit a developer's machine (README "Production").
 """
 import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+# Secrets written in this source: public, so never a production SECRET_KEY.
+SOURCE_SECRET_KEYS = frozenset({"dev-only-secret-change-me", "testing-secret"})
+MIN_SECRET_KEY_BYTES = 32
+
+
+class SettingsError(RuntimeError):
+    """The settings cannot (or must not) run: the message names every setting at fault."""
 
 
 def database_url(raw: str | None, default: str) -> str:
@@ -57,6 +69,17 @@ def ratelimit_storage_options(uri: str) -> dict:
     return {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": Retry(NoBackoff(), 1)}
 
 
+def _int_or_text(name: str, default: int) -> int | str:
+    """The number in `name`, or its text when it is not one (`problems()` names it then)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -66,6 +89,9 @@ def _bool(name: str, default: bool) -> bool:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-change-me")
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (werkzeug's
+    # ProxyFix trusts that many entries; 0: the headers are ignored and the peer is the client).
+    PROXY_HOPS = _int_or_text("PROXY_HOPS", 0)
     # A relative SQLite path lives under the app's instance/ folder (Flask-SQLAlchemy 3).
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///registry.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
@@ -119,8 +145,9 @@ class Config:
     SMTP_URL = os.environ.get("SMTP_URL") or None
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "ふるさと住民登録 <no-reply@localhost>")
-    # The site's public root, for links in e-mails (verification, notifications).
-    SITE_URL = os.environ.get("SITE_URL", "http://localhost:5000")
+    # The site's public origin: every absolute link (e-mails, certificate and check-in QR codes, the
+    # API's Link headers) starts with it, whatever Host the request named.
+    SITE_URL = os.environ.get("SITE_URL") or f"http://127.0.0.1:{PORT}"
     JSON_SORT_KEYS = False
 
     # Operations (README "Operations"): who may read /readyz and /metrics (CIDR list; anyone else
@@ -166,8 +193,26 @@ class Config:
                 connect_args["prepare_threshold"] = None  # psycopg 3: never PREPARE on the server
             return {"pool_pre_ping": True, "pool_size": cls.DATABASE_POOL_SIZE,
                     "max_overflow": cls.DATABASE_MAX_OVERFLOW, "pool_recycle": cls.DATABASE_POOL_RECYCLE,
-                    "connect_args": connect_args}
-        return {"connect_args": {"timeout": 15}}
+                    "connect_args": connect_args, "hide_parameters": True}
+        # hide_parameters: a database error's message (and so its log line) shows the SQL without the
+        # values bound to it, which are e-mail addresses, names and password hashes.
+        return {"connect_args": {"timeout": 15}, "hide_parameters": True}
+
+    @classmethod
+    def problems(cls, config: Mapping) -> list[str]:
+        """Settings that cannot work in any environment, each as 'NAME: why'."""
+        found = []
+        hops = config.get("PROXY_HOPS")
+        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+            found.append(f"PROXY_HOPS: {hops!r} is not a whole number of proxies (0, 1, …)")
+        site_url = config.get("SITE_URL")
+        if site_url:
+            parts = urlsplit(site_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                    or parts.query or parts.fragment or parts.username or parts.password:
+                found.append(f"SITE_URL: {site_url!r} is not an origin such as https://furusato.example.jp "
+                             "(scheme and host, nothing after them)")
+        return found
 
 
 class DevelopmentConfig(Config):
@@ -177,6 +222,8 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret"
+    SITE_URL = "http://localhost:5000"  # fixed, whatever the developer's environment says
+    PROXY_HOPS = 0
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite:///test.db")
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8 * 1024
@@ -188,15 +235,64 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    # Production has no defaults for these: `problems()` refuses to start without them.
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "")
+    SITE_URL = os.environ.get("SITE_URL") or None
+    PROXY_HOPS = _int_or_text("PROXY_HOPS", 1)  # behind one reverse proxy (docs/operations.md)
 
     @classmethod
-    def check(cls) -> None:
-        if not os.environ.get("SECRET_KEY"):
-            raise RuntimeError("SECRET_KEY must be set in production")
-        check_shared_limits(cls.RATELIMIT_STORAGE_URI, cls.RATELIMIT_ENABLED, worker_count())
+    def problems(cls, config: Mapping) -> list[str]:
+        """Besides what cannot work anywhere: what only suits a developer's machine."""
+        found = super().problems(config)
+        if not config.get("SITE_URL"):
+            found.append("SITE_URL: not set; the public origin of every absolute link (e-mails, certificate "
+                         "and check-in QR codes), such as https://furusato.example.jp")
+        elif urlsplit(config["SITE_URL"]).scheme != "https" and not any(p.startswith("SITE_URL") for p in found):
+            found.append(f"SITE_URL: {config['SITE_URL']!r} is not https://; production's cookies are "
+                         "Secure and its pages send HSTS")
+        uri = config.get("SQLALCHEMY_DATABASE_URI") or ""
+        if not uri:
+            found.append("DATABASE_URL: not set; production needs PostgreSQL (postgresql://user:password@host/db), "
+                         "never the SQLite file under instance/")
+        elif not uri.startswith("postgresql"):
+            found.append(f"DATABASE_URL: {uri.split(':', 1)[0]} is not PostgreSQL; production needs "
+                         "postgresql://user:password@host/db")
+        secret = config.get("SECRET_KEY") or ""
+        if not secret or secret in SOURCE_SECRET_KEYS:
+            found.append("SECRET_KEY: not set, or the default written in the source; set at least "
+                         f"{MIN_SECRET_KEY_BYTES} random bytes (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+        elif len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+            found.append(f"SECRET_KEY: {len(secret.encode())} bytes, under {MIN_SECRET_KEY_BYTES}; set at least "
+                         f"{MIN_SECRET_KEY_BYTES} random bytes (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+        pem = config.get("CERTIFICATE_SIGNING_KEY")
+        if not pem:
+            found.append("CERTIFICATE_SIGNING_KEY: not set; every host must sign certificates with the same "
+                         "Ed25519 key (PEM), or a certificate one host issued is bad_signature on another "
+                         "(docs/operations.md)")
+        else:
+            from registry.certificates.keys import CertificateKey
+            try:
+                CertificateKey.from_pem(pem, source="the value")
+            except RuntimeError as error:
+                found.append(f"CERTIFICATE_SIGNING_KEY: {error}")
+        try:
+            check_shared_limits(config.get("RATELIMIT_STORAGE_URI") or "memory://",
+                                bool(config.get("RATELIMIT_ENABLED", True)), worker_count())
+        except RuntimeError as error:
+            found.append(str(error))
+        return found
 
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def check_settings(settings: type[Config], config: Mapping, environment: str | None = None) -> None:
+    """Raises SettingsError naming every setting `settings.problems()` finds at fault in `config`."""
+    found = settings.problems(config) if hasattr(settings, "problems") else []
+    if found:
+        environment = environment or next((n for n, c in CONFIGS.items() if c is settings), settings.__name__)
+        raise SettingsError(f"refusing to start with these settings (REGISTRY_ENV={environment}):\n"
+                            + "\n".join(f"  {problem}" for problem in found))
 
 
 def from_environment() -> type[Config]:

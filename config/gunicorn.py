@@ -5,7 +5,14 @@ Environment: `PORT` (5000) on 127.0.0.1, or `BIND` (`0.0.0.0:8000`, `unix:/run/r
 `GUNICORN_THREADS` per worker (1: sync workers; more switches to gthread); `GUNICORN_TIMEOUT` (30 s),
 `GUNICORN_GRACEFUL_TIMEOUT` (30 s), `GUNICORN_KEEPALIVE` (5 s); `GUNICORN_MAX_REQUESTS` (1000, plus up
 to `GUNICORN_MAX_REQUESTS_JITTER` 100, so workers do not all restart together); `LOG_FORMAT`,
-`LOG_LEVEL` as for the app; `PROMETHEUS_MULTIPROC_DIR` (a fresh temporary directory when unset).
+`LOG_LEVEL` as for the app; `PROMETHEUS_MULTIPROC_DIR` (a fresh temporary directory when unset);
+`GUNICORN_PIDFILE` (none by default; scripts/gunicorn-reload.sh needs one).
+
+Signals (docs/operations.md "Deploying"): HUP starts fresh workers from the code the master loaded
+(preload_app: HUP never loads new code); USR2 then TERM to the old master, which
+scripts/gunicorn-reload.sh sends, loads new code with no failed request; TERM stops gracefully.
+The app runs from the directory above this file (`chdir`), so a master started with
+`-c /srv/registry/current/config/gunicorn.py` follows the `current` link when USR2 starts the next.
 """
 import os
 import shutil
@@ -50,7 +57,11 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
 _LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if os.environ.get("REGISTRY_ENV") == "production" else "text")
 _LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 
+# The project's directory as this file was named (symbolic links kept): a USR2 re-execution reads
+# this file again through the same path and so runs the release `current` points to by then.
+chdir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 bind = [os.environ.get("BIND") or f"127.0.0.1:{_int('PORT', 5000, 1)}"]
+pidfile = os.environ.get("GUNICORN_PIDFILE") or None
 workers = _int("WEB_CONCURRENCY", default_workers(), 1)
 threads = _int("GUNICORN_THREADS", 1, 1)
 worker_class = "gthread" if threads > 1 else "sync"
@@ -66,12 +77,15 @@ if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # the heartbeat file: never on a slow or full disk
 
 # The app writes one access line per request itself (registry/operations/logs.py, with the request id
-# and route rule), so gunicorn's access log stays silent; its own lines use the same format.
+# and route rule), so gunicorn's access log stays silent; its own lines use the same format. gunicorn
+# applies this again on every HUP, removing every handler there was: the root logger's handler is
+# therefore made here (the app's own, by name, which create_app replaces with an identical one), so
+# the app's lines go on after a HUP, in the workers the preloaded app is forked into.
 accesslog = None
 errorlog = "-"
 loglevel = _LOG_LEVEL.lower()
 logconfig_dict = {
-    "root": {"level": _LOG_LEVEL, "handlers": []},  # the app adds its handler
+    "root": {"level": _LOG_LEVEL, "handlers": ["registry"]},
     "loggers": {
         "gunicorn.error": {"level": _LOG_LEVEL, "handlers": ["error_console"],
                            "propagate": False, "qualname": "gunicorn.error"},
@@ -79,6 +93,7 @@ logconfig_dict = {
                             "qualname": "gunicorn.access"},
     },
     "handlers": {
+        "registry": {"()": "registry.operations.logs.make_handler", "log_format": _LOG_FORMAT},
         "error_console": {"class": "logging.StreamHandler", "formatter": "registry",
                           "stream": "ext://sys.stderr"},
     },
@@ -99,6 +114,16 @@ def on_starting(server):
             check_shared_limits(config["RATELIMIT_STORAGE_URI"], config["RATELIMIT_ENABLED"], server.cfg.workers)
         except RuntimeError as refusal:
             raise SystemExit(f"Error: {refusal}") from None
+
+
+def when_ready(server):
+    """A master started by USR2 (scripts/gunicorn-reload.sh) has loaded the new code and listens: under
+    systemd (Type=notify, NotifyAccess=all) it becomes the service's main process, so the old master's
+    exit does not end the service. Elsewhere NOTIFY_SOCKET is unset and this does nothing."""
+    if server.master_pid:  # the pid of the master whose USR2 started this one
+        from gunicorn import systemd
+
+        systemd.sd_notify(f"MAINPID={os.getpid()}", server.log)
 
 
 def post_fork(server, worker):

@@ -1,9 +1,8 @@
 """Furusato Registry: the national system behind ふるさと住民登録."""
-import os
+from flask import Flask, g, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask import Flask, request, session
-
-from config import Config, from_environment
+from config import Config, check_settings, from_environment
 from registry.common.replica import configure_replica
 from registry.errors import Problem
 from registry.extensions import api, babel, configure_password_hasher, csrf, db, limiter, login_manager, migrate
@@ -34,8 +33,9 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     settings = config or from_environment()
     app.config.from_object(settings)
     app.config.update(overrides or {})
-    if hasattr(settings, "check"):
-        settings.check()
+    check_settings(settings, app.config)  # SettingsError naming every unsafe or unusable setting
+    if app.config.get("SITE_URL"):
+        app.config["SITE_URL"] = app.config["SITE_URL"].rstrip("/")
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **settings.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
@@ -44,7 +44,8 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     configure_replica(app)
     from registry.evidence.files import check_store
     check_store(app.config)  # EVIDENCE_STORE: well formed, and its bucket exists
-    os.makedirs(app.instance_path, exist_ok=True)
+    # No instance/ folder is made here: what uses one makes it (the SQLite file, the development
+    # signing key, uploads without UPLOAD_DIR), and production runs from a read-only release.
 
     init_operations(app)  # logs, request ids and metrics: first, so their hooks run first
     register_extensions(app)
@@ -52,7 +53,18 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     register_errors(app)
     register_commands(app)
     register_headers(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind `PROXY_HOPS` reverse proxies, the client's address, scheme and host are what the
+    nearest of them put in X-Forwarded-For/-Proto/-Host (werkzeug's ProxyFix takes that many entries
+    from the right, so a client cannot forge past them); with 0 the headers are ignored. ProxyFix
+    keeps the peer's own values in `environ["werkzeug.proxy_fix.orig"]` (registry.common.auth)."""
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def select_locale() -> str:
@@ -65,6 +77,7 @@ def select_locale() -> str:
         return asked
     if session.get("lang") in languages and not request.path.startswith(API_PREFIX):
         return session["lang"]
+    g.locale_from_accept_language = True  # the response varies with Accept-Language (register_headers)
     return request.accept_languages.best_match(languages, default=languages[0])
 
 
@@ -149,4 +162,6 @@ def register_headers(app: Flask) -> None:
             response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if g.get("locale_from_accept_language"):
+            response.vary.add("Accept-Language")  # a cache must not give one language's answer to another
         return response

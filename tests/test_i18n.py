@@ -28,3 +28,28 @@ def test_every_marked_string_has_a_japanese_translation():
 def test_catalog_is_compiled():
     mo = CATALOG.with_suffix(".mo")
     assert mo.exists() and mo.stat().st_mtime >= CATALOG.stat().st_mtime, "run `make install` to compile catalogs"
+
+
+def _get(client, path, **headers):
+    with client.application.app_context():  # a fresh context (and `g`) per request, as in production
+        return client.get(path, headers=headers)
+
+
+def test_responses_that_follow_accept_language_say_so(client):
+    """API.md "Trust rules": a cache must not hand one language's answer to a reader of another."""
+    ja = _get(client, "/api/v1/organizations/999999", **{"Accept-Language": "ja"})
+    en = _get(client, "/api/v1/organizations/999999", **{"Accept-Language": "en"})
+    assert ja.get_json()["title"] != en.get_json()["title"]  # the problem's words follow the header
+    for response in (ja, en):
+        assert "Accept-Language" in response.vary
+    page = _get(client, "/", **{"Accept-Language": "en", "Accept": "text/html"})
+    assert page.status_code == 200 and "Accept-Language" in page.vary
+    assert "Accept-Language" in _get(client, "/no-such-page", Accept="text/html").vary
+
+
+def test_responses_that_do_not_follow_it_do_not_say_so(client):
+    assert "Accept-Language" not in _get(client, "/healthz", **{"Accept-Language": "en"}).vary
+    chosen = _get(client, "/api/v1/organizations/999999?lang=en", **{"Accept-Language": "ja"})
+    assert chosen.get_json()["title"] == "No such local government (団体)." and "Accept-Language" not in chosen.vary
+    keys = _get(client, "/api/v1/certificates/keys", **{"Accept-Language": "en"})
+    assert keys.status_code == 200 and "Accept-Language" not in keys.vary  # public, cached: one answer

@@ -11,6 +11,8 @@ from registry.common.auth import bearer_token, session_allowed
 from registry.errors import Problem
 from registry.extensions import db
 
+API_PATH = "/api/"
+
 
 def init_login(login_manager) -> None:
     @login_manager.user_loader
@@ -31,14 +33,16 @@ def init_login(login_manager) -> None:
 
     @login_manager.request_loader
     def load_from_bearer(request):
-        token = bearer_token()
-        if token is None:
-            if "Authorization" in request.headers:
-                raise Problem(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+        """A valid bearer token's user. Any other `Authorization` (a bad or expired token, HTTP Basic,
+        a bare `Bearer`) is a 401 problem on the API; elsewhere the request is anonymous, for pages are
+        rendered (their error pages too) by reading the current user, which must never raise there."""
+        if "Authorization" not in request.headers:
             return None
-        user = service.user_for_token(token)
-        if user is None:
-            raise Problem(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        token = bearer_token()
+        user = service.user_for_token(token) if token is not None else None
+        if user is None and request.path.startswith(API_PATH):
+            challenge = 'Bearer error="invalid_token"' if token is not None else "Bearer"
+            raise Problem(401, "unauthorized", headers={"WWW-Authenticate": challenge})
         return user
 
 

@@ -1,6 +1,7 @@
 """Accounts: sign-up, sign-in, tokens, profile, the personal data erasure removes. Functions flush;
 the request commits. What reaches other domains (erasure, a new home) is in registry.workflows."""
 import hashlib
+import logging
 import math
 import secrets
 from datetime import datetime, timedelta
@@ -16,6 +17,8 @@ from registry.errors import Problem
 from registry.extensions import db, get_password_hasher
 from registry.organizations import service as organizations
 from registry.i18n import N_
+
+log = logging.getLogger(__name__)
 
 GUARDIAN_CONSENT_AGE = 16
 ADULT_AGE = 18
@@ -183,16 +186,20 @@ def authenticate(email: str, password: str, *, now: datetime | None = None,
     throttle = db.session.get(LoginThrottle, key)
     if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
         wait = math.ceil((throttle.locked_until - now).total_seconds())
+        _log_failure("locked", None)
         raise Problem(429, "rate_limited", headers={"Retry-After": str(wait)})
     hasher = get_password_hasher()
     user = find_by_email(email)
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
         hasher.verify(stored, password)
-        ok = user is not None and user.password_hash is not None and user.is_active
+        matched = True
     except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
+        matched = False
+    reason = ("unknown_account" if user is None else "no_password" if user.password_hash is None
+              else "wrong_password" if not matched else "inactive" if not user.is_active else None)
+    if reason is not None:
+        _log_failure(reason, user)
         _count_failure(key, now, backoff_after)
         raise Problem(401, "invalid_credentials", keep_changes=True)
     if throttle is not None:
@@ -200,6 +207,15 @@ def authenticate(email: str, password: str, *, now: datetime | None = None,
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return user
+
+
+def _log_failure(reason: str, user: User | None) -> None:
+    """One line per refused sign-in, for the operator: why, and the account id when there is an
+    account; never the e-mail address typed or the password. The log adds the request id and the
+    client's address (registry/operations/logs.py)."""
+    user_id = str(user.id) if user is not None else None
+    log.warning("sign-in refused: %s%s", reason, f" (account {user_id})" if user_id else "",
+                extra={"event": "sign_in_failed", "reason": reason, "user_id": user_id})
 
 
 def _count_failure(key: str, now: datetime, backoff_after: int) -> None:

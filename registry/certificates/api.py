@@ -1,6 +1,6 @@
 import uuid
 
-from flask import current_app, request
+from flask import current_app
 from flask_login import current_user
 
 from registry.certificates import service
@@ -22,7 +22,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 def get_certificate(registration_id: uuid.UUID):
     """A fresh certificate for an active registration: a signed token and the QR of its check page."""
     certificate = service.issue(current_user._get_current_object(), registration_id, key=app_key(current_app),
-                                ttl_hours=current_app.config["CERTIFICATE_TTL_HOURS"], site_root=request.url_root)
+                                ttl_hours=current_app.config["CERTIFICATE_TTL_HOURS"],
+                                site_root=current_app.config["SITE_URL"])
     return certificate, NO_STORE
 
 

@@ -75,6 +75,14 @@ def public(view):
     return view
 
 
+def peer_address() -> str | None:
+    """The address of whoever opened the connection: the nearest proxy, if any. `request.remote_addr`
+    is the client once `PROXY_HOPS` trusts X-Forwarded-For (ProxyFix keeps the peer's own value), and
+    the operator's network checks the peer as well as every forwarded address."""
+    original = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    return original.get("REMOTE_ADDR", request.remote_addr)
+
+
 def operator_network(view):
     """Marks an endpoint for the operator's own network (`METRICS_ALLOWED_NETWORKS`): no sign-in, and
     a caller from anywhere else gets 404, as if nothing were there (API.md: /readyz, /metrics)."""
@@ -82,7 +90,7 @@ def operator_network(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         networks = parse_networks(current_app.config["METRICS_ALLOWED_NETWORKS"])
-        if not all_inside(caller_addresses(request.remote_addr, request.headers), networks):
+        if not all_inside(caller_addresses(peer_address(), request.headers), networks):
             raise not_found()
         return view(*args, **kwargs)
 

@@ -4,9 +4,9 @@ Two halves, so a service can hand out a page without knowing about HTTP: `page_o
 of a statement (services, workflows), `headers` describes it for the response (api.py views).
 `paginate` is both at once, for a view whose list needs nothing more than its statement."""
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import Select, func, select
 
 from registry.extensions import db
@@ -51,10 +51,12 @@ def paginate(statement: Select, page: int, per_page: int, *, rows: bool = False)
 
 def pagination_headers(total: int, page: int, per_page: int) -> dict:
     last = max(1, -(-total // per_page))
+    # The path as the request named it, under the public origin (SITE_URL), whatever the Host said.
+    base = current_app.config["SITE_URL"] + urlsplit(request.base_url).path
     links = []
     for rel, number in (("first", 1), ("prev", page - 1), ("next", page + 1), ("last", last)):
         if 1 <= number <= last and not (rel == "prev" and page > last):
             args = request.args.to_dict()
             args.update(page=number, per_page=per_page)
-            links.append(f'<{request.base_url}?{urlencode(args)}>; rel="{rel}"')
+            links.append(f'<{base}?{urlencode(args)}>; rel="{rel}"')
     return {"X-Total-Count": str(total), "Link": ", ".join(links)}

@@ -1,6 +1,6 @@
 import uuid
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask_login import current_user
 
 from registry.common import limits
@@ -221,7 +221,7 @@ def check_in_code(need_id: uuid.UUID):
     """The need's current check-in code and its QR, while the need is in progress (else 409
     `not_in_progress`); good for this minute and the next."""
     return checkin.current_code(_me(), need_id, secret_key=current_app.config["SECRET_KEY"],
-                                site_root=request.url_root)
+                                site_root=current_app.config["SITE_URL"])
 
 
 @blp.post("/needs/<uuid:need_id>/check-in")

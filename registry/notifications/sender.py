@@ -29,6 +29,7 @@ from sqlalchemy import func, select, update
 
 from registry.accounts import links
 from registry.accounts.models import HOST_INVITATION, PASSWORD_RESET, ROSTER_INVITATION, User
+from registry.common.redaction import redact
 from registry.common.time import utcnow
 from registry.extensions import db
 from registry.notifications import mail, service, texts, verification
@@ -82,7 +83,7 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
     user = db.session.get(User, row.user_id)
     if user is None or user.email is None or not user.is_active:
         raise Skip("no address")
-    site_url = config.get("SITE_URL") or "http://localhost:5000"
+    site_url = config["SITE_URL"]
     if row.kind == NOTIFICATION_MAIL:
         notification = db.session.get(Notification, row.notification_id) if row.notification_id else None
         if notification is None:
@@ -117,7 +118,9 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
 
 
 def _failed(row: OutboxMessage, error: BaseException | str, now: datetime, report: Report, *, permanent: bool) -> None:
-    row.last_error = str(error)[:MAX_ERROR_LENGTH] or type(error).__name__
+    # An SMTP refusal quotes the recipient (`{'someone@example.jp': (550, …)}`): the error is kept,
+    # logged and reported with the outbox id instead, never the address.
+    row.last_error = redact(str(error))[:MAX_ERROR_LENGTH] or type(error).__name__
     if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status = FAILED
         report.given_up.append((row.id, row.attempts, row.last_error))
@@ -158,7 +161,7 @@ def send_due(mailer, *, config: Mapping, limit: int = 1000, clock: Callable[[], 
             _failed(row, error, now, report, permanent=False)
             if isinstance(error, (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected,
                                   smtplib.SMTPAuthenticationError)):
-                report.stopped = f"mail server unavailable: {error}"
+                report.stopped = f"mail server unavailable: {redact(str(error))}"
                 db.session.commit()
                 break
         else:

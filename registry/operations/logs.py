@@ -4,7 +4,10 @@
 client's id, so one request can be followed across systems), otherwise generated, and is echoed on
 the response. `LOG_FORMAT=json` (production's default) writes one JSON object per line; `text` is
 for people. The access line names the route rule, never the path or query string (ids, tokens), and
-the signed-in user only by their opaque account id (never the e-mail address or the token).
+the signed-in user only by their opaque account id (never the e-mail address or the token). Every
+line written during a request carries the client's address (`client_address`: the peer, or what
+`PROXY_HOPS` trusted proxies forwarded). Both formats redact e-mail addresses from the finished line
+and write tracebacks without the values a database error quotes (registry/common/redaction.py).
 """
 import logging
 import re
@@ -15,6 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import inspect as sa_inspect
 
 from registry.common.ids import new_id
+from registry.common.redaction import redact, scrubbed_exception
 
 LOG_FORMATS = ("json", "text")
 HANDLER_NAME = "registry"
@@ -26,20 +30,45 @@ access_log = logging.getLogger("registry.access")
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps every record handled during a request with that request's id."""
+    """Stamps every record handled during a request with that request's id and client address."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id") and has_request_context():
-            record.request_id = g.get("request_id")
+        if has_request_context():
+            if not hasattr(record, "request_id"):
+                record.request_id = g.get("request_id")
+            if not hasattr(record, "client_address"):
+                record.client_address = request.remote_addr
         return True
+
+
+class _Redacting:
+    """Tracebacks without database values, and no e-mail address anywhere in the line."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return scrubbed_exception(ei)
+
+    def format(self, record: logging.LogRecord) -> str:
+        cached, record.exc_text = record.exc_text, None  # another handler's unscrubbed text
+        try:
+            return redact(super().format(record))
+        finally:
+            record.exc_text = cached
+
+
+class RedactingJsonFormatter(_Redacting, JsonFormatter):
+    pass
+
+
+class RedactingTextFormatter(_Redacting, logging.Formatter):
+    pass
 
 
 def make_formatter(log_format: str = "text") -> logging.Formatter:
     if log_format == "json":
-        return JsonFormatter("%(levelname)s %(name)s %(message)s", timestamp="time",
-                             rename_fields={"levelname": "level", "name": "logger"})
-    return logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
-                             defaults={"request_id": "-"})
+        return RedactingJsonFormatter("%(levelname)s %(name)s %(message)s", timestamp="time",
+                                      rename_fields={"levelname": "level", "name": "logger"})
+    return RedactingTextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s %(client_address)s] %(message)s",
+                                  defaults={"request_id": "-", "client_address": "-"})
 
 
 def make_handler(log_format: str, stream=None) -> logging.Handler:
@@ -96,5 +125,6 @@ def init_request_log(app: Flask) -> None:
         access_log.log(level, "%s %s %s %.1f ms", request.method, rule or "(no route)", response.status_code,
                        duration_ms, extra={
                            "request_id": request_id, "method": request.method, "route": rule,
-                           "status": response.status_code, "duration_ms": duration_ms, "user_id": user_id})
+                           "status": response.status_code, "duration_ms": duration_ms, "user_id": user_id,
+                           "client_address": request.remote_addr})
         return response

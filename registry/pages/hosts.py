@@ -138,7 +138,7 @@ def complete_checked_in(need_id):
 def check_in_screen(need_id):
     """The code and its QR, full screen on the host's phone; the page renews itself every minute."""
     the_need, shown = checkin.screen(_me(), need_id, secret_key=current_app.config["SECRET_KEY"],
-                                     site_root=request.url_root)  # 404 unseen, 403 another's
+                                     site_root=current_app.config["SITE_URL"])  # 404 unseen, 403 another's
     refresh = message = None
     if shown is not None:
         refresh = 60 - int(utcnow().timestamp()) % 60 + 1

@@ -31,7 +31,7 @@ def _me():
 
 def _my_page(profile_errors=None, profile_message=None, status=200):
     me = _me()
-    shown = resident_page.overview(me, settings=current_app.config, site_root=request.url_root,
+    shown = resident_page.overview(me, settings=current_app.config, site_root=current_app.config["SITE_URL"],
                                    key=app_key(current_app), today=today_tokyo())
     return render_template("pages/my.html", me=me, evidence_kinds=EVIDENCE_KINDS, profile_errors=profile_errors or {},
                            profile_message=profile_message, **shown), status

@@ -39,7 +39,7 @@ def test_the_code_and_its_qr(api, app, staff, hosted):
     body = response.get_json()
     assert response.status_code == 200 and re.fullmatch(r"\d{6}", body["code"])
     assert body["qr_svg"].startswith("<svg") and "</svg>" in body["qr_svg"]
-    assert body["url"] == f"http://localhost/my/check-in?need={need['id']}&code={body['code']}"
+    assert body["url"] == f"http://localhost:5000/my/check-in?need={need['id']}&code={body['code']}"  # SITE_URL
     expires = datetime.fromisoformat(body["expires_at"])
     assert body["expires_at"].endswith("+09:00")
     assert timedelta(seconds=60) <= expires - before.replace(microsecond=0) <= timedelta(seconds=121)

@@ -22,6 +22,8 @@ class Inbox:
         self._lock = threading.Lock()
         self.messages: list[email.message.EmailMessage] = []
         self.refusals: list[str] = []  # replies to DATA, used one by one ("451 …", "550 …")
+        # replies to RCPT, used one by one; "{address}" is replaced by the recipient, as servers quote it
+        self.recipient_refusals: list[str] = []
         self.delay = 0.0  # seconds to take over each message (to make sending runs overlap)
         self.logins: list[str] = []
 
@@ -29,8 +31,16 @@ class Inbox:
         with self._lock:
             self.messages.clear()
             self.refusals.clear()
+            self.recipient_refusals.clear()
             self.logins.clear()
             self.delay = 0.0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self._lock:
+            if self.recipient_refusals:
+                return self.recipient_refusals.pop(0).replace("{address}", address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:

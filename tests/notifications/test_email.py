@@ -114,6 +114,34 @@ def test_a_permanent_refusal_is_given_up_at_once(app, smtp, resident):
     assert report.failed == 1 and _rows(user)[0].status == "failed" and "550" in _rows(user)[0].last_error
 
 
+def test_a_failed_send_is_logged_and_reported_by_its_outbox_id_never_the_address(app, smtp, resident):
+    """Servers quote the recipient when they refuse it (and smtplib's error repeats it): the log line,
+    the stored error and the command's report name the outbox row instead."""
+    import io
+    import json
+    import logging
+    from registry.operations.logs import make_handler
+
+    user, _ = resident()
+    _approved(user)
+    smtp.recipient_refusals.append("550 5.1.1 <{address}>: Recipient address rejected: User unknown")
+    stream = io.StringIO()
+    handler = make_handler("json", stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        result = app.test_cli_runner().invoke(args=["send-notifications"])
+    finally:
+        logging.getLogger().removeHandler(handler)
+    [row] = _rows(user)
+    assert result.exit_code == 1 and row.status == "failed" and "550" in row.last_error
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()
+              if json.loads(text)["logger"] == "registry.notifications.sender"]
+    assert line["level"] == "WARNING" and str(row.id) in line["message"] and "Recipient address rejected" in line["message"]
+    assert f"gave up: e-mail {row.id} after 1 attempt(s)" in result.stderr
+    for where in (stream.getvalue(), result.stdout, result.stderr, row.last_error):
+        assert user.email not in where and user.email.split("@")[0] not in where
+
+
 def test_an_unreachable_server_stops_the_run_without_spending_every_attempt(app, smtp, resident):
     user, _ = resident()
     for _ in range(3):

@@ -1,14 +1,14 @@
 """config/gunicorn.py: its settings from the environment, its hooks, and the real thing: two workers
-whose metrics a scrape adds up, with JSON logs and request ids end to end."""
-import json
+whose metrics a scrape adds up, with JSON logs and request ids end to end; the app's log lines after a
+HUP; a code reload by USR2 (scripts/gunicorn-reload.sh) with no failed request."""
 import os
 import runpy
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from registry import create_app
 from registry.extensions import db
 from registry.operations import after_fork
 from tests.operations.scrape import parse, value
+from tests.operations.serving import get, gunicorn, production, served_environment, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "config" / "gunicorn.py")
@@ -113,79 +114,28 @@ def test_a_forked_worker_opens_its_own_connections(tmp_path):
 
 # --- the real thing ------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url, headers=None, timeout=10):
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
-def _wait_until_serving(base, process, deadline):
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            if _get(f"{base}/metrics", timeout=2)[0] == 200:  # scrapes are not counted
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
-@pytest.mark.committing  # a second database file, nothing in the test transaction
+@pytest.mark.slow
+@pytest.mark.committing  # the served app commits on its own connections
 def test_two_workers_add_up_their_metrics(tmp_path):
-    database = f"sqlite:///{tmp_path / 'served.db'}"
-    schema_app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database})
-    with schema_app.app_context():
-        db.create_all()
-        db.engines[None].dispose()
     metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    port = _free_port()
-    env = {**os.environ, "REGISTRY_ENV": "production", "SECRET_KEY": "gunicorn-test", "DATABASE_URL": database,
-           "UPLOAD_DIR": str(tmp_path / "uploads"), "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
-           "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-           # Two workers need a shared rate limit store in production; limits are not what this
-           # test is about (tests/operations/test_shared_limits.py, test_two_hosts.py).
-           "RATELIMIT_ENABLED": "false"}
-    for name in ("REGISTRY_METRICS_MASTER_PID", "REGISTRY_METRICS_TEMPORARY_DIR", "GUNICORN_CMD_ARGS"):
-        env.pop(name, None)
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", CONFIG, "wsgi:app"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    try:
-        assert _wait_until_serving(base, process, time.monotonic() + 60), log_path.read_text()[-3000:]
+    env = served_environment(tmp_path)
+    with gunicorn(env, tmp_path, ready_path="/metrics") as server:  # scrapes are not counted
+        base, port = server.base, server.port
         # One worker is held by a request whose headers have not all arrived, so the requests after
         # it go to the other: the two workers each count some of the /healthz requests.
         held = socket.create_connection(("127.0.0.1", port), timeout=20)
         held.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         for _ in range(5):
-            assert _get(f"{base}/healthz")[0] == 200
+            assert get(f"{base}/healthz")[0] == 200
         held.sendall(b"Connection: close\r\n\r\n")
         assert held.recv(4096).startswith(b"HTTP/1.1 200")
         held.close()
-        status, headers, _ = _get(f"{base}/api/v1/organizations/999999", {"X-Request-ID": "through-gunicorn-1"})
+        status, headers, _ = get(f"{base}/api/v1/organizations/999999", {"X-Request-ID": "through-gunicorn-1"})
         assert status == 404 and headers["X-Request-ID"] == "through-gunicorn-1"
-        status, _, body = _get(f"{base}/metrics")
+        status, _, body = get(f"{base}/metrics")
         assert status == 200
         samples = parse(body.decode())
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    log_lines = server.lines()  # every line JSON
 
     count = "flask_http_request_duration_seconds_count"
     assert value(samples, count, method="GET", rule="/healthz", status="200") == 6
@@ -195,7 +145,7 @@ def test_two_workers_add_up_their_metrics(tmp_path):
         per_worker.append(value(mine, count, method="GET", rule="/healthz", status="200"))
     assert len([n for n in per_worker if n > 0]) == 2 and sum(per_worker) == 6
     assert value(samples, "registry_figures_available") == 1
-    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]  # every line JSON
+    lines = log_lines
     assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in lines)
     [access] = [line for line in lines if line.get("request_id") == "through-gunicorn-1"]
     assert access["logger"] == "registry.access" and access["status"] == 404
@@ -206,3 +156,145 @@ def test_two_workers_add_up_their_metrics(tmp_path):
 def parse_families(families) -> dict:
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in families for sample in family.samples}
+
+
+def _post_json(url: str, body: bytes, headers: dict | None = None) -> int:
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.slow
+@pytest.mark.committing
+def test_after_a_hup_the_app_goes_on_logging(tmp_path):
+    """HUP makes gunicorn apply its logging configuration again, which removes every handler: the
+    app's lines (access lines, a refused sign-in) must still be written by the fresh workers."""
+    with gunicorn(served_environment(tmp_path), tmp_path) as server:
+        assert get(f"{server.base}/api/v1/organizations/999999", {"X-Request-ID": "before-hup"})[0] == 404
+        assert wait_until(lambda: server.access("before-hup"), 5)
+        before = server.workers()
+        os.kill(server.process.pid, signal.SIGHUP)
+        assert wait_until(lambda: len(server.workers()) == 2 and not server.workers() & before, 30), server.text()[-2000:]
+        assert get(f"{server.base}/api/v1/organizations/999999", {"X-Request-ID": "after-hup"})[0] == 404
+        assert _post_json(f"{server.base}/api/v1/auth/login", b'{"email": "nobody-hup@example.jp", "password": "x"}',
+                          {"X-Request-ID": "login-after-hup"}) == 401
+        assert wait_until(lambda: server.access("after-hup") and server.access("login-after-hup"), 5), \
+            server.text()[-2000:]
+    lines = server.lines()
+    assert any(line["logger"] == "gunicorn.error" and "Hang up" in line["message"] for line in lines)
+    [after] = server.access("after-hup")
+    assert after["status"] == 404 and after["route"] == "/api/v1/organizations/<string:code>"
+    assert after["client_address"] == "127.0.0.1"
+    [refused] = [line for line in lines if line.get("event") == "sign_in_failed"]
+    assert refused["request_id"] == "login-after-hup" and refused["reason"] == "unknown_account"
+    assert "nobody-hup@example.jp" not in server.text()
+
+
+def _release(root: Path, name: str) -> Path:
+    """A release directory as a deployment lays it out (docs/operations.md): the project (linked
+    here), its own virtualenv (the test's), and an app module that marks its answers."""
+    release = root / "releases" / name
+    release.mkdir(parents=True)
+    for entry in ("registry", "config", "scripts", "wsgi.py"):
+        (release / entry).symlink_to(ROOT / entry)
+    (release / ".venv").symlink_to(Path(sys.prefix))
+    (release / "release_probe.py").write_text(
+        f'"""Release {name}: the app, marking its answers."""\n'
+        "from wsgi import app\n\n\n"
+        "@app.after_request\n"
+        "def mark_release(response):\n"
+        f'    response.headers["X-Release"] = "{name}"\n'
+        "    return response\n")
+    return release
+
+
+def _point(link: Path, release: Path) -> None:
+    """Switches the `current` link at once (a new link renamed over the old one)."""
+    fresh = link.with_name(link.name + ".new")
+    fresh.symlink_to(release)
+    os.replace(fresh, link)
+
+
+@pytest.mark.slow
+@pytest.mark.committing
+def test_usr2_reload_loads_the_new_release_with_no_failed_request(tmp_path):
+    """The deploy of docs/operations.md: `current` switched to the new release, then
+    scripts/gunicorn-reload.sh (what `systemctl reload registry` runs) while clients keep asking:
+    every request answered 200, by the old release before and the new one after, and the master
+    that serves at the end is the new one, named in the pid file."""
+    releases = tmp_path / "deploy"
+    old_release, new_release = _release(releases, "A"), _release(releases, "B")
+    current = releases / "current"
+    current.symlink_to(old_release)
+    pidfile = tmp_path / "gunicorn.pid"
+    # systemd's notification socket (Type=notify): the new master must name itself the main process.
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    env = served_environment(tmp_path, GUNICORN_PIDFILE=pidfile, GUNICORN_GRACEFUL_TIMEOUT=10,
+                             NOTIFY_SOCKET=tmp_path / "notify")
+    # As the systemd unit starts it: every path through `current` (not `python -m gunicorn`: a
+    # re-executed `…/gunicorn/__main__.py` would put gunicorn's own `http` package before the
+    # standard library's).
+    venv = current / ".venv" / "bin"
+    command = [str(venv / Path(sys.executable).name), str(venv / "gunicorn"),
+               "-c", str(current / "config" / "gunicorn.py"), "release_probe:app"]
+
+    answers, failures, stop_asking = [], [], threading.Event()
+
+    def ask(base):
+        while not stop_asking.is_set():
+            started = time.monotonic()
+            try:
+                status, headers, _ = get(f"{base}/api/v1/organizations/212172", timeout=10)
+                answers.append((started, status, headers.get("X-Release")))
+                if status != 200:
+                    failures.append(status)
+            except OSError as error:  # refused, reset, timed out: a failed request
+                failures.append(repr(error))
+            stop_asking.wait(0.03)  # steady traffic that leaves the 2 CPUs to the reload
+
+    with gunicorn(env, tmp_path, command=command, cwd=current) as server:
+        old_master = server.process.pid
+        assert int(pidfile.read_text()) == old_master
+        clients = [threading.Thread(target=ask, args=(server.base,)) for _ in range(3)]
+        for client in clients:
+            client.start()
+        try:
+            assert wait_until(lambda: len(answers) >= 10, 30)
+            _point(current, new_release)
+            reload = subprocess.run([str(current / "scripts" / "gunicorn-reload.sh"), str(pidfile), "60"],
+                                    capture_output=True, text=True, timeout=120)
+            reloaded_at = time.monotonic()
+            assert reload.returncode == 0, reload.stderr + server.text()[-3000:]
+            assert wait_until(lambda: len([a for a in answers if a[0] > reloaded_at]) >= 10, 30)
+        finally:
+            stop_asking.set()
+            for client in clients:
+                client.join(timeout=30)
+        new_master = int(pidfile.read_text())
+        assert new_master != old_master and server.process.poll() is not None  # the old master is gone
+        os.kill(new_master, 0)
+
+    notices = []
+    while True:
+        try:
+            notices.append(notify.recv(4096).decode())
+        except BlockingIOError:
+            break
+    notify.close()
+    assert any(notice.startswith("READY=1") for notice in notices)
+    assert f"MAINPID={new_master}" in notices  # systemd follows the new master: the old one's exit is no stop
+
+    assert failures == []
+    releases_seen = [release for _, _, release in answers]
+    assert releases_seen[0] == "A" and "B" in releases_seen
+    # Asked once the old master had stopped: the new release answers alone.
+    assert {release for started, _, release in answers if started > reloaded_at} == {"B"}
+    assert "USR2" in reload.stderr or "new master" in reload.stderr
