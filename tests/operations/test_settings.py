@@ -28,11 +28,13 @@ def good() -> dict:
 
 
 def problems(**changes) -> list[str]:
-    return ProductionConfig.problems({**good(), **changes})
+    """With a shared rate limit store, as production with several workers needs (test_shared_limits.py)."""
+    return ProductionConfig.problems({**good(), "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0", **changes})
 
 
 def test_good_production_settings_pass():
     assert problems() == []
+    assert problems(RATELIMIT_STORAGE_URI="memory://")[0].startswith("RATELIMIT_STORAGE_URI must name a shared store")
     assert problems(SITE_URL="https://furusato.example.jp/") == []  # a trailing slash is the origin
     assert problems(SECRET_KEY="鍵" * 11) == []  # 33 bytes: bytes count, not characters
     assert problems(CERTIFICATE_SIGNING_KEY=good()["CERTIFICATE_SIGNING_KEY"].replace("\n", "\\n")) == []
@@ -78,8 +80,14 @@ def test_every_unsafe_setting_in_one_refusal():
         assert f"\n  {name}: " in message
 
 
-def test_production_starts_with_good_settings():
-    app = create_app(ProductionConfig, good())  # nothing connects to the database yet
+def test_production_starts_with_good_settings(app, monkeypatch):
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")  # one worker may count its rate limits in memory
+    try:
+        produced = create_app(ProductionConfig, good())  # nothing connects to the database yet
+    finally:  # the limiter is one object shared by every app: the session's own store comes back
+        create_app(TestingConfig, {key: app.config[key] for key in (
+            "SQLALCHEMY_DATABASE_URI", "CERTIFICATE_SIGNING_KEY", "UPLOAD_DIR", "RATELIMIT_STORAGE_URI")})
+    app = produced
     assert app.config["PROXY_HOPS"] == 1 and app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SITE_URL"] == SITE_URL
 

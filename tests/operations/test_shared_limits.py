@@ -19,6 +19,7 @@ import pytest
 
 from config import ProductionConfig, TestingConfig, check_shared_limits, worker_count
 from registry import create_app
+from registry.certificates.keys import CertificateKey
 from registry.extensions import limiter
 from tests.conftest import Api
 from tests.servers import free_port
@@ -49,23 +50,27 @@ def test_the_worker_count_is_gunicorns(monkeypatch):
     assert worker_count() == 5
 
 
+def _limit_problems(**config) -> list[str]:
+    """What the production check says about the rate limit store, among the other settings."""
+    return [p for p in ProductionConfig.problems({"RATELIMIT_ENABLED": True, **config})
+            if p.startswith("RATELIMIT_STORAGE_URI")]
+
+
 def test_the_production_check_names_the_setting(monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
-    monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "memory://")
-    monkeypatch.setattr(ProductionConfig, "RATELIMIT_ENABLED", True)
-    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI"):
-        ProductionConfig.check()
-    monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
-    ProductionConfig.check()
-    monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "memory://")
+    [refusal] = _limit_problems(RATELIMIT_STORAGE_URI="memory://")
+    assert "4 workers" in refusal
+    assert _limit_problems(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0") == []
     monkeypatch.setenv("WEB_CONCURRENCY", "1")
-    ProductionConfig.check()
+    assert _limit_problems(RATELIMIT_STORAGE_URI="memory://") == []
 
 
 def _production_env(tmp_path, **settings) -> dict:
+    """Production settings good in every other way (the app is refused before it connects anywhere)."""
     env = {**os.environ, "REGISTRY_ENV": "production", "SECRET_KEY": "shared-limits-test-" + "k" * 32,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'refused.db'}", "UPLOAD_DIR": str(tmp_path / "uploads"),
+           "DATABASE_URL": "postgresql://registry@127.0.0.1:1/refused", "SITE_URL": "https://furusato.example.jp",
+           "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode(),
+           "UPLOAD_DIR": str(tmp_path / "uploads"),
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "BIND": f"127.0.0.1:{free_port()}",
            "LOG_FORMAT": "text", **settings}
     for name in ("REGISTRY_METRICS_MASTER_PID", "REGISTRY_METRICS_TEMPORARY_DIR", "GUNICORN_CMD_ARGS",
