@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps
+.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps ha-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -30,7 +30,7 @@ run: migrate
 serve: migrate
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-test: browser-deps pgbouncer-deps test-sqlite test-postgres
+test: browser-deps pgbouncer-deps ha-deps test-sqlite test-postgres
 
 # The browser tests drive Debian's chromium (no browser download); CI runs as root and installs it.
 browser-deps:
@@ -46,6 +46,15 @@ pgbouncer-deps:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
 	  else echo "pgbouncer missing: the PgBouncer test will be skipped (apt-get install pgbouncer)"; fi; \
+	fi
+
+# The failover test runs a pg_auto_failover formation (scripts/ha-formation.sh) and the backup drill
+# pgBackRest, both Debian's; CI runs as root and installs them (the servers run as `postgres`).
+ha-deps:
+	@if ! command -v pg_autoctl >/dev/null 2>&1 || ! command -v pgbackrest >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-auto-failover pgbackrest >/dev/null; \
+	  else echo "pg_autoctl or pgbackrest missing: the failover and backup tests will be skipped (apt-get install postgresql-15-auto-failover pgbackrest)"; fi; \
 	fi
 
 test-sqlite: install
