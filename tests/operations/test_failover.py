@@ -7,7 +7,9 @@ up residents and register them; half-way the primary's machine "dies" (kill -9 o
 and its postmaster, so nothing restarts it) and the monitor promotes the standby. Then: every
 registration answered 201 is on the new primary, no request got a 500 (503 database_unavailable
 with Retry-After instead) or took 10 s, the same gunicorn worker served again within 30 s of the
-new primary without a restart, and the figures equal a recount.
+new primary without a restart, and the figures equal a recount. Then, still under load, the
+operator's steps of docs/operations.md: the old primary rejoins as a standby and a planned
+switch-over makes it the primary again, with the same guarantees.
 
 Skipped without Debian's postgresql-15-auto-failover (`make test` installs it as root).
 """
@@ -167,7 +169,38 @@ def _wait_writable(port: int, deadline: float) -> float:
                 return time.monotonic()
         except psycopg.OperationalError:
             time.sleep(0.1)
-    pytest.fail(f"the standby on port {port} was not promoted in time")
+    pytest.fail(f"the node on port {port} did not become the primary in time")
+
+
+def _wait_states(monitor_url: str, expected: dict, deadline: float) -> None:
+    """Until the monitor reports (and assigns) each node the state given."""
+    query = "SELECT nodename, reportedstate, goalstate FROM pgautofailover.node"
+    while time.monotonic() < deadline:
+        with psycopg.connect(monitor_url, connect_timeout=2) as monitor:
+            states = {name: (reported, goal) for name, reported, goal in monitor.execute(query)}
+        if all(states.get(name) == (state, state) for name, state in expected.items()):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the formation did not reach {expected}: {states}")
+
+
+def _served_again(client: Client, since: float) -> float:
+    """When the service first answered 2xx to a request begun after `since`; load goes on a little
+    longer after that. Fails when that takes more than the 30 s API.md allows."""
+    while time.monotonic() < since + RECOVERY_LIMIT + 5:
+        served = [c.ended for c in list(client.calls) if c.started >= since and 200 <= c.status < 300]
+        if served and time.monotonic() > min(served) + AFTER_RECOVERY:
+            return min(served)
+        time.sleep(0.1)
+    pytest.fail(f"the service did not answer 2xx within {RECOVERY_LIMIT} s of the new primary")
+
+
+def _window(calls: list[Call], start: float, end: float) -> str:
+    refused = [c for c in calls if c.status == 503 and start <= c.started < end]
+    if not refused:
+        return "no 503"
+    first, last = min(c.started for c in refused), max(c.ended for c in refused)
+    return f"503 window {last - first:.1f} s ({len(refused)} answers, {first - start:+.1f} s to {last - start:+.1f} s)"
 
 
 def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation, tmp_path, request):
@@ -206,6 +239,7 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation,
     lock = threading.Lock()
     threads = [threading.Thread(target=_resident, args=(client, stop, acknowledged, lock, i), daemon=True)
                for i in range(CLIENTS)]
+    ctl = [str(FORMATION), "ctl", formation["DIR"]]
     try:
         deadline = time.monotonic() + 60
         while client.call("ready", "GET", "/readyz").status != 200:
@@ -221,20 +255,24 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation,
         for thread in threads:
             thread.start()
         time.sleep(BEFORE_KILL)
+        # 1. The primary's machine dies: node2 is promoted by the monitor.
         acknowledged_before_kill = len(acknowledged)
         killed = time.monotonic()
         subprocess.run([str(FORMATION), "kill", formation["DIR"], "node1"], check=True, timeout=30)
         promoted = _wait_writable(int(formation["NODE2_PORT"]), killed + 90)
-        # Load goes on until the service has answered 2xx to a request begun after the promotion,
-        # and a little longer; or until the 30 s it has for that are well past.
-        back = None
-        while time.monotonic() < promoted + RECOVERY_LIMIT + 5:
-            served = [c for c in list(client.calls) if c.started >= promoted and 200 <= c.status < 300]
-            if served:
-                back = min(c.ended for c in served)
-                if time.monotonic() > back + AFTER_RECOVERY:
-                    break
-            time.sleep(0.1)
+        back = _served_again(client, promoted)
+        acknowledged_after_failover = len(acknowledged)
+        # 2. The operator's steps (docs/operations.md), still under load: the old primary rejoins as
+        # a standby, then a planned switch-over makes it the primary again.
+        subprocess.run([str(FORMATION), "start", formation["DIR"], "node1"], check=True, timeout=30)
+        _wait_states(formation["MONITOR_URL"], {"node1": "secondary", "node2": "primary"}, time.monotonic() + 90)
+        switching = time.monotonic()
+        switchover = subprocess.Popen(ctl + ["perform", "switchover"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)  # returns once node2 follows
+        switched_back = _wait_writable(int(formation["NODE1_PORT"]), switching + 60)
+        back_again = _served_again(client, switched_back)
+        output, _ = switchover.communicate(timeout=120)
+        assert switchover.returncode == 0, output[-3000:]
         stop.set()
         for thread in threads:
             thread.join(timeout=REQUEST_LIMIT * 3)
@@ -254,14 +292,13 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation,
     failures = [c for c in calls if c.status >= 500 and c.status != 503 or c.status == 0]
     assert not failures, failures[:5]
     unavailable = [c for c in calls if c.status == 503]
-    assert unavailable, "the failover happened without a single 503: the load did not meet it"
+    assert any(killed <= c.started < back for c in unavailable), "the failover met no request: no 503"
     for c in unavailable:
         assert c.body.get("code") == "database_unavailable" and c.retry_after, c
     slowest = max(calls, key=lambda c: c.ended - c.started)
     assert slowest.ended - slowest.started < REQUEST_LIMIT, slowest
-    assert back is not None and back - promoted < RECOVERY_LIMIT, "the service did not serve again in time"
-    assert gunicorn_log.count("Booting worker") == 1, gunicorn_log[-3000:]  # no worker was restarted
-    assert len(acknowledged) > acknowledged_before_kill  # registrations went on after the failover
+    assert gunicorn_log.count("Booting worker") == 1, gunicorn_log[-3000:]  # served throughout by one worker
+    assert acknowledged_before_kill < acknowledged_after_failover < len(acknowledged)  # writes went on
 
     users = {uuid.UUID(str(i)) for kind, i in acknowledged if kind == "user"}
     registrations = {uuid.UUID(str(i)) for kind, i in acknowledged if kind == "registration"}
@@ -276,10 +313,10 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation,
     assert after.status == 200, after.body
     assert (after.body["cumulative_registrations"], after.body["actual_people"]) == (len(stored), people)
 
-    window = (min(c.started for c in unavailable), max(c.ended for c in unavailable))
-    line = (f"failover: primary killed -> standby writable {promoted - killed:.1f} s; 503 window "
-            f"{window[1] - window[0]:.1f} s ({len(unavailable)} answers, from {window[0] - killed:+.1f} s to "
-            f"{window[1] - killed:+.1f} s after the kill); new primary -> first 2xx {back - promoted:.1f} s; "
-            f"{len(registrations)} registrations acknowledged, {len(stored)} stored, slowest request "
-            f"{slowest.ended - slowest.started:.1f} s")
-    request.config.stash.setdefault(SUMMARY, []).append(line)
+    summary = request.config.stash.setdefault(SUMMARY, [])
+    summary.append(f"failover: primary killed -> standby writable {promoted - killed:.1f} s; "
+                   f"{_window(calls, killed, back)} after the kill; new primary -> first 2xx {back - promoted:.1f} s")
+    summary.append(f"switch-over back to the rejoined node: {switched_back - switching:.1f} s; "
+                   f"{_window(calls, switching, back_again)}; new primary -> first 2xx {back_again - switched_back:.1f} s")
+    summary.append(f"failover test: {len(registrations)} registrations acknowledged, {len(stored)} stored, "
+                   f"{len(calls)} requests, slowest {slowest.ended - slowest.started:.1f} s, none 5xx but 503")
