@@ -8,8 +8,10 @@
 #   scripts/ha-formation.sh state DIR   pg_autoctl show state
 #   scripts/ha-formation.sh ctl DIR ARGS…   any pg_autoctl command against the monitor, e.g.
 #                                       `ctl DIR perform switchover`, `ctl DIR show events`
-#   scripts/ha-formation.sh kill DIR NODE   kill -9 a data node (node1 or node2): its pg_autoctl and its
-#                                       postmaster at once, as when its machine dies
+#   scripts/ha-formation.sh crash DIR NODE  kill -9 a data node's postmaster (node1 or node2): its keeper
+#                                       starts it again, the monitor fails over all the same
+#   scripts/ha-formation.sh kill DIR NODE   kill -9 a data node: its pg_autoctl and its postmaster at once,
+#                                       as when its machine dies
 #   scripts/ha-formation.sh start DIR NODE  start a node's pg_autoctl again (after `kill`): an old primary
 #                                       rejoins as a standby (pg_rewind), as on a real machine
 #   scripts/ha-formation.sh down DIR    stop every process of the formation and remove DIR
@@ -30,7 +32,7 @@ DEMOTE_MS=${HA_DEMOTE_TIMEOUT_MS:-8000}
 DATABASE=registry
 APP_USER=registry
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "ha-formation: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -191,6 +193,12 @@ kill_node() {
   [ -n "$postmaster" ] && kill -9 "$postmaster" 2>/dev/null || true
 }
 
+crash_node() {
+  local node=${1:-}
+  [ "$node" = node1 ] || [ "$node" = node2 ] || die "crash: name node1 or node2"
+  kill -9 "$(head -n 1 "$DIR/$node/postmaster.pid")"
+}
+
 start_node() {
   local node=${1:-}
   [ "$node" = node1 ] || [ "$node" = node2 ] || die "start: name node1 or node2"
@@ -225,6 +233,7 @@ case $COMMAND in
   up) up ;;
   state) show_state "$@" ;;
   ctl) as_db_user "$PG_AUTOCTL" "$@" --pgdata "$DIR/monitor" ;;
+  crash) crash_node "$@" ;;
   kill) kill_node "$@" ;;
   start) start_node "$@" ;;
   down) down ;;
