@@ -157,10 +157,13 @@ class Config:
             # waits at most connect_timeout per host, so with several hosts the timeout shrinks to
             # keep the whole try under 10 s (psycopg's floor is 2 s a host). Keepalives and
             # tcp_user_timeout end a connection to a host that vanished without closing it (a dead
-            # machine) within about 10 s instead of the kernel's 15 minutes.
-            connect_args = {"connect_timeout": max(2, min(3, 9 // database_hosts(uri))),
-                            "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-                            "keepalives_count": 2, "tcp_user_timeout": 9000}
+            # machine) within about 10 s instead of the kernel's 15 minutes. Each is a default: the
+            # same libpq parameter in DATABASE_URL's query (`?tcp_user_timeout=0`) wins.
+            defaults = {"connect_timeout": max(2, min(3, 9 // database_hosts(uri))),
+                        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                        "keepalives_count": 2, "tcp_user_timeout": 9000}
+            given = make_url(uri).query
+            connect_args = {name: value for name, value in defaults.items() if name not in given}
             if cls.DATABASE_PGBOUNCER:
                 connect_args["prepare_threshold"] = None  # psycopg 3: never PREPARE on the server
             return {"pool_pre_ping": False, "pool_size": cls.DATABASE_POOL_SIZE,

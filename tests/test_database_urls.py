@@ -72,3 +72,11 @@ def test_pool_settings_fail_over_without_pre_ping():
         # libpq/psycopg wait connect_timeout per host; psycopg never less than 2 s
         assert Config.engine_options(uri)["connect_args"]["connect_timeout"] == timeout
     assert Config.engine_options("sqlite:///x.db") == {"connect_args": {"timeout": 15}}
+
+
+def test_the_url_may_set_the_connection_parameters_itself():
+    uri = database_url("postgresql://u@h1,h2/db?connect_timeout=5&tcp_user_timeout=0", "")
+    options = Config.engine_options(uri)["connect_args"]
+    assert "connect_timeout" not in options and "tcp_user_timeout" not in options  # the URL's apply
+    assert connect_args("postgresql://u@h1,h2/db?connect_timeout=5&tcp_user_timeout=0")["connect_timeout"] == "5"
+    assert options["keepalives_idle"] == 5
