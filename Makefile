@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps redis-deps nginx-deps
+.PHONY: run serve test test-fast test-sqlite test-postgres lint-imports install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster debian-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -43,44 +43,33 @@ run: migrate
 serve: migrate
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-test: browser-deps pgbouncer-deps redis-deps nginx-deps test-sqlite test-postgres
+test: debian-deps test-sqlite test-postgres
 
-# The browser tests drive Debian's chromium (no browser download); CI runs as root and installs it.
-browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  else echo "chromium or fonts-noto-cjk missing: browser tests will be skipped (apt-get install chromium fonts-noto-cjk)"; fi; \
-	fi
-
-# The PgBouncer test (transaction pooling) starts Debian's pgbouncer; CI runs as root and installs it.
-pgbouncer-deps:
-	@if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
-	  else echo "pgbouncer missing: the PgBouncer test will be skipped (apt-get install pgbouncer)"; fi; \
-	fi
-
-# Shared rate limits are tested against Debian's redis-server (run as the `redis` user); CI runs as root
-# and installs it.
-redis-deps:
-	@if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else echo "redis-server missing: the Redis tests will be skipped (apt-get install redis-server)"; fi; \
-	fi
-
-# The nginx test serves through deploy/nginx/registry.conf; CI runs as root and installs Debian's nginx
-# (its package would start a server on port 80: a policy-rc.d, when there is none, keeps it stopped).
-nginx-deps:
-	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+# The real parts the tests start, from Debian's packages: chromium and its CJK fonts (browser tests),
+# pgbouncer, redis-server, nginx, pg_auto_failover and pgbackrest, zbar-tools (decoding QR codes in
+# screenshots). CI runs as root on a clean machine and installs what is missing in one apt-get run;
+# packages that would start a server at install (redis, nginx) are kept stopped by a policy-rc.d, and
+# the tests start their own as unprivileged users. As another user, a missing one is named and the
+# tests that need it are skipped.
+DEBIAN_PACKAGES := chromium:chromium fonts-noto-cjk:- pgbouncer:pgbouncer redis-server:redis-server nginx:nginx \
+	postgresql-15-auto-failover:pg_autoctl pgbackrest:pgbackrest zbar-tools:zbarimg
+debian-deps:
+	@missing=; for entry in $(DEBIAN_PACKAGES); do package=$${entry%%:*}; command=$${entry#*:}; \
+	  if [ "$$command" = - ]; then dpkg -s "$$package" >/dev/null 2>&1 || missing="$$missing $$package"; \
+	  elif ! PATH="$$PATH:/usr/sbin:/sbin" command -v "$$command" >/dev/null 2>&1; then missing="$$missing $$package"; fi; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; \
 	      chmod 755 /usr/sbin/policy-rc.d; policy=1; fi; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; status=$$?; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; status=$$?; \
 	    if [ -n "$$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; \
-	  else echo "nginx missing: the nginx test will be skipped (apt-get install nginx)"; fi; \
+	  else echo "missing Debian packages:$$missing (apt-get install$$missing): the tests that need them are skipped"; fi; \
 	fi
+
+# The layers of docs/architecture.md, held by import-linter's contracts in pyproject.toml.
+lint-imports: install
+	$(BIN)/lint-imports
 
 test-sqlite: install
 	@echo "== tests on SQLite (rate limits in memory) =="

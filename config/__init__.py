@@ -7,7 +7,9 @@ setting: production refuses the settings that only suit a developer's machine (R
 """
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from sqlalchemy.engine import make_url
 
 # Secrets written in this source: public, so never a production SECRET_KEY.
 SOURCE_SECRET_KEYS = frozenset({"dev-only-secret-change-me", "testing-secret"})
@@ -19,11 +21,16 @@ class SettingsError(RuntimeError):
 
 
 def database_url(raw: str | None, default: str) -> str:
-    """Map the URL hosting platforms hand out to the driver we ship (psycopg 3)."""
+    """Map the URL hosting platforms and HA managers hand out to the driver we ship (psycopg 3).
+
+    A libpq multi-host URI (`postgresql://u:p@h1:5432,h2:5432/db?target_session_attrs=read-write`,
+    what pg_auto_failover's `pg_autoctl show uri` prints) becomes SQLAlchemy's form of the same
+    (`postgresql+psycopg://u:p@/db?host=h1,h2&port=5432,5432&target_session_attrs=read-write`):
+    SQLAlchemy's URL parser takes `h1:5432,h2:5432` for one host. Plain URLs are kept as they are."""
     url = raw or default
-    for prefix in ("postgres://", "postgresql://"):
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return _query_hosts("postgresql+psycopg://" + url[len(prefix):])
     return url
 
 
@@ -78,6 +85,41 @@ def _int_or_text(name: str, default: int) -> int | str:
         return int(raw)
     except ValueError:
         return raw
+
+
+def _query_hosts(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    userinfo, at, hostlist = authority.rpartition("@")
+    if "," not in hostlist:
+        return url
+    hosts, ports = [], []
+    for item in hostlist.split(","):
+        if item.startswith("["):  # [IPv6]:port
+            host, _, port = item[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            host, _, port = item.partition(":")
+        if port and not port.isdigit():
+            raise ValueError(f"database URL: the port of {item!r} is not a number")
+        hosts.append(unquote(host))
+        ports.append(port)
+    path, question, query = tail.partition("?")
+    params = parse_qsl(query, keep_blank_values=True)
+    if any(name in ("host", "port", "hostaddr") for name, _ in params):
+        raise ValueError("database URL: name the hosts either in the authority or in ?host=, not both")
+    params = [("host", ",".join(hosts))] + ([("port", ",".join(ports))] if any(ports) else []) + params
+    query = "&".join(f"{quote(name, safe='')}={quote(value, safe=',:')}" for name, value in params)
+    return f"{scheme}://{userinfo}{at}{path or '/'}?{query}"
+
+
+def database_hosts(url: str) -> int:
+    """How many hosts a (mapped) database URL names: libpq tries them in turn."""
+    host = make_url(url).query.get("host")
+    if isinstance(host, (tuple, list)):
+        return len(host)
+    return len(host.split(",")) if host else 1
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -163,6 +205,8 @@ class Config:
     DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
     DATABASE_MAX_OVERFLOW = int(os.environ.get("DATABASE_MAX_OVERFLOW", "10"))
     DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "1800"))  # seconds
+    # How long a request waits for a free pooled connection before it answers 503 (seconds).
+    DATABASE_POOL_TIMEOUT = float(os.environ.get("DATABASE_POOL_TIMEOUT", "5"))
     DATABASE_PGBOUNCER = _bool("DATABASE_PGBOUNCER", False)
 
     BABEL_DEFAULT_LOCALE = "ja"
@@ -187,13 +231,27 @@ class Config:
     @classmethod
     def engine_options(cls, uri: str) -> dict:
         if uri.startswith("postgresql"):
-            # pre_ping lets the pool recover by itself after the server comes back.
-            connect_args = {"connect_timeout": 3}
+            # No pre-ping (it costs a round trip per request). A connection the server closed is
+            # found on checkout at no cost (registry/common/database.py: its socket is readable);
+            # one that fails during a request is a disconnect: SQLAlchemy drops the whole pool, the
+            # request answers 503 at once and the next one connects afresh, to whichever host is the
+            # primary (libpq tries the hosts in turn, target_session_attrs=read-write). Connecting
+            # waits at most connect_timeout per host, so with several hosts the timeout shrinks to
+            # keep the whole try under 10 s (psycopg's floor is 2 s a host). Keepalives and
+            # tcp_user_timeout end a connection to a host that vanished without closing it (a dead
+            # machine) within about 10 s instead of the kernel's 15 minutes. Each is a default: the
+            # same libpq parameter in DATABASE_URL's query (`?tcp_user_timeout=0`) wins.
+            defaults = {"connect_timeout": max(2, min(3, 9 // database_hosts(uri))),
+                        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                        "keepalives_count": 2, "tcp_user_timeout": 9000}
+            given = make_url(uri).query
+            connect_args = {name: value for name, value in defaults.items() if name not in given}
             if cls.DATABASE_PGBOUNCER:
                 connect_args["prepare_threshold"] = None  # psycopg 3: never PREPARE on the server
-            return {"pool_pre_ping": True, "pool_size": cls.DATABASE_POOL_SIZE,
+            return {"pool_pre_ping": False, "pool_size": cls.DATABASE_POOL_SIZE,
                     "max_overflow": cls.DATABASE_MAX_OVERFLOW, "pool_recycle": cls.DATABASE_POOL_RECYCLE,
-                    "connect_args": connect_args, "hide_parameters": True}
+                    "pool_timeout": cls.DATABASE_POOL_TIMEOUT, "connect_args": connect_args,
+                    "hide_parameters": True}
         # hide_parameters: a database error's message (and so its log line) shows the SQL without the
         # values bound to it, which are e-mail addresses, names and password hashes.
         return {"connect_args": {"timeout": 15}, "hide_parameters": True}

@@ -11,6 +11,7 @@ from flask import Response, current_app, has_request_context, json, render_templ
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from registry.i18n import translate
@@ -193,6 +194,11 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(OperationalError)
     def handle_database_down(error):
         log.warning("database unavailable: %s", error.orig if hasattr(error, "orig") else error)
+        return problem_response(503, "database_unavailable", headers={"Retry-After": "5"})
+
+    @app.errorhandler(PoolTimeout)
+    def handle_pool_exhausted(error):
+        log.warning("no free database connection: %s", error)
         return problem_response(503, "database_unavailable", headers={"Retry-After": "5"})
 
     @app.errorhandler(DBAPIError)

@@ -2,11 +2,13 @@
 ways an interface runs services inside the request's one transaction (`attempt`, `reads_together`)."""
 import functools
 import json
+import select
 import uuid
 from contextlib import contextmanager
 
 from flask import has_request_context
-from sqlalchemy import Table, TextClause, bindparam, event, text
+from psycopg import pq
+from sqlalchemy import Table, TextClause, bindparam, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from registry.errors import Problem
@@ -18,6 +20,54 @@ def init_database(app) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _sqlite_pragmas(engine)
+        if engine.dialect.name == "postgresql":
+            _read_only_is_a_disconnect(engine)
+        for each in db.engines.values():
+            if each.dialect.name == "postgresql":
+                _drop_closed_connections_on_checkout(each)
+
+
+# PostgreSQL failover (docs/operations.md "High availability"). Without pre-ping, two things keep a
+# pool from handing out a connection to a server that is gone or no longer the primary:
+
+
+def _drop_closed_connections_on_checkout(engine) -> None:
+    """A pooled connection whose server went away (stopped, crashed, demoted by the HA manager) has
+    a readable socket: the server's goodbye or the end of the stream; an idle connection is otherwise
+    silent. Checking costs one poll() and no round trip. Such a connection is replaced on checkout
+    (SQLAlchemy's DisconnectionError in a "checkout" handler), so a request after a failover does not
+    fail on a connection left from before it. A connection that dies without a word (a vanished
+    machine) is found when it is used: a disconnect, 503, and the pool starts afresh."""
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection, record, _proxy):
+        pgconn = getattr(dbapi_connection, "pgconn", None)
+        if pgconn is None:
+            return
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+        for _ in range(3):  # a server's last words (FATAL: terminating connection …), then the end
+            if not poller.poll(0):
+                return  # silent: alive (stray bytes, a notice or a TLS ticket, were read below)
+            try:
+                pgconn.consume_input()
+            except Exception as error:  # noqa: BLE001 - psycopg's OperationalError: the stream ended
+                raise exc.DisconnectionError(f"the server closed this pooled connection: {error}") from error
+            if pgconn.status != pq.ConnStatus.OK:
+                break
+        raise exc.DisconnectionError("the server closed this pooled connection")
+
+
+def _read_only_is_a_disconnect(engine) -> None:
+    """A write refused as read-only (SQLSTATE 25006) on the primary's engine means the server this
+    connection reached is no longer the primary (a switch-over in progress, or a `DATABASE_URL`
+    naming a standby): treated as a disconnect, the pool is dropped, the request answers 503 and the
+    next connection goes to whichever host is writable (target_session_attrs=read-write)."""
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context):
+        if getattr(context.original_exception, "sqlstate", None) == "25006":
+            context.is_disconnect = True
 
 
 def _sqlite_pragmas(engine) -> None:
