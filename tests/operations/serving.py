@@ -65,7 +65,9 @@ def served_environment(tmp_path: Path, **settings) -> dict:
         env.update({"REGISTRY_ENV": "development", "DATABASE_URL": database, "LOG_FORMAT": "json",
                     "CERTIFICATE_SIGNING_KEY": CertificateKey.generate().private_pem().decode()})
     env.update({"UPLOAD_DIR": str(tmp_path / "uploads"), "LOG_LEVEL": "INFO", "WEB_CONCURRENCY": "2",
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "RATELIMIT_ENABLED": "false"})
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "RATELIMIT_ENABLED": "false",
+                # production with several workers needs a shared store (the Redis make test runs beside)
+                "RATELIMIT_STORAGE_URI": os.environ.get("TEST_REDIS_URL") or "memory://"})
     env.update({name: str(value) for name, value in settings.items()})
     return env
 

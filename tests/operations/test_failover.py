@@ -223,7 +223,8 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation,
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "REGISTRY_ENV": "production", "SECRET_KEY": "failover-test-" + "x" * 40,
            "DATABASE_URL": formation["DATABASE_URL"], "DATABASE_REPLICA_URL": formation["DATABASE_REPLICA_URL"],
-           "CERTIFICATE_SIGNING_KEY": signing_key, "SITE_URL": base, "UPLOAD_DIR": str(tmp_path / "uploads"),
+           "CERTIFICATE_SIGNING_KEY": signing_key, "SITE_URL": "https://furusato.example.jp",
+           "UPLOAD_DIR": str(tmp_path / "uploads"),
            "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8",
            "GUNICORN_MAX_REQUESTS": "0",  # one worker throughout: no restart after 1000 requests
            "RATELIMIT_ENABLED": "false", "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192",

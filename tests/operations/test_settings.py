@@ -177,7 +177,7 @@ def _environment_file(path, env: dict, names) -> None:
 
 
 SETTING_NAMES = ("REGISTRY_ENV", "SITE_URL", "DATABASE_URL", "SECRET_KEY", "CERTIFICATE_SIGNING_KEY", "UPLOAD_DIR",
-                 "MAIL_FROM")
+                 "MAIL_FROM", "RATELIMIT_STORAGE_URI")
 
 
 @pytest.mark.slow

@@ -116,6 +116,7 @@ def hosts(app, s3_server, tmp_path_factory):
     env = {**os.environ, "REGISTRY_ENV": "production", "SECRET_KEY": "two-hosts-" + "s" * 32,
            "DATABASE_URL": os.environ["TEST_DATABASE_URL"], "RATELIMIT_STORAGE_URI": redis_server.url,
            "CERTIFICATE_SIGNING_KEY": app.config["CERTIFICATE_SIGNING_KEY"], "WEB_CONCURRENCY": "2",
+           "SITE_URL": "https://furusato.example.jp",
            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "ARGON2_PARALLELISM": "1",
            "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING", **s3_server.settings(bucket)}
     for name in ("REGISTRY_METRICS_MASTER_PID", "REGISTRY_METRICS_TEMPORARY_DIR", "GUNICORN_CMD_ARGS",
