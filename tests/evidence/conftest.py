@@ -1,21 +1,11 @@
-"""Shortcuts for the evidence tests: an upload folder per test, a registrant of 飛騨市 and its staff."""
+"""Shortcuts for the evidence tests: an upload folder per test, a registrant of 飛騨市, submissions."""
 import io
-import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from registry.accounts.models import User
-from registry.common.time import today_tokyo
 from registry.evidence.files import FileStore
-from registry.extensions import db
-
-HIDA, TAKAYAMA, GIFU = "212172", "212032", "210005"
-
-
-def days_ago(n: int) -> str:
-    return (today_tokyo() - timedelta(days=n)).isoformat()
+from tests.factories import HIDA, days_ago
 
 
 def form(*, file: bytes | None = None, filename: str = "proof.pdf", content_type: str = "application/pdf",
@@ -29,18 +19,10 @@ def form(*, file: bytes | None = None, filename: str = "proof.pdf", content_type
     return body
 
 
-def user_of(user_json) -> User:
-    return db.session.get(User, uuid.UUID(user_json["id"]))
-
-
 @pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path) -> Path:
-    """Every test stores its files in its own folder."""
-    folder = tmp_path / "uploads"
-    previous = app.config.get("UPLOAD_DIR")
-    app.config["UPLOAD_DIR"] = str(folder)
-    yield folder
-    app.config["UPLOAD_DIR"] = previous
+def _own_upload_dir(upload_dir) -> Path:
+    """Every test stores its files in its own folder (tests/conftest.py `upload_dir`)."""
+    return upload_dir
 
 
 @pytest.fixture
@@ -50,11 +32,6 @@ def store(upload_dir) -> FileStore:
 
 def stored_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
-
-
-@pytest.fixture
-def staff(make_account):
-    return make_account("staff", HIDA)
 
 
 @pytest.fixture

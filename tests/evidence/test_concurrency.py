@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.registrations.models import Activity
-from tests.evidence.conftest import HIDA, form
+from tests.evidence.conftest import form
+from tests.factories import HIDA
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]  # SQLite: the losers get 503 (one writer)
 

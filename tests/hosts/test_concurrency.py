@@ -9,7 +9,8 @@ from sqlalchemy import select
 from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.needs.models import Application
-from tests.hosts.conftest import HIDA, in_progress
+from tests.factories import HIDA
+from tests.hosts.conftest import in_progress
 from tests.needs.test_concurrency import API, _auth, _resident
 from tests.parallel import in_parallel
 

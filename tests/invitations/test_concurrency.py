@@ -13,7 +13,8 @@ from registry.invitations import roster
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization
 from registry.registrations.models import Registration
-from tests.invitations.conftest import HIDA, read_links
+from tests.factories import HIDA
+from tests.invitations.conftest import read_links
 from tests.parallel import in_parallel
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.needs.models import HOLDS_PLACE, Application, Need
-from tests.needs.conftest import HIDA, need_body
+from tests.factories import HIDA
+from tests.needs.conftest import need_body
 from tests.parallel import in_parallel
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]

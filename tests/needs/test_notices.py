@@ -8,7 +8,6 @@ from registry.common.time import today_tokyo
 from registry.extensions import db
 from registry.needs import notices as events
 from registry.notifications.service import notify
-from tests.notifications.conftest import resident as verified_resident  # noqa: F401  (a fixture)
 
 HIDA = "212172"
 

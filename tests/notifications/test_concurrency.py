@@ -18,7 +18,7 @@ from registry.notifications.service import notify
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
 from tests.notifications.conftest import send
-from tests.registrations.helpers import add_activities, verify_identity
+from tests.factories import add_activities, verify_identity
 
 pytestmark = pytest.mark.committing
 MESSAGES = 40

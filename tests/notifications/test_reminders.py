@@ -14,10 +14,9 @@ from registry.workflows.notices import create_due_reminders
 from registry.notifications.models import Notification, OutboxMessage
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
+from tests.factories import HIDA, add_activities, verify_identity
 from tests.notifications.conftest import send
-from tests.registrations.helpers import add_activities, verify_identity
 
-HIDA = "212172"
 NEEDS = importlib.util.find_spec("registry.needs") is not None
 
 
@@ -39,14 +38,9 @@ def _premium(api, token, user, staff, *, expires_in_days: int):
     return row
 
 
-@pytest.fixture
-def staff(make_account):
-    return make_account("staff", HIDA)
-
-
 @pytest.mark.parametrize("days, reminded", [(0, True), (30, True), (31, False), (-1, False)])
-def test_premium_expiring_within_30_days_once(api, resident, staff, days, reminded):
-    user, token = resident()
+def test_premium_expiring_within_30_days_once(api, verified_resident, staff, days, reminded):
+    user, token = verified_resident()
     reg = _premium(api, token, user, staff, expires_in_days=days)  # -1: already lapsed
     first = premium_expiring()
     assert premium_expiring() == 0  # each once
@@ -60,8 +54,8 @@ def test_premium_expiring_within_30_days_once(api, resident, staff, days, remind
         assert item["link"] == "/my"
 
 
-def test_a_pending_renewal_is_not_reminded_and_a_renewed_one_is_reminded_again(api, resident, staff):
-    user, token = resident()
+def test_a_pending_renewal_is_not_reminded_and_a_renewed_one_is_reminded_again(api, verified_resident, staff):
+    user, token = verified_resident()
     reg = _premium(api, token, user, staff, expires_in_days=20)
     renewal = api.post(f"/registrations/{reg.id}/premium-renewal", token=token)
     assert renewal.status_code == 202
@@ -73,8 +67,8 @@ def test_a_pending_renewal_is_not_reminded_and_a_renewed_one_is_reminded_again(a
     assert premium_expiring() == 1
 
 
-def test_the_reminder_is_emailed_once_by_the_command(app, api, smtp, resident, staff):
-    user, token = resident()
+def test_the_reminder_is_emailed_once_by_the_command(app, api, smtp, verified_resident, staff):
+    user, token = verified_resident()
     _premium(api, token, user, staff, expires_in_days=10)
     runner = app.test_cli_runner()
     for _ in range(3):
@@ -84,7 +78,7 @@ def test_the_reminder_is_emailed_once_by_the_command(app, api, smtp, resident, s
 
 
 @pytest.mark.skipif(not NEEDS, reason="the needs domain is not installed")
-def test_accepted_applicants_are_reminded_the_day_before(api, resident, staff):
+def test_accepted_applicants_are_reminded_the_day_before(api, verified_resident, staff):
     tomorrow = today_tokyo() + timedelta(days=1)
     need = api.post("/needs", token=staff, json={
         "organization_code": HIDA, "kind": "volunteer", "title": "朝市の手伝い", "description": "テント設営",
@@ -93,7 +87,7 @@ def test_accepted_applicants_are_reminded_the_day_before(api, resident, staff):
         "counts_as_activity": True})
     assert need.status_code == 201, need.get_json()
     need_id = need.get_json()["id"]
-    (accepted, accepted_token), (applied, applied_token) = resident(), resident()
+    (accepted, accepted_token), (applied, applied_token) = verified_resident(), verified_resident()
     first = api.post(f"/needs/{need_id}/applications", token=accepted_token, json={}).get_json()
     api.post(f"/needs/{need_id}/applications", token=applied_token, json={})
     assert api.post(f"/applications/{first['id']}/accept", token=staff).status_code == 200
@@ -106,8 +100,8 @@ def test_accepted_applicants_are_reminded_the_day_before(api, resident, staff):
     assert need_starts_tomorrow() == 0
 
 
-def test_premium_decided_tells_the_registrant(api, resident, staff):
-    user, token = resident()
+def test_premium_decided_tells_the_registrant(api, verified_resident, staff):
+    user, token = verified_resident()
     reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["family"]}).get_json()
     verify_identity(user)
     add_activities(user, HIDA)
@@ -120,8 +114,8 @@ def test_premium_decided_tells_the_registrant(api, resident, staff):
     assert db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.user_id == user.id)) is not None
 
 
-def test_approving_premium_notifies_in_the_same_transaction(api, resident, staff):
-    user, token = resident()
+def test_approving_premium_notifies_in_the_same_transaction(api, verified_resident, staff):
+    user, token = verified_resident()
     reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["family"]}).get_json()
     verify_identity(user)
     add_activities(user, HIDA)
@@ -132,8 +126,8 @@ def test_approving_premium_notifies_in_the_same_transaction(api, resident, staff
     assert item["kind"] == "premium_decided" and item["title"] == "プレミアム登録が承認されました"
 
 
-def test_evidence_decided_is_notified_and_emailed(app, api, smtp, resident, staff):
-    user, token = resident()
+def test_evidence_decided_is_notified_and_emailed(app, api, smtp, verified_resident, staff):
+    user, token = verified_resident()
     reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["family"]}).get_json()
     made = api.post(f"/registrations/{reg['id']}/activity-evidence", token=token, content_type="multipart/form-data",
                     data={"kind": "event", "done_on": today_tokyo().isoformat(), "description": "秋祭りの運営"})
@@ -144,6 +138,6 @@ def test_evidence_decided_is_notified_and_emailed(app, api, smtp, resident, staf
     assert send(app).sent == 1 and smtp.messages[0]["Subject"] == "活動証明が承認されました"
 
 
-def test_reminders_and_now(resident):
+def test_reminders_and_now(verified_resident):
     """create_due answers per kind, also with nothing due."""
     assert set(create_due_reminders(now=utcnow())) == {"premium_expiring", "need_reminder"}
