@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps
+.PHONY: run serve test test-fast test-sqlite test-postgres install migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster browser-deps pgbouncer-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -47,6 +47,16 @@ pgbouncer-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
 	  else echo "pgbouncer missing: the PgBouncer test will be skipped (apt-get install pgbouncer)"; fi; \
 	fi
+
+# While iterating: the suite without the tests marked `slow` (browsers, fuzzing, processes and servers,
+# an outage, anything over a few seconds; pyproject.toml `markers`), on SQLite then PostgreSQL.
+# `make test` runs everything.
+FAST := -m "not slow"
+test-fast: install
+	@echo "== fast tests on SQLite =="
+	$(BIN)/pytest -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
+	@echo "== fast tests on PostgreSQL =="
+	scripts/with-postgres.sh $(BIN)/pytest -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
 
 test-sqlite: install
 	@echo "== tests on SQLite =="

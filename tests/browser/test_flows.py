@@ -4,7 +4,7 @@ import pytest
 from registry.accounts import service as accounts
 from registry.extensions import db
 
-pytestmark = pytest.mark.committing
+pytestmark = [pytest.mark.committing, pytest.mark.slow]  # chromium and a live server
 
 
 def test_resident_signs_up_registers_and_shows_the_certificate(app, phone):

@@ -14,7 +14,7 @@ from registry.extensions import db
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
 
-pytestmark = pytest.mark.committing
+pytestmark = [pytest.mark.committing, pytest.mark.slow]  # chromium and a live server
 
 
 def _tap_targets_are_large(p):

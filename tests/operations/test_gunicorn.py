@@ -141,6 +141,7 @@ def _wait_until_serving(base, process, deadline):
 
 
 @pytest.mark.committing  # a second database file, nothing in the test transaction
+@pytest.mark.slow  # starts gunicorn with two worker processes
 def test_two_workers_add_up_their_metrics(tmp_path):
     database = f"sqlite:///{tmp_path / 'served.db'}"
     schema_app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database})

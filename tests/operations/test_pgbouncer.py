@@ -86,6 +86,7 @@ max_client_conn = 20
 
 @pytest.mark.postgres_only
 @pytest.mark.committing
+@pytest.mark.slow  # starts pgbouncer
 def test_the_api_works_through_pgbouncer_in_transaction_mode(pgbouncer_url, tmp_path):
     app = create_app(PgBouncerConfig, {
         "SQLALCHEMY_DATABASE_URI": database_url(pgbouncer_url, ""), "RATELIMIT_ENABLED": False,
