@@ -52,6 +52,18 @@ def register(api, token: str, code: str = HIDA, ties=("family",)) -> dict:
     return response.get_json()
 
 
+def premium_requested(api, token: str, user: User, code: str = HIDA) -> tuple[dict, dict]:
+    """Registers through the API, meets the premium requirements (identity, three activities) and
+    requests premium (asserting 202): (the registration, the request) as JSON."""
+    reg = register(api, token, code)
+    verify_identity(user)
+    add_activities(user, code)
+    db.session.commit()  # releases the test's savepoint only
+    response = api.post(f"/registrations/{reg['id']}/premium-request", token=token)
+    assert response.status_code == 202, response.get_json()
+    return reg, response.get_json()
+
+
 def person(home: str = CHIYODA, birth_year: int | None = 1990, *, now: datetime | None = None, **profile) -> User:
     """A resident made by the accounts service (no sign-up mail, no token); `profile` sets any
     other column (consent_share_profile, skills, …)."""

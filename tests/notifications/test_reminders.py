@@ -14,7 +14,7 @@ from registry.workflows.notices import create_due_reminders
 from registry.notifications.models import Notification, OutboxMessage
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
-from tests.factories import HIDA, add_activities, verify_identity
+from tests.factories import HIDA, premium_requested
 from tests.notifications.conftest import send
 
 NEEDS = importlib.util.find_spec("registry.needs") is not None
@@ -26,11 +26,7 @@ def _notifications(user, kind):
 
 
 def _premium(api, token, user, staff, *, expires_in_days: int):
-    reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["family"]}).get_json()
-    verify_identity(user)
-    add_activities(user, HIDA)
-    db.session.commit()
-    request = api.post(f"/registrations/{reg['id']}/premium-request", token=token).get_json()
+    reg, request = premium_requested(api, token, user)
     assert api.post(f"/premium-requests/{request['id']}/approve", token=staff).status_code == 200
     row = db.session.get(Registration, uuid.UUID(reg["id"]))
     row.premium_valid_until = today_tokyo() + timedelta(days=expires_in_days)
@@ -102,11 +98,7 @@ def test_accepted_applicants_are_reminded_the_day_before(api, verified_resident,
 
 def test_premium_decided_tells_the_registrant(api, verified_resident, staff):
     user, token = verified_resident()
-    reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["family"]}).get_json()
-    verify_identity(user)
-    add_activities(user, HIDA)
-    db.session.commit()
-    request = api.post(f"/registrations/{reg['id']}/premium-request", token=token).get_json()
+    _, request = premium_requested(api, token, user)
     api.post(f"/premium-requests/{request['id']}/reject", token=staff, json={"reason": "活動の記録が確認できません"})
     [item] = api.get("/me/notifications", token=token).get_json()
     assert item["kind"] == "premium_decided" and "活動の記録が確認できません" in item["body"]
@@ -116,11 +108,7 @@ def test_premium_decided_tells_the_registrant(api, verified_resident, staff):
 
 def test_approving_premium_notifies_in_the_same_transaction(api, verified_resident, staff):
     user, token = verified_resident()
-    reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["family"]}).get_json()
-    verify_identity(user)
-    add_activities(user, HIDA)
-    db.session.commit()
-    request = api.post(f"/registrations/{reg['id']}/premium-request", token=token).get_json()
+    _, request = premium_requested(api, token, user)
     assert api.post(f"/premium-requests/{request['id']}/approve", token=staff).status_code == 200
     [item] = api.get("/me/notifications", token=token).get_json()
     assert item["kind"] == "premium_decided" and item["title"] == "プレミアム登録が承認されました"

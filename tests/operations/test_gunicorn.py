@@ -19,6 +19,7 @@ from registry import create_app
 from registry.extensions import db
 from registry.operations import after_fork
 from tests.operations.scrape import parse, value
+from tests.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "config" / "gunicorn.py")
@@ -113,12 +114,6 @@ def test_a_forked_worker_opens_its_own_connections(tmp_path):
 
 # --- the real thing ------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url, headers=None, timeout=10):
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -150,7 +145,7 @@ def test_two_workers_add_up_their_metrics(tmp_path):
         db.engines[None].dispose()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REGISTRY_ENV": "production", "SECRET_KEY": "gunicorn-test", "DATABASE_URL": database,
            "UPLOAD_DIR": str(tmp_path / "uploads"), "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
            "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
@@ -178,12 +173,7 @@ def test_two_workers_add_up_their_metrics(tmp_path):
         assert status == 200
         samples = parse(body.decode())
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, grace=30)
 
     count = "flask_http_request_duration_seconds_count"
     assert value(samples, count, method="GET", rule="/healthz", status="200") == 6

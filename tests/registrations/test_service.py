@@ -45,11 +45,16 @@ def _ready(user, code, *, today=TODAY):
     add_activities(user, code, today=today)
 
 
-def _premium(user, code=HIDA, *, now=NOW, settings=PREMIUM_SETTINGS) -> Registration:
-    """A registration made premium through request and approval on `now`'s day."""
+def _requested(user, code=HIDA, *, now=NOW, settings=PREMIUM_SETTINGS) -> tuple[Registration, PremiumRequest]:
+    """A registration with a pending premium request, its requirements met on `now`'s day."""
     reg = service.register(user, code, ["family"], now=now)
     _ready(user, code, today=now.astimezone(TOKYO).date())
-    request = service.request_premium(user, reg.id, settings=settings, now=now)
+    return reg, service.request_premium(user, reg.id, settings=settings, now=now)
+
+
+def _premium(user, code=HIDA, *, now=NOW, settings=PREMIUM_SETTINGS) -> Registration:
+    """A registration made premium through request and approval on `now`'s day."""
+    reg, request = _requested(user, code, now=now, settings=settings)
     service.approve_premium(account("staff", code), request.id, settings=settings, now=now)
     return reg
 
@@ -149,9 +154,7 @@ def test_already_registered_then_registering_again_after_withdrawal():
 
 def test_withdraw_ends_the_registration_and_its_pending_request_once():
     user = person()
-    reg = service.register(user, HIDA, ["family"], now=NOW)
-    _ready(user, HIDA)
-    request = service.request_premium(user, reg.id, settings=PREMIUM_SETTINGS, now=NOW)
+    reg, request = _requested(user)
     later = NOW + timedelta(days=1)
     service.withdraw(user, reg.id, now=later)
     assert (reg.status, reg.ended_at) == (WITHDRAWN, later)
@@ -340,9 +343,7 @@ def test_the_limit_counts_pending_requests_at_request_and_premium_ones_again_at_
 
 def test_approval_makes_the_registration_premium_for_a_year_and_counts_it():
     user = person(birth_year=1990)
-    reg = service.register(user, HIDA, ["family"], now=NOW)
-    _ready(user, HIDA)
-    request = service.request_premium(user, reg.id, settings=PREMIUM_SETTINGS, now=NOW)
+    reg, request = _requested(user)
     staff = account("staff", HIDA)
     decided = service.approve_premium(staff, request.id, settings=PREMIUM_SETTINGS, now=NOW)
     assert (decided.status, decided.decided_at, decided.decided_by) == ("approved", NOW, staff.id)
@@ -379,9 +380,7 @@ def test_premium_validity_around_29_february(approved_on, valid_until):
 
 def test_who_decides_a_premium_request():
     user = person()
-    reg = service.register(user, HIDA, ["family"], now=NOW)
-    _ready(user, HIDA)
-    request = service.request_premium(user, reg.id, settings=PREMIUM_SETTINGS, now=NOW)
+    reg, request = _requested(user)
     for outsider in (account("staff", TAKAYAMA), account("staff", GIFU), account("national"), user):
         assert refused(service.approve_premium, outsider, request.id, settings=PREMIUM_SETTINGS, now=NOW) == \
             (404, "not_found"), outsider.role
@@ -412,9 +411,7 @@ def test_a_host_of_the_organization_decides_nothing(decision):
 
 def test_rejection_keeps_the_reason_and_moves_no_figure():
     user = person()
-    reg = service.register(user, HIDA, ["family"], now=NOW)
-    _ready(user, HIDA)
-    request = service.request_premium(user, reg.id, settings=PREMIUM_SETTINGS, now=NOW)
+    reg, request = _requested(user)
     before = counters()
     staff = account("staff", HIDA)
     decided = service.reject_premium(staff, request.id, "活動の確認が取れません", now=NOW)
