@@ -15,6 +15,7 @@ from registry.notifications.models import Notification, OutboxMessage
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
 from tests.factories import HIDA, premium_requested
+from tests.needs.conftest import need_body
 from tests.notifications.conftest import send
 
 NEEDS = importlib.util.find_spec("registry.needs") is not None
@@ -76,11 +77,9 @@ def test_the_reminder_is_emailed_once_by_the_command(app, api, smtp, verified_re
 @pytest.mark.skipif(not NEEDS, reason="the needs domain is not installed")
 def test_accepted_applicants_are_reminded_the_day_before(api, verified_resident, staff):
     tomorrow = today_tokyo() + timedelta(days=1)
-    need = api.post("/needs", token=staff, json={
-        "organization_code": HIDA, "kind": "volunteer", "title": "朝市の手伝い", "description": "テント設営",
-        "host_name": "宮川朝市", "skills": [], "remote": False, "starts_on": tomorrow.isoformat(),
-        "ends_on": tomorrow.isoformat(), "apply_by": tomorrow.isoformat(), "capacity": 5, "reward": "朝食",
-        "counts_as_activity": True})
+    need = api.post("/needs", token=staff, json=need_body(
+        title="朝市の手伝い", description="テント設営", host_name="宮川朝市", skills=[], starts_on=tomorrow.isoformat(),
+        ends_on=tomorrow.isoformat(), apply_by=tomorrow.isoformat(), capacity=5, reward="朝食"))
     assert need.status_code == 201, need.get_json()
     need_id = need.get_json()["id"]
     (accepted, accepted_token), (applied, applied_token) = verified_resident(), verified_resident()
