@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from registry.accounts import links, service as accounts
-from registry.accounts.models import User
+from registry.accounts.models import ApiToken, User
 from registry.audit.models import AuditEntry
 from registry.extensions import db
 from registry.hosts import service
@@ -93,6 +93,8 @@ def test_deactivation_stops_tokens_and_links_and_is_final():
     service.deactivate(staff, host.user_id, now=later)
     assert host.user.deactivated_at == later and not host.active
     assert accounts.user_for_token(token, now=later) is None
+    assert db.session.scalar(select(ApiToken.revoked_at).where(ApiToken.token_hash == accounts.hash_token(token))) \
+        == later  # revoked, not only refused while the account is inactive
     assert links.peek(raw, now=later) is None
     service.deactivate(staff, host.user_id, now=later + timedelta(days=1))  # again: nothing changes
     assert host.user.deactivated_at == later
