@@ -71,6 +71,16 @@ debian-deps:
 lint-imports: install
 	$(BIN)/lint-imports
 
+# While iterating: the suite without the tests marked `slow` (browsers, fuzzing, processes and servers,
+# an outage, anything over a few seconds; pyproject.toml `markers`), on SQLite then PostgreSQL.
+# `make test` runs everything.
+FAST := -m "not slow"
+test-fast: install
+	@echo "== fast tests on SQLite =="
+	scripts/with-redis.sh $(BIN)/pytest -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
+	@echo "== fast tests on PostgreSQL =="
+	TEST_LIMITS_IN_REDIS=1 scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
+
 test-sqlite: install
 	@echo "== tests on SQLite (rate limits in memory) =="
 	scripts/with-redis.sh $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)

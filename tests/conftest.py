@@ -1,9 +1,15 @@
 """Test set-up: one schema per run, each test inside a transaction that is rolled back.
 
 `TEST_DATABASE_URL` picks the database (`make test` runs the suite on SQLite, then on a PostgreSQL
-server it starts); tests marked `committing` really commit (concurrency) and clean up after.
+server it starts); tests marked `committing` really commit (concurrency) and clean up after; tests
+marked `slow` (browsers, fuzzing, processes and servers, faults) are left out by `make test-fast`.
+
+The fixtures every domain's tests share are here (accounts through the API, the test client as an
+API caller and as a browser, an upload folder); what they make through the services is in
+tests/factories.py.
 """
 import os
+import re
 import uuid
 
 import pytest
@@ -13,8 +19,11 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import TestingConfig, database_url
 from registry import create_app
+from registry.common.time import utcnow
 from registry.extensions import db, limiter
+from registry.notifications.models import VERIFY_EMAIL_MAIL, OutboxMessage
 from registry.organizations.reference import load_reference_data
+from tests.factories import HIDA, user_of
 
 API = "/api/v1"
 REFERENCE_TABLES = {"organizations", "wards"}
@@ -193,3 +202,92 @@ def make_account(api):
         return response.get_json()["token"]
 
     return make
+
+
+@pytest.fixture
+def staff(make_account):
+    """The token of a staff member of 飛騨市."""
+    return make_account("staff", HIDA)
+
+
+@pytest.fixture
+def resident(signup):
+    """resident(**signup fields) → the token of a new resident."""
+
+    def make(**fields):
+        return signup(**fields)[1]
+
+    return make
+
+
+@pytest.fixture
+def verified_resident(signup):
+    """verified_resident(verified=True, **signup fields) → (User, token): a resident whose e-mail
+    address is verified (as if the e-mailed link had been used), so that notices are e-mailed."""
+
+    def make(verified=True, **fields):
+        user_json, token = signup(**fields)
+        user = user_of(user_json)
+        if verified:  # the queued address check is dropped with it
+            user.email_verified_at = utcnow()
+            db.session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user.id,
+                                                           OutboxMessage.kind == VERIFY_EMAIL_MAIL))
+            db.session.commit()
+        return user, token
+
+    return make
+
+
+@pytest.fixture
+def upload_dir(app, tmp_path):
+    """Evidence files of this test go to a folder of its own (the folder, not made until used)."""
+    folder = tmp_path / "uploads"
+    previous = app.config.get("UPLOAD_DIR")
+    app.config["UPLOAD_DIR"] = str(folder)
+    yield folder
+    app.config["UPLOAD_DIR"] = previous
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    """The test client as a browser: HTML, cookies, and the CSRF token taken from the last page."""
+
+    def __init__(self, client):
+        self.client, self.token = client, None
+
+    def _open(self, method, path, **kw):
+        # A fresh app context per request, as in production (see Api above).
+        with self.client.application.app_context():
+            response = self.client.open(path, method=method, **kw)
+        db.session.expire_all()
+        return response
+
+    def get(self, path, **kw):
+        response = self._open("GET", path, headers={"Accept": "text/html", **kw.pop("headers", {})}, **kw)
+        found = CSRF.search(response.get_data(as_text=True)) if response.mimetype == "text/html" else None
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path, data=None, csrf=True, **kw):
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = self.token
+        return self._open("POST", path, data=data, headers={"Accept": "text/html"}, **kw)
+
+    def signup(self, **fields):
+        self.get("/signup")
+        body = {"email": "page-user@example.jp", "password": "password-123", "display_name": "ページ太郎",
+                "home_municipality_code": "131016", "birth_year": "1990", **fields}
+        return self.post("/signup", body)
+
+    def login(self, email, password):
+        self.get("/login")
+        return self.post("/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())

@@ -3,16 +3,14 @@ e-mail and password (to sign in on pages too), hosts, needs in progress today, e
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from registry.accounts import service as accounts
-from registry.common.time import today_tokyo, utcnow
+from registry.common.time import utcnow
 from registry.extensions import db
 from registry.registrations.models import PremiumRequest
 from tests.evidence.images import pdf
+from tests.factories import HIDA, PASSWORD, days
 
-HIDA, TAKAYAMA = "212172", "212032"
-PASSWORD = "privacy-pass-123"
 
 
 @dataclass
@@ -60,14 +58,10 @@ def host(api, staff: Account, *, trusted: bool = True, **fields) -> Account:
     return Account(invited.get_json()["id"], signed.get_json()["token"], email, "host")
 
 
-def day(n: int) -> str:
-    return (today_tokyo() + timedelta(days=n)).isoformat()
-
-
 def need(api, poster: Account, **fields) -> str:
     """A need of 飛騨市 taking place today (applications open today), counting as an activity."""
     body = {"organization_code": HIDA, "kind": "volunteer", "title": "古川町の雪かき", "description": "屋根の雪下ろし",
-            "skills": ["力仕事"], "remote": False, "starts_on": day(0), "ends_on": day(1), "apply_by": day(0),
+            "skills": ["力仕事"], "remote": False, "starts_on": days(0), "ends_on": days(1), "apply_by": days(0),
             "capacity": 5, "reward": "昼食", "counts_as_activity": True, **fields}
     response = api.post("/needs", token=poster.token, json=body)
     assert response.status_code == 201, response.get_json()
@@ -90,7 +84,7 @@ def apply(api, person: Account, need_id: str, message: str | None = None) -> str
 
 def submit_evidence(api, person: Account, registration_id: str, *, description: str = "雪かきの証明書",
                     host_name: str | None = "飛騨市社会福祉協議会", with_file: bool = True) -> str:
-    form = {"kind": "volunteer", "done_on": day(-3), "description": description}
+    form = {"kind": "volunteer", "done_on": days(-3), "description": description}
     if host_name:
         form["host_name"] = host_name
     if with_file:

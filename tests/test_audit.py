@@ -11,16 +11,11 @@ from registry.audit.models import (
 )
 from registry.common.time import utcnow
 from registry.extensions import db
-from tests.pages.conftest import Browser
-from tests.scenes import HIDA, PASSWORD, TAKAYAMA, World, account
+from tests.conftest import Browser
+from tests.factories import HIDA, PASSWORD, TAKAYAMA
+from tests.scenes import World, account
 
-
-@pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path):
-    previous = app.config.get("UPLOAD_DIR")
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield
-    app.config["UPLOAD_DIR"] = previous
+pytestmark = pytest.mark.usefixtures("upload_dir")  # evidence files in the test's own folder
 
 
 @pytest.fixture

@@ -49,13 +49,12 @@ from registry.pages import common as page_common, hosts as host_pages
 from registry.registrations import service as registrations
 from registry.registrations.models import PremiumRequest
 
-from tests.conftest import SUMMARY, _clean as clean
+from tests.conftest import SUMMARY, Browser, _clean as clean
 from tests.evidence.images import plain_jpeg
-from tests.hosts.conftest import HIDA, TAKAYAMA, days, in_progress, need_body
-from tests.pages.conftest import Browser
-from tests.registrations.helpers import add_activities, verify_identity
+from tests.factories import CHIYODA, GIFU, HIDA, TAJIMI, TAKAYAMA, add_activities, days, verify_identity
+from tests.hosts.conftest import in_progress
+from tests.needs.conftest import need_body
 
-GIFU, TAJIMI, CHIYODA = "210005", "212041", "131016"
 PASSWORD = "matrix-password-1"
 
 CALLERS = ("anonymous", "resident", "other_resident", "staff", "other_staff", "host", "national", "admin")

@@ -10,7 +10,6 @@ import json
 import uuid
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from registry.accounts.models import User
@@ -21,11 +20,9 @@ from registry.accounts.service import start_web_session
 from registry.accounts.models import PASSWORD_RESET
 from registry.invitations.models import Invitation
 from registry.registrations.models import Activity
-from tests.scenes import (
-    HIDA, PASSWORD, TAKAYAMA, account, apply, host, need, register, resident, submit_evidence,
-)
+from tests.factories import GERO, HIDA, PASSWORD, TAKAYAMA
+from tests.scenes import account, apply, host, need, register, resident, submit_evidence
 
-GERO = "212202"  # 下呂市
 
 # Every table, and whether it can hold something about a resident (True) or cannot (why not).
 TABLES = {
@@ -82,15 +79,6 @@ def _scan(needles) -> dict:
                 if hits:
                     found.setdefault((table.name, column), set()).update(hits)
     return found
-
-
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    folder = tmp_path / "uploads"
-    previous = app.config.get("UPLOAD_DIR")
-    app.config["UPLOAD_DIR"] = str(folder)
-    yield folder
-    app.config["UPLOAD_DIR"] = previous
 
 
 def _files(folder: Path) -> list[Path]:

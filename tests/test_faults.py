@@ -26,6 +26,7 @@ def _pg_ctl(*args):
 
 @pytest.mark.postgres_only
 @pytest.mark.committing
+@pytest.mark.slow  # stops and starts the PostgreSQL server
 def test_database_outage_is_503_and_recovers_by_itself(app):
     if not os.environ.get("PG_TEST_CTL"):
         pytest.skip("needs the test server's pg_ctl (scripts/with-postgres.sh)")

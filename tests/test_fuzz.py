@@ -16,7 +16,6 @@ two minutes per database on two cores); CI runs derandomized, so a run is repeat
 import io
 import os
 from contextlib import contextmanager
-from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -29,12 +28,12 @@ from schemathesis.specs.openapi.checks import (
 from config import TestingConfig
 from registry import create_app
 from registry.accounts.service import create_user
-from registry.common.time import today_tokyo
 from registry.extensions import db, limiter
 from tests.conftest import Api, _clean
 from tests.evidence.images import pdf
+from tests.factories import HIDA, days
 
-HIDA = "212172"
+pytestmark = pytest.mark.slow  # some 400 generated requests
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
@@ -51,10 +50,6 @@ CONFIG = schemathesis.Config.from_dict({
 schema = schemathesis.openapi.from_wsgi(
     "/api/v1/openapi.json", create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": "sqlite://"}), config=CONFIG)
 KNOWN: dict[str, list[str]] = {}  # parameter name → values naming real objects, for the test that runs
-
-
-def _days(n: int) -> str:
-    return (today_tokyo() + timedelta(days=n)).isoformat()
 
 
 def _created(response) -> dict:
@@ -88,13 +83,13 @@ def _build_world(api) -> dict:
                                      json={"organization_code": HIDA, "ties": ["volunteer"]}))
     need = _created(api.post("/needs", token=staff, json={
         "organization_code": HIDA, "kind": "volunteer", "title": "古川町の雪かき", "description": "屋根の雪下ろし",
-        "host_name": "古川町内会", "skills": ["力仕事"], "remote": False, "starts_on": _days(0), "ends_on": _days(1),
-        "apply_by": _days(0), "capacity": 3, "reward": "昼食", "counts_as_activity": True}))
+        "host_name": "古川町内会", "skills": ["力仕事"], "remote": False, "starts_on": days(0), "ends_on": days(1),
+        "apply_by": days(0), "capacity": 3, "reward": "昼食", "counts_as_activity": True}))
     application = _created(api.post(f"/needs/{need['id']}/applications", token=resident, json={"message": "行けます"}))
     _created(api.post(f"/applications/{application['id']}/accept", token=staff))
     verification = _created(api.post("/me/identity-verifications", token=resident, json={"method": "in_person"}))
     evidence = _created(api.post(f"/registrations/{registration['id']}/activity-evidence", token=resident, data={
-        "kind": "volunteer", "done_on": _days(-5), "description": "社協の証明書",
+        "kind": "volunteer", "done_on": days(-5), "description": "社協の証明書",
         "file": (io.BytesIO(pdf()), "proof.pdf", "application/pdf")}))
     benefit = _created(api.post(f"/organizations/{HIDA}/benefits", token=staff,
                                 json={"title": "市営温泉の住民料金", "tier": "basic", "kind": "facility"}))

@@ -18,8 +18,9 @@ from registry.common.individual_number import (
 from registry.common.schemas import REFUSES_INDIVIDUAL_NUMBER
 from registry.extensions import db
 from registry.needs.models import Application
-from tests.pages.conftest import Browser
-from tests.scenes import HIDA, PASSWORD, World, account, need, register, resident
+from tests.conftest import Browser
+from tests.factories import HIDA, PASSWORD
+from tests.scenes import World, account, need, register, resident
 
 API = "/api/v1"
 VALID = "123456789018"  # its check digit is right

@@ -40,6 +40,7 @@ def empty_database(tmp_path):
 
 
 @pytest.mark.committing
+@pytest.mark.slow  # every migration up, down and up again: several seconds
 def test_upgrade_from_empty_matches_models_and_round_trips(empty_database):
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": empty_database})
     with app.app_context():

@@ -28,8 +28,7 @@ from registry.common.replica import reads_from_replica
 from registry.common.time import today_tokyo, utcnow
 from registry.extensions import db
 from registry.figures import service as figures
-from tests.conftest import Api
-from tests.pages.conftest import Browser
+from tests.conftest import Api, Browser
 
 HIDA, GIFU = "212172", "210005"
 CLOSED_PORT_URL = "postgresql://registry@127.0.0.1:9/registry_test"  # nothing listens on the discard port

@@ -3,7 +3,7 @@ a 401 problem on the API, an anonymous page elsewhere, never a 500 (the error pa
 user too). Testing propagates exceptions, so a raise while rendering fails these tests outright."""
 import pytest
 
-from tests.pages.conftest import Browser
+from tests.conftest import Browser
 
 BASIC = "Basic dXNlcjpwYXNzd29yZA=="  # user:password
 FOREIGN = [BASIC, "Bearer", "Bearer ", "Bearer not-a-token", "Digest username=x", "garbage"]

@@ -8,7 +8,7 @@ import pytest
 from registry.accounts import links
 from registry.accounts.models import HOST_INVITATION, PASSWORD_RESET, ROSTER_INVITATION, User
 from registry.extensions import db
-from tests.pages.conftest import Browser
+from tests.conftest import Browser
 
 HIDA = "212172"
 

@@ -3,12 +3,7 @@ import uuid
 
 import pytest
 
-HIDA, GIFU, TAKAYAMA, GIFU_CITY = "212172", "210005", "212032", "212016"
-
-
-def _register(api, token, code):
-    response = api.post("/registrations", token=token, json={"organization_code": code, "ties": ["family"]})
-    assert response.status_code == 201, response.get_json()
+from tests.factories import GIFU, GIFU_CITY, HIDA, TAKAYAMA, register
 
 
 def _post(api, token, code, title="雪まつりのお知らせ"):
@@ -22,7 +17,7 @@ def _post(api, token, code, title="雪まつりのお知らせ"):
 def reader(api, signup):
     """A consenting resident of 千代田区 registered with 飛騨市."""
     _, token = signup()
-    _register(api, token, HIDA)
+    register(api, token, HIDA)
     api.patch("/me", token=token, json={"consents": {"announcements": True}})
     return token
 
@@ -55,7 +50,7 @@ def test_inbox_holds_registered_organizations_and_their_prefectures_newest_first
 
 def test_no_consent_no_announcements(api, make_account, signup):
     _, token = signup()
-    _register(api, token, HIDA)
+    register(api, token, HIDA)
     posted = _post(api, make_account("staff", HIDA), HIDA)
     assert api.get("/me/announcements", token=token).get_json() == []
     assert api.post(f"/me/announcements/{posted['id']}/read", token=token).status_code == 404
@@ -63,7 +58,7 @@ def test_no_consent_no_announcements(api, make_account, signup):
 
 def test_living_in_the_prefecture_is_no_tie_to_it(api, make_account, signup):
     _, token = signup(home=GIFU_CITY)
-    _register(api, token, HIDA)  # another municipality of one's own prefecture
+    register(api, token, HIDA)  # another municipality of one's own prefecture
     api.patch("/me", token=token, json={"consents": {"announcements": True}})
     _post(api, make_account("staff", GIFU), GIFU)
     hida = _post(api, make_account("staff", HIDA), HIDA)

@@ -8,12 +8,7 @@ from registry.benefits import service
 from registry.common.time import today_tokyo
 from registry.extensions import db
 from registry.registrations.models import Registration
-
-HIDA, TAKAYAMA, GIFU = "212172", "212032", "210005"
-
-
-def day(n: int) -> str:
-    return (today_tokyo() + timedelta(days=n)).isoformat()
+from tests.factories import GIFU, HIDA, TAKAYAMA, days
 
 
 def benefit(**fields) -> dict:
@@ -21,11 +16,6 @@ def benefit(**fields) -> dict:
             "kind": "facility"}
     body.update(fields)
     return body
-
-
-@pytest.fixture
-def staff(make_account):
-    return make_account("staff", HIDA)
 
 
 @pytest.fixture
@@ -39,19 +29,19 @@ def publish(api, staff):
 
 
 def test_publish_and_read(api, publish):
-    created = publish(valid_until=day(30))
+    created = publish(valid_until=days(30))
     assert created["organization_code"] == HIDA and created["tier"] == "basic" and created["kind"] == "facility"
-    assert created["valid_from"] is None and created["valid_until"] == day(30)
+    assert created["valid_from"] is None and created["valid_until"] == days(30)
     listed = api.get(f"/organizations/{HIDA}/benefits")
     assert listed.status_code == 200 and [b["id"] for b in listed.get_json()] == [created["id"]]
     assert listed.headers["X-Total-Count"] == "1"
 
 
 def test_only_current_benefits_are_listed(api, publish, staff):
-    current = [publish(title="今日から", valid_from=day(0)), publish(title="今日まで", valid_until=day(0)),
+    current = [publish(title="今日から", valid_from=days(0)), publish(title="今日まで", valid_until=days(0)),
                publish(title="期限なし")]
-    publish(title="来月から", valid_from=day(30))
-    publish(title="終了", valid_from=day(-60), valid_until=day(-1))
+    publish(title="来月から", valid_from=days(30))
+    publish(title="終了", valid_from=days(-60), valid_until=days(-1))
     titles = [b["title"] for b in api.get(f"/organizations/{HIDA}/benefits").get_json()]
     assert titles == [b["title"] for b in current]
     everything = api.get(f"/organizations/{HIDA}/benefits?all=true", token=staff)
@@ -94,7 +84,7 @@ def test_who_may_publish(api, make_account, signup):
 @pytest.mark.parametrize("fields, field", [
     ({"tier": "gold"}, "tier"), ({"kind": "money"}, "kind"), ({"title": ""}, "title"), ({"title": "x" * 201}, "title"),
     ({"description": "x" * 4001}, "description"), ({"valid_from": "tomorrow"}, "valid_from"),
-    ({"valid_from": day(10), "valid_until": day(9)}, "valid_until"), ({"extra": 1}, "extra"),
+    ({"valid_from": days(10), "valid_until": days(9)}, "valid_until"), ({"extra": 1}, "extra"),
     ({"title": "a\u0000b"}, "title"), ({"description": "\u0000"}, "description"),
 ])
 def test_bad_benefits_are_422(api, staff, fields, field):
@@ -115,8 +105,8 @@ def test_delete(api, publish, staff, make_account, signup):
 def test_the_certificate_check_lists_the_holders_benefits(api, publish, signup):
     publish(title="住民料金", tier="basic")
     publish(title="宿泊補助", tier="premium", kind="lodging")
-    publish(title="終了した施策", tier="basic", valid_until=day(-1))
-    publish(code=HIDA, title="来年から", tier="basic", valid_from=day(365))
+    publish(title="終了した施策", tier="basic", valid_until=days(-1))
+    publish(code=HIDA, title="来年から", tier="basic", valid_from=days(365))
     _, token = signup()
     reg = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["birthplace"]}).get_json()
 

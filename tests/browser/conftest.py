@@ -5,10 +5,15 @@ Screenshots go to test-artifacts/screens/ (not committed) so a reviewer can look
 import os
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
+
+from registry.accounts import service as accounts
+from registry.extensions import db
+from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
@@ -92,3 +97,20 @@ def phone(chromium, live_server):
     yield open_phone
     for p in phones:
         p.close()
+
+
+@pytest.fixture
+def signed_in(app, phone):
+    """signed_in(role, organization=None) → a phone signed in to a new staff, national or admin
+    account, made as the CLI makes it and committed (the live server reads it from another thread)."""
+
+    def make(role, organization=None):
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.jp"
+        with app.app_context():
+            accounts.create_user(email=email, password=PASSWORD, role=role, organization_code=organization)
+            db.session.commit()
+        p = phone()
+        p.sign_in(email, PASSWORD)
+        return p
+
+    return make

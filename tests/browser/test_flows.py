@@ -1,10 +1,7 @@
 """The main flows in a real browser at a phone's size: no console errors, no sideways scrolling."""
 import pytest
 
-from registry.accounts import service as accounts
-from registry.extensions import db
-
-pytestmark = pytest.mark.committing
+pytestmark = [pytest.mark.committing, pytest.mark.slow]  # chromium and a live server
 
 
 def test_resident_signs_up_registers_and_shows_the_certificate(app, phone):
@@ -41,12 +38,8 @@ def test_resident_signs_up_registers_and_shows_the_certificate(app, phone):
     assert p.errors == []
 
 
-def test_national_sees_the_dashboard_with_charts(app, phone):
-    with app.app_context():
-        accounts.create_user(email="nat-browser@example.jp", password="national-pass-1", role="national")
-        db.session.commit()
-    p = phone()
-    p.sign_in("nat-browser@example.jp", "national-pass-1")
+def test_national_sees_the_dashboard_with_charts(signed_in):
+    p = signed_in("national")
     assert p.page.url.endswith("/dashboard")
     p.page.wait_for_function(
         "() => [...document.querySelectorAll('[data-role=chart]')].every(c => window.Chart && Chart.getChart(c))",
@@ -57,17 +50,12 @@ def test_national_sees_the_dashboard_with_charts(app, phone):
     assert p.errors == []
 
 
-def test_resident_applies_and_staff_accepts_and_completes(app, phone):
+def test_resident_applies_and_staff_accepts_and_completes(phone, signed_in):
     from datetime import timedelta
 
     from registry.common.time import today_tokyo
-    with app.app_context():
-        accounts.create_user(email="staff-browser@example.jp", password="staff-password-1", role="staff",
-                             organization_code="212172")
-        db.session.commit()
     today = today_tokyo()
-    staff = phone()
-    staff.sign_in("staff-browser@example.jp", "staff-password-1")
+    staff = signed_in("staff", "212172")
     staff.goto("/staff/needs/new")
     staff.page.fill("#title", "古川の雪かき")
     staff.page.fill("#description", "屋根の雪下ろしを手伝ってください。")

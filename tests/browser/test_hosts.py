@@ -7,14 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from registry.accounts import service as accounts
 from registry.accounts.models import User
 from registry.common.time import today_tokyo
 from registry.extensions import db
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
 
-pytestmark = pytest.mark.committing
+pytestmark = [pytest.mark.committing, pytest.mark.slow]  # chromium and a live server
 
 
 def _tap_targets_are_large(p):
@@ -23,15 +22,10 @@ def _tap_targets_are_large(p):
             assert target.bounding_box()["height"] >= 44, target.evaluate("e => e.outerHTML")
 
 
-def test_host_drafts_staff_publishes_resident_checks_in_host_completes(app, phone):
-    with app.app_context():
-        accounts.create_user(email="staff-hosts@example.jp", password="staff-password-1", role="staff",
-                             organization_code="212172")
-        db.session.commit()
+def test_host_drafts_staff_publishes_resident_checks_in_host_completes(app, phone, signed_in):
     today = today_tokyo()
 
-    staff = phone()
-    staff.sign_in("staff-hosts@example.jp", "staff-password-1")
+    staff = signed_in("staff", "212172")
     staff.goto("/staff/hosts")
     staff.page.fill("#host_name", "古川の朝市組合")
     staff.page.fill("#display_name", "朝市 花子")

@@ -4,19 +4,11 @@ Every evidence test runs twice: with files in a folder (`UPLOAD_DIR`, the defaul
 S3-compatible object store (`EVIDENCE_STORE`, a bucket of its own in the moto server the run starts)."""
 import io
 import uuid
-from datetime import timedelta
+
 import pytest
 
-from registry.accounts.models import User
-from registry.common.time import today_tokyo
 from registry.evidence import files
-from registry.extensions import db
-
-HIDA, TAKAYAMA, GIFU = "212172", "212032", "210005"
-
-
-def days_ago(n: int) -> str:
-    return (today_tokyo() - timedelta(days=n)).isoformat()
+from tests.factories import HIDA, days_ago, user_of  # noqa: F401  (user_of: for the tests that import it from here)
 
 
 def form(*, file: bytes | None = None, filename: str = "proof.pdf", content_type: str = "application/pdf",
@@ -28,10 +20,6 @@ def form(*, file: bytes | None = None, filename: str = "proof.pdf", content_type
     if file is not None:
         body["file"] = (io.BytesIO(file), filename, content_type)
     return body
-
-
-def user_of(user_json) -> User:
-    return db.session.get(User, uuid.UUID(user_json["id"]))
 
 
 STORE_SETTINGS = ("UPLOAD_DIR", "EVIDENCE_STORE", "S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -56,11 +44,6 @@ def store(request, app, tmp_path):
 def stored(store) -> list[str]:
     """The names of the files in the store."""
     return [name for name, _ in store.names()]
-
-
-@pytest.fixture
-def staff(make_account):
-    return make_account("staff", HIDA)
 
 
 @pytest.fixture

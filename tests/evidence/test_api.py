@@ -10,7 +10,8 @@ from registry.common.time import one_year_before, today_tokyo
 from registry.evidence.models import ActivityEvidence
 from registry.extensions import db
 from registry.registrations.models import Activity
-from tests.evidence.conftest import GIFU, HIDA, TAKAYAMA, days_ago, form, stored, user_of
+from tests.evidence.conftest import form, stored
+from tests.factories import GIFU, HIDA, TAKAYAMA, days_ago, user_of
 from tests.evidence.images import GPS_IFD, jpeg_with_exif, pdf, plain_jpeg, png_with_metadata
 
 

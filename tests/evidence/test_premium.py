@@ -5,8 +5,7 @@ from datetime import timedelta
 from registry.common.time import one_year_after, one_year_before, today_tokyo
 from registry.extensions import db
 from registry.registrations.models import Registration
-from tests.evidence.conftest import TAKAYAMA, days_ago, user_of
-from tests.registrations.helpers import verify_identity
+from tests.factories import TAKAYAMA, days_ago, user_of, verify_identity
 
 
 def _approved(api, submit, token, reg, staff, n, *, days=(10, 40, 70)):

@@ -4,14 +4,7 @@ import io
 import pytest
 
 from registry.figures.recount import verify
-
-HIDA, GIFU, TAKAYAMA = "212172", "210005", "212016"
-
-
-def register(api, token, code, ties=("birthplace",)):
-    response = api.post("/registrations", token=token, json={"organization_code": code, "ties": list(ties)})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+from tests.factories import GIFU, GIFU_CITY, HIDA, register
 
 
 @pytest.fixture
@@ -28,7 +21,7 @@ def everyone(app):
 
 def test_definitions_actual_vs_cumulative(api, signup, national, everyone):
     _, tokyo_person = signup(home="131016")
-    _, gifu_person = signup(home="212016")  # lives in 高山市, 岐阜県
+    _, gifu_person = signup(home=GIFU_CITY)  # lives in 岐阜市, 岐阜県
     register(api, tokyo_person, HIDA)
     register(api, tokyo_person, GIFU)        # direct prefecture registration beside the derived link
     register(api, tokyo_person, "011002")    # 札幌市
@@ -56,7 +49,7 @@ def test_breakdowns_by_tier_tie_age(api, signup, national, everyone):
     _, a = signup(birth_year=1990)
     _, b = signup(birth_year=2000)
     register(api, a, HIDA, ["birthplace", "furusato_nozei"])
-    register(api, a, TAKAYAMA, ["furusato_nozei"])
+    register(api, a, GIFU_CITY, ["furusato_nozei"])
     register(api, b, HIDA, ["volunteer"])
     ties = {r["tie"]: r for r in api.get("/stats/by-tie", token=national).get_json()}
     assert (ties["furusato_nozei"]["actual_people"], ties["furusato_nozei"]["cumulative_registrations"]) == (1, 2)
@@ -71,7 +64,7 @@ def test_breakdowns_by_tier_tie_age(api, signup, national, everyone):
 def test_timeseries(api, signup, national, everyone):
     _, token = signup()
     first = register(api, token, HIDA)
-    register(api, token, TAKAYAMA)
+    register(api, token, GIFU_CITY)
     api.delete(f"/registrations/{first['id']}", token=token)
     days = api.get("/stats/timeseries?interval=day", token=national).get_json()
     assert len(days) == 1
@@ -113,7 +106,7 @@ def test_who_may_read_figures(api, signup, make_account):
     assert api.get("/stats/totals").status_code == 401
     assert api.get("/stats/totals", token=resident).status_code == 403
     assert api.get("/stats/totals", token=staff).status_code == 403
-    assert api.get(f"/stats/totals?organization={TAKAYAMA}", token=staff).status_code == 403
+    assert api.get(f"/stats/totals?organization={GIFU_CITY}", token=staff).status_code == 403
     own = api.get(f"/stats/totals?organization={HIDA}", token=staff)
     assert own.status_code == 200 and own.get_json()["actual_people"] == 0
     for path in ("/stats/by-prefecture", "/stats/by-organization", "/stats/timeseries", "/stats/flows",

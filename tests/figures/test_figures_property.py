@@ -1,6 +1,8 @@
 """Property: after any sequence of registry changes, every maintained figure equals a recount."""
 from datetime import timedelta
 
+import pytest
+
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
@@ -103,6 +105,7 @@ class RegistryMachine(RuleBasedStateMachine):
             assert verify() == []
 
 
+@pytest.mark.slow  # 25 generated sequences of 15 steps: about ten seconds
 def test_maintained_figures_equal_a_recount_after_every_step():
     run_state_machine_as_test(RegistryMachine, settings=settings(
         max_examples=25, stateful_step_count=15, deadline=None, derandomize=True,

@@ -1,16 +1,10 @@
-"""Shortcuts for the hosts tests: staff of 飛騨市 and 高山市, hosts invited through the API and signed
-in through their set-password link, needs in progress today, residents with accepted applications."""
+"""Shortcuts for the hosts tests: staff of 高山市 beside 飛騨市's (`staff`, tests/conftest.py), hosts
+invited through the API and signed in through their set-password link, needs in progress today,
+residents with accepted applications."""
 import pytest
 
-from tests.needs.conftest import HIDA, TAKAYAMA, days, need_body
-from tests.pages.conftest import Browser
-
-__all__ = ["HIDA", "TAKAYAMA", "days", "need_body"]
-
-
-@pytest.fixture
-def staff(make_account):
-    return make_account("staff", HIDA)
+from tests.factories import HIDA, TAKAYAMA, days
+from tests.needs.conftest import need_body
 
 
 @pytest.fixture
@@ -53,19 +47,12 @@ def in_progress(**fields) -> dict:
 
 
 @pytest.fixture
-def post_need(api, staff):
-    """post_need(token=staff, **fields) → the response (a need in progress by default)."""
+def post_need_today(api, staff):
+    """post_need_today(token=staff, **fields) → the response of posting a need in progress today
+    (unlike the needs tests' `post_need_today`, which asserts 201 and answers the need)."""
 
     def make(token=None, **fields):
         return api.post("/needs", token=token or staff, json=in_progress(**fields))
-
-    return make
-
-
-@pytest.fixture
-def resident(signup):
-    def make(**fields):
-        return signup(**fields)[1]
 
     return make
 
@@ -83,8 +70,3 @@ def accepted(api, resident, staff):
         return token, decided.get_json()
 
     return make
-
-
-@pytest.fixture
-def browser(app):
-    return Browser(app.test_client())

@@ -4,18 +4,19 @@ import pytest
 
 from registry.extensions import db
 
-from tests.hosts.conftest import HIDA, in_progress
+from tests.factories import HIDA
+from tests.hosts.conftest import in_progress
 
 ROLES = ("anonymous", "resident", "staff", "other_staff", "host", "other_host", "national", "admin")
 
 
 @pytest.fixture
-def world(api, make_account, staff, other_staff, make_host, post_need, signup):
+def world(api, make_account, staff, other_staff, make_host, post_need_today, signup):
     host, host_token = make_host(trusted=True)
     _other, other_host_token = make_host(trusted=True)
     _untrusted, drafter = make_host()
-    open_need = post_need(token=host_token).get_json()
-    draft = post_need(token=drafter).get_json()
+    open_need = post_need_today(token=host_token).get_json()
+    draft = post_need_today(token=drafter).get_json()
     _, resident = signup()
     applicant = signup()[1]
     application = api.post(f"/needs/{open_need['id']}/applications", token=applicant, json={}).get_json()

@@ -14,14 +14,14 @@ from registry.needs import checkin
 from registry.needs.models import Application
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
-from tests.hosts.conftest import HIDA, days
+from tests.factories import HIDA, days
 
 
 @pytest.fixture
-def hosted(api, staff, make_host, post_need):
+def hosted(api, staff, make_host, post_need_today):
     """A trusted host's need in progress today, published, designated by staff: (need, host token)."""
     _host, token = make_host(trusted=True)
-    need = post_need(token=token).get_json()
+    need = post_need_today(token=token).get_json()
     assert api.patch(f"/needs/{need['id']}", token=staff, json={"counts_as_activity": True}).status_code == 200
     return need, token
 
@@ -67,18 +67,18 @@ def test_the_code_is_an_hmac_of_need_and_minute(app):
 
 
 @pytest.mark.parametrize("starts, ends", [(1, 2), (-3, -1)])
-def test_no_code_outside_the_days_of_the_need(api, make_host, post_need, starts, ends):
+def test_no_code_outside_the_days_of_the_need(api, make_host, post_need_today, starts, ends):
     _host, token = make_host(trusted=True)
-    need = post_need(token=token, starts_on=days(starts), ends_on=days(ends), apply_by=days(min(starts, 0))).get_json()
+    need = post_need_today(token=token, starts_on=days(starts), ends_on=days(ends), apply_by=days(min(starts, 0))).get_json()
     response = api.get(f"/needs/{need['id']}/check-in-code", token=token)
     assert response.status_code == 409 and response.get_json()["code"] == "not_in_progress"
 
 
-def test_no_code_for_a_draft_or_a_cancelled_need(api, staff, make_host, post_need):
+def test_no_code_for_a_draft_or_a_cancelled_need(api, staff, make_host, post_need_today):
     _host, token = make_host()
-    draft = post_need(token=token).get_json()
+    draft = post_need_today(token=token).get_json()
     assert api.get(f"/needs/{draft['id']}/check-in-code", token=token).get_json()["code"] == "not_in_progress"
-    cancelled = post_need().get_json()
+    cancelled = post_need_today().get_json()
     api.post(f"/needs/{cancelled['id']}/cancel", token=staff)
     assert api.get(f"/needs/{cancelled['id']}/check-in-code", token=staff).get_json()["code"] == "not_in_progress"
 
@@ -97,10 +97,10 @@ def test_check_in_once(api, hosted, accepted):
     assert mine[0]["checked_in_at"] == first["checked_in_at"]
 
 
-def test_refused_check_ins_change_nothing(api, app, staff, hosted, accepted, post_need, signup):
+def test_refused_check_ins_change_nothing(api, app, staff, hosted, accepted, post_need_today, signup):
     need, host = hosted
     resident, application = accepted(need, decider=host)
-    other = post_need().get_json()
+    other = post_need_today().get_json()
     key = app.config["SECRET_KEY"]
     minute = int(utcnow().timestamp()) // 60
     stale = checkin.code_for(uuid.UUID(need["id"]), minute - 3, key)
@@ -167,9 +167,9 @@ def test_complete_checked_in_records_activities_toward_premium(api, staff, hoste
     assert api.post(f"/needs/{need['id']}/complete-checked-in", token=staff).get_json() == {"completed": 0}
 
 
-def test_complete_checked_in_needs_a_started_need(api, make_host, post_need, accepted):
+def test_complete_checked_in_needs_a_started_need(api, make_host, post_need_today, accepted):
     _host, token = make_host(trusted=True)
-    need = post_need(token=token, starts_on=days(2), ends_on=days(2), apply_by=days(1)).get_json()
+    need = post_need_today(token=token, starts_on=days(2), ends_on=days(2), apply_by=days(1)).get_json()
     resident, application = accepted(need, decider=token)
     row = db.session.get(Application, uuid.UUID(application["id"]))
     row.checked_in_at = utcnow()  # as if checked in (a code cannot be had before the day)

@@ -6,28 +6,19 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.needs.models import Application
-from tests.hosts.conftest import HIDA, in_progress
-from tests.needs.test_concurrency import API, _auth, _resident
-from tests.parallel import in_parallel
+from tests.factories import HIDA
+from tests.hosts.conftest import in_progress
+from tests.parallel import API, auth, in_parallel, resident_token, staff_token
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
 
 
-def _staff(app, client):
-    email = f"staff-{uuid.uuid4().hex[:8]}@example.jp"
-    with app.app_context():
-        accounts.create_user(email=email, password="staff-password-1", role="staff", organization_code=HIDA)
-        db.session.commit()
-    return client.post(f"{API}/auth/login", json={"email": email, "password": "staff-password-1"}).get_json()["token"]
-
-
 def test_a_link_is_used_once_under_a_race(app):
     client = app.test_client()
-    staff = _staff(app, client)
-    host = client.post(f"{API}/organizations/{HIDA}/hosts", headers=_auth(staff),
+    staff = staff_token(app, client)
+    host = client.post(f"{API}/organizations/{HIDA}/hosts", headers=auth(staff),
                        json={"email": "race@example.jp", "display_name": "競争", "host_name": "宿"}).get_json()
     responses = in_parallel(app, 8, lambda c, i: c.post(f"{API}/auth/set-password", json={
         "token": host["set_password_token"], "password": f"password-{i:04d}"}))
@@ -40,13 +31,13 @@ def test_a_link_is_used_once_under_a_race(app):
 
 def test_parallel_check_ins_record_one_time(app):
     client = app.test_client()
-    staff = _staff(app, client)
-    need = client.post(f"{API}/needs", headers=_auth(staff), json=in_progress()).get_json()
-    resident = _resident(client)
-    application = client.post(f"{API}/needs/{need['id']}/applications", headers=_auth(resident), json={}).get_json()
-    client.post(f"{API}/applications/{application['id']}/accept", headers=_auth(staff))
-    code = client.get(f"{API}/needs/{need['id']}/check-in-code", headers=_auth(staff)).get_json()["code"]
-    responses = in_parallel(app, 6, lambda c, i: c.post(f"{API}/needs/{need['id']}/check-in", headers=_auth(resident),
+    staff = staff_token(app, client)
+    need = client.post(f"{API}/needs", headers=auth(staff), json=in_progress()).get_json()
+    resident = resident_token(client)
+    application = client.post(f"{API}/needs/{need['id']}/applications", headers=auth(resident), json={}).get_json()
+    client.post(f"{API}/applications/{application['id']}/accept", headers=auth(staff))
+    code = client.get(f"{API}/needs/{need['id']}/check-in-code", headers=auth(staff)).get_json()["code"]
+    responses = in_parallel(app, 6, lambda c, i: c.post(f"{API}/needs/{need['id']}/check-in", headers=auth(resident),
                                                       json={"code": code}))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * 5

@@ -2,12 +2,13 @@
 its own needs and nothing else."""
 import pytest
 
-from tests.hosts.conftest import HIDA, TAKAYAMA, days, in_progress
+from tests.factories import HIDA, TAKAYAMA, days
+from tests.hosts.conftest import in_progress
 
 
-def test_a_host_drafts_for_its_own_organization_only(api, make_host, post_need):
+def test_a_host_drafts_for_its_own_organization_only(api, make_host, post_need_today):
     host, token = make_host()
-    response = post_need(token=token, host_name=None)
+    response = post_need_today(token=token, host_name=None)
     assert response.status_code == 201
     need = response.get_json()
     assert need["status"] == "draft" and need["host_id"] == host["id"] and need["counts_as_activity"] is True
@@ -16,10 +17,10 @@ def test_a_host_drafts_for_its_own_organization_only(api, make_host, post_need):
     assert other.status_code == 403 and other.get_json()["code"] == "forbidden"
 
 
-def test_drafts_are_seen_by_their_host_and_the_staff_only(api, staff, other_staff, make_host, post_need, signup):
+def test_drafts_are_seen_by_their_host_and_the_staff_only(api, staff, other_staff, make_host, post_need_today, signup):
     host, token = make_host()
     _, neighbour = make_host()
-    need = post_need(token=token).get_json()
+    need = post_need_today(token=token).get_json()
     _, resident = signup()
     assert api.get(f"/needs/{need['id']}", token=token).status_code == 200
     assert api.get(f"/needs/{need['id']}", token=staff).status_code == 200
@@ -37,9 +38,9 @@ def test_drafts_are_seen_by_their_host_and_the_staff_only(api, staff, other_staf
     assert applied.status_code == 404
 
 
-def test_staff_publish_a_draft_and_its_designation_stands(api, staff, other_staff, make_host, post_need):
+def test_staff_publish_a_draft_and_its_designation_stands(api, staff, other_staff, make_host, post_need_today):
     _host, token = make_host()
-    need = post_need(token=token).get_json()
+    need = post_need_today(token=token).get_json()
     assert api.post(f"/needs/{need['id']}/publish", token=token).status_code == 403
     assert api.post(f"/needs/{need['id']}/publish", token=other_staff).status_code == 404
     published = api.post(f"/needs/{need['id']}/publish", token=staff)
@@ -50,9 +51,9 @@ def test_staff_publish_a_draft_and_its_designation_stands(api, staff, other_staf
     assert need["id"] in [n["id"] for n in api.get("/needs", query_string={"organization": HIDA}).get_json()]
 
 
-def test_a_trusted_hosts_need_opens_but_designates_nothing(api, staff, make_host, post_need):
+def test_a_trusted_hosts_need_opens_but_designates_nothing(api, staff, make_host, post_need_today):
     _host, token = make_host(trusted=True)
-    need = post_need(token=token, counts_as_activity=True).get_json()
+    need = post_need_today(token=token, counts_as_activity=True).get_json()
     assert need["status"] == "open" and need["counts_as_activity"] is False
     refused = api.patch(f"/needs/{need['id']}", token=token, json={"counts_as_activity": True})
     assert refused.status_code == 403
@@ -64,16 +65,16 @@ def test_a_trusted_hosts_need_opens_but_designates_nothing(api, staff, make_host
     assert api.patch(f"/needs/{need['id']}", token=token, json={"counts_as_activity": False}).status_code == 403
 
 
-def test_an_untrusted_host_may_change_its_proposal_while_a_draft(api, make_host, post_need):
+def test_an_untrusted_host_may_change_its_proposal_while_a_draft(api, make_host, post_need_today):
     _host, token = make_host()
-    need = post_need(token=token, counts_as_activity=False).get_json()
+    need = post_need_today(token=token, counts_as_activity=False).get_json()
     changed = api.patch(f"/needs/{need['id']}", token=token, json={"counts_as_activity": True})
     assert changed.status_code == 200 and changed.get_json()["counts_as_activity"] is True
 
 
-def test_a_host_runs_its_own_needs(api, staff, make_host, post_need, accepted, signup):
+def test_a_host_runs_its_own_needs(api, staff, make_host, post_need_today, accepted, signup):
     _host, token = make_host(trusted=True)
-    need = post_need(token=token).get_json()
+    need = post_need_today(token=token).get_json()
     _, applicant = signup()
     application = api.post(f"/needs/{need['id']}/applications", token=applicant, json={"message": "行きます"}).get_json()
     listed = api.get(f"/needs/{need['id']}/applications", token=token)
@@ -90,11 +91,11 @@ def test_a_host_runs_its_own_needs(api, staff, make_host, post_need, accepted, s
     assert api.post(f"/needs/{need['id']}/cancel", token=token).get_json()["status"] == "cancelled"
 
 
-def test_a_host_touches_no_other_need(api, staff, make_host, post_need, signup):
+def test_a_host_touches_no_other_need(api, staff, make_host, post_need_today, signup):
     _host, token = make_host()
     _other, other_token = make_host(trusted=True)
-    staff_need = post_need().get_json()
-    others = post_need(token=other_token).get_json()
+    staff_need = post_need_today().get_json()
+    others = post_need_today(token=other_token).get_json()
     others_draft = api.post("/needs", token=make_host()[1], json=in_progress()).get_json()
     _, applicant = signup()
     application = api.post(f"/needs/{others['id']}/applications", token=applicant, json={}).get_json()
@@ -132,12 +133,12 @@ def test_a_host_sees_nothing_else_of_its_organization(api, make_host, method, pa
     assert response.status_code == 403, (path, response.get_json())
 
 
-def test_my_needs_lists_what_each_manages(api, staff, make_host, post_need):
+def test_my_needs_lists_what_each_manages(api, staff, make_host, post_need_today):
     _host, token = make_host()
     _other, other_token = make_host(trusted=True)
-    mine = post_need(token=token, starts_on=days(3), ends_on=days(3), apply_by=days(2)).get_json()
-    theirs = post_need(token=other_token).get_json()
-    staffs = post_need().get_json()
+    mine = post_need_today(token=token, starts_on=days(3), ends_on=days(3), apply_by=days(2)).get_json()
+    theirs = post_need_today(token=other_token).get_json()
+    staffs = post_need_today().get_json()
     assert [n["id"] for n in api.get("/me/needs", token=token).get_json()] == [mine["id"]]
     all_of_them = [n["id"] for n in api.get("/me/needs", token=staff).get_json()]
     assert all_of_them == [theirs["id"], staffs["id"], mine["id"]]  # by starts_on, then (time-ordered) id

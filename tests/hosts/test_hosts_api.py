@@ -10,7 +10,7 @@ from registry.common.time import utcnow
 from registry.extensions import db
 from registry.accounts import links as tokens
 from registry.accounts.models import HOST_INVITATION, PASSWORD_RESET, SetPasswordToken
-from tests.hosts.conftest import HIDA, TAKAYAMA
+from tests.factories import HIDA, TAKAYAMA
 
 
 def _login(api, email, password="host-pass-123"):
@@ -131,9 +131,9 @@ def test_list_trust_and_the_hosts_own_view(api, staff, other_staff, make_host):
     assert api.get(f"/hosts/{host['id']}", token=other_staff).status_code == 404
 
 
-def test_deactivation_stops_the_host_at_once(api, staff, make_host, post_need, invite):
+def test_deactivation_stops_the_host_at_once(api, staff, make_host, post_need_today, invite):
     host, host_token = make_host(trusted=True)
-    need = post_need(token=host_token).get_json()
+    need = post_need_today(token=host_token).get_json()
     assert api.get("/me", token=host_token).status_code == 200
     assert api.delete(f"/hosts/{host['id']}", token=staff).status_code == 204
     assert api.get("/me", token=host_token).status_code == 401

@@ -9,7 +9,9 @@ from registry.accounts import service as accounts
 from registry.extensions import db
 from registry.needs import checkin
 from registry.needs.models import Application, Need
-from tests.hosts.conftest import HIDA, in_progress
+from tests.conftest import Browser
+from tests.factories import HIDA, days
+from tests.hosts.conftest import in_progress
 
 LINK = re.compile(r'value="(http://localhost:5000/set-password\?token=[^"]+)"')
 
@@ -24,7 +26,6 @@ def _staff_browser(browser):
 
 def _host_browser(app, api, invite, **fields):
     """A host signed in on its own browser through the set-password page."""
-    from tests.pages.conftest import Browser
     body = invite(**fields).get_json()
     host = Browser(app.test_client())
     page = host.get(f"/set-password?token={body['set_password_token']}")
@@ -68,7 +69,6 @@ def test_staff_invite_a_host_and_publish_its_draft(app, api, browser, invite):
     bad = staff.post("/staff/hosts", {"email": "inn@example.jp", "display_name": "女将", "host_name": "飛騨の宿"})
     assert bad.status_code == 422 and 'value="inn@example.jp"' in bad.get_data(as_text=True)
     # The host sets its password and drafts a need.
-    from tests.pages.conftest import Browser
     host = Browser(app.test_client())
     host.get(link.replace("http://localhost:5000", ""))
     token = link.rsplit("=", 1)[1]
@@ -136,7 +136,6 @@ def test_host_console_decides_and_completes(app, api, invite, staff, accepted, s
     assert screen.status_code == 200 and 'data-role="check-in-qr"' in text and "<svg" in text
     code = re.search(r'data-role="check-in-code"[^>]*>(\d{3}) (\d{3})<', text)
     code = code.group(1) + code.group(2)
-    from tests.pages.conftest import Browser
     resident = Browser(app.test_client())
     me = api.get("/me", token=applicant).get_json()
     assert resident.login(me["email"], "correct-horse-9").status_code == 302
@@ -199,7 +198,6 @@ def test_pages_refuse_other_roles(app, api, browser, invite, staff, signup):
 
 
 def test_check_in_screen_outside_the_days(app, api, invite):
-    from tests.hosts.conftest import days
     host, body = _host_browser(app, api, invite, trusted=True)
     token = api.post("/auth/login", json={"email": body["email"], "password": "host-pass-123"}).get_json()["token"]
     later = api.post("/needs", token=token,

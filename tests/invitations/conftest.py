@@ -4,7 +4,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-HIDA, GIFU, CHIYODA, SAPPORO, SAPPORO_CHUO = "212172", "210005", "131016", "011002", "011011"
+from tests.factories import HIDA
+
 HEADER = "email,display_name,home_municipality_code,ties,birth_year"
 
 
@@ -46,9 +47,3 @@ def token_of(link: str) -> str:
 
 def bad_lines(result) -> list[str]:
     return result.stderr.splitlines()
-
-
-@pytest.fixture
-def browser(app):
-    from tests.pages.conftest import Browser
-    return Browser(app.test_client())

@@ -1,6 +1,5 @@
 """Races on a real PostgreSQL: the same roster imported twice at once creates every account,
 invitation and link once; an invitation accepted twice at once registers once."""
-import threading
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,8 +12,9 @@ from registry.invitations import roster
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization
 from registry.registrations.models import Registration
-from tests.invitations.conftest import HIDA, read_links
-from tests.parallel import in_parallel
+from tests.factories import HIDA
+from tests.invitations.conftest import read_links
+from tests.parallel import in_parallel, together
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
 API = "/api/v1"
@@ -33,27 +33,18 @@ def test_the_same_roster_imported_twice_at_once_creates_everything_once(app, tmp
         db.session.add(User(email="p7@example.jp", email_key="p7@example.jp", role="resident", display_name="七",
                             home_municipality_code="131016", birth_year=1980, skills=[], interests=[]))
         db.session.commit()
-    barrier = threading.Barrier(2)
-    reports, errors = [None, None], []
 
-    def run(i):
-        try:
-            with app.app_context():
-                links = roster.LinksFile(str(tmp_path / f"links-{i}.csv"))
-                org = db.session.get(Organization, HIDA)
-                barrier.wait()
-                reports[i] = roster.import_roster(str(path), org, site_url="https://example.jp", links=links.write)
-                db.session.commit()
-                links.publish()
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+    def run(i, start):
+        with app.app_context():
+            links = roster.LinksFile(str(tmp_path / f"links-{i}.csv"))
+            org = db.session.get(Organization, HIDA)
+            start()
+            report = roster.import_roster(str(path), org, site_url="https://example.jp", links=links.write)
+            db.session.commit()
+            links.publish()
+            return report
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    reports = together(2, run)
     assert sum(r.new_accounts for r in reports) == people - 1
     assert sum(r.existing_accounts for r in reports) == 1
     assert sum(r.already_invited for r in reports) == people
@@ -74,26 +65,17 @@ def test_rosters_that_share_people_in_opposite_orders_imported_at_once_both_succ
     for path, order in zip(paths, (rows, rows[::-1])):
         path.write_text("email,display_name,home_municipality_code,ties,birth_year\n" + "".join(order),
                         encoding="utf-8")
-    barrier = threading.Barrier(2)
-    reports, errors = [None, None], []
 
-    def run(i):
-        try:
-            with app.app_context():
-                org = db.session.get(Organization, HIDA)
-                barrier.wait()
-                reports[i] = roster.import_roster(str(paths[i]), org, site_url="https://example.jp",
-                                                  links=lambda email, link: None, chunk_size=5)
-                db.session.commit()
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+    def run(i, start):
+        with app.app_context():
+            org = db.session.get(Organization, HIDA)
+            start()
+            report = roster.import_roster(str(paths[i]), org, site_url="https://example.jp",
+                                          links=lambda email, link: None, chunk_size=5)
+            db.session.commit()
+            return report
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    reports = together(2, run)
     assert sorted(r.new_accounts for r in reports) == [0, people]
     with app.app_context():
         assert _count(User) == people and _count(Invitation) == people

@@ -5,9 +5,7 @@ from sqlalchemy import func, select
 from registry.extensions import db
 from registry.figures import recount
 from registry.invitations.models import Invitation
-from tests.invitations.conftest import CHIYODA, HIDA
-
-TAKAYAMA = "212032"
+from tests.factories import CHIYODA, HIDA, TAKAYAMA
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from registry.figures import recount
 from registry.accounts.models import ROSTER_INVITATION, SetPasswordToken
 from registry.invitations.models import Invitation
 from registry.registrations.models import Registration
-from tests.invitations.conftest import (
-    CHIYODA, GIFU, HIDA, SAPPORO, SAPPORO_CHUO, bad_lines, read_links, token_of,
-)
+from tests.factories import CHIYODA, GIFU, HIDA, SAPPORO, SAPPORO_CHUO
+from tests.invitations.conftest import bad_lines, read_links, token_of
 
 
 def _count(model) -> int:

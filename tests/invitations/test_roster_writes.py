@@ -20,7 +20,8 @@ from registry.accounts.models import SetPasswordToken
 from registry.invitations import roster
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization
-from tests.invitations.conftest import HIDA, read_links
+from tests.factories import HIDA
+from tests.invitations.conftest import read_links
 
 
 def _count(model) -> int:

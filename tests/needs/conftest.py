@@ -1,15 +1,7 @@
-"""Shortcuts for the needs tests: a 飛騨市 staff account, needs posted through the API, residents."""
-from datetime import timedelta
-
+"""Shortcuts for the needs tests: needs posted through the API, applications."""
 import pytest
 
-from registry.common.time import today_tokyo
-
-HIDA, TAKAYAMA, GIFU, CHIYODA, NAHA = "212172", "212032", "210005", "131016", "472018"
-
-
-def days(n: int) -> str:
-    return (today_tokyo() + timedelta(days=n)).isoformat()
+from tests.factories import HIDA, days
 
 
 def need_body(**fields) -> dict:
@@ -22,11 +14,6 @@ def need_body(**fields) -> dict:
 
 
 @pytest.fixture
-def staff(make_account):
-    return make_account("staff", HIDA)
-
-
-@pytest.fixture
 def post_need(api, staff):
     """post_need(token=staff, **fields) → the need as JSON (asserting 201)."""
 
@@ -34,16 +21,6 @@ def post_need(api, staff):
         response = api.post("/needs", token=token or staff, json=need_body(**fields))
         assert response.status_code == 201, response.get_json()
         return response.get_json()
-
-    return make
-
-
-@pytest.fixture
-def resident(signup):
-    """resident(**signup fields) → token."""
-
-    def make(**fields):
-        return signup(**fields)[1]
 
     return make
 

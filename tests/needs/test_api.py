@@ -4,7 +4,8 @@ import uuid
 import pytest
 
 from registry.common.time import today_tokyo
-from tests.needs.conftest import CHIYODA, GIFU, HIDA, TAKAYAMA, days, need_body
+from tests.factories import CHIYODA, GIFU, HIDA, TAKAYAMA, days
+from tests.needs.conftest import need_body
 
 NEED_FIELDS = {"id", "organization_code", "kind", "title", "description", "host_name", "skills", "remote", "place",
                "starts_on", "ends_on", "apply_by", "capacity", "reward", "counts_as_activity", "status",

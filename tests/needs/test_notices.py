@@ -8,20 +8,17 @@ from registry.common.time import today_tokyo
 from registry.extensions import db
 from registry.needs import notices as events
 from registry.notifications.service import notify
-from tests.notifications.conftest import resident as verified_resident  # noqa: F401  (a fixture)
-
-HIDA = "212172"
+from tests.factories import HIDA
+from tests.needs.conftest import need_body
 
 
 @pytest.fixture
 def need(api, make_account):
     staff = make_account("staff", HIDA)
     start = today_tokyo() + timedelta(days=7)
-    response = api.post("/needs", token=staff, json={
-        "organization_code": HIDA, "kind": "volunteer", "title": "古川祭の片付け", "description": "翌朝の清掃",
-        "host_name": "古川町", "skills": [], "remote": False, "starts_on": start.isoformat(),
-        "ends_on": start.isoformat(), "apply_by": start.isoformat(), "capacity": 1, "reward": "",
-        "counts_as_activity": False})
+    response = api.post("/needs", token=staff, json=need_body(
+        title="古川祭の片付け", description="翌朝の清掃", host_name="古川町", skills=[], starts_on=start.isoformat(),
+        ends_on=start.isoformat(), apply_by=start.isoformat(), capacity=1, reward="", counts_as_activity=False))
     assert response.status_code == 201, response.get_json()
     from registry.needs.models import Need
     return db.session.get(Need, uuid.UUID(response.get_json()["id"])), staff

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from registry.common.time import today_tokyo
 from registry.extensions import db
 from registry.registrations.models import Registration
-from tests.needs.conftest import CHIYODA, HIDA, TAKAYAMA
+from tests.factories import CHIYODA, HIDA, TAKAYAMA, register
 
 
 def _weekend(weeks: int = 1) -> tuple[str, str]:
@@ -27,11 +27,6 @@ def _dates(pair, apply_days_before: int = 3) -> dict:
     starts = date.fromisoformat(pair[0])
     apply_by = starts - timedelta(days=apply_days_before)
     return {"starts_on": pair[0], "ends_on": pair[1], "apply_by": apply_by.isoformat()}
-
-
-def _register(api, token, code, ties=("furusato_nozei",)):
-    response = api.post("/registrations", token=token, json={"organization_code": code, "ties": list(ties)})
-    assert response.status_code == 201, response.get_json()
 
 
 def _profile(api, token, **changes):
@@ -55,7 +50,7 @@ def needs(post_need, make_account):
 
 def test_recommendations_rank_ties_first_with_reasons(api, signup, needs):
     _, token = signup(home=CHIYODA)
-    _register(api, token, HIDA)
+    register(api, token, HIDA)
     _profile(api, token, skills=["農作業", "翻訳"], availability="weekends")
     response = api.get("/me/recommendations?limit=10", token=token)
     assert response.status_code == 200
@@ -99,7 +94,7 @@ def test_premium_and_prefecture_ties_score_in_order(api, signup, post_need):
     for label, code in (("premium", HIDA), ("basic", HIDA), ("prefecture", "210005"), ("none", None)):
         _, token = signup(home=CHIYODA)
         if code:
-            _register(api, token, code)
+            register(api, token, code)
         if label == "premium":
             reg = db.session.scalars(select(Registration).order_by(Registration.registered_at.desc())).first()
             reg.tier, reg.premium_valid_until = "premium", today_tokyo() + timedelta(days=100)
@@ -124,7 +119,7 @@ def _scout(api, signup, *, home=CHIYODA, birth_year=1985, consent=True, skills=(
 def test_candidates_are_adults_who_consented_and_did_not_apply(api, staff, signup, post_need, apply):
     need = post_need(skills=["農作業"], **_dates(_weekdays()))
     registered, token = _scout(api, signup, skills=["農作業"], name="登録者")
-    _register(api, token, HIDA)
+    register(api, token, HIDA)
     neighbour, _ = _scout(api, signup, home=TAKAYAMA, name="高山の人")
     skilled, _ = _scout(api, signup, home="472018", skills=["農作業"], name="那覇の農家")
     _scout(api, signup, home=TAKAYAMA, consent=False, skills=["農作業"])  # not consented

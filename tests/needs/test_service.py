@@ -13,7 +13,7 @@ from registry.needs import recommendations, service
 from registry.needs.calendar import escape_text, fold
 from registry.needs.models import HOLDS_PLACE, Application, Need, cells_near, geo_cell
 from registry.registrations.models import Activity
-from tests.needs.conftest import HIDA, TAKAYAMA
+from tests.factories import HIDA, TAKAYAMA
 
 NOW = datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc)  # 2026-07-01 12:00 in Tokyo, a Wednesday
 TODAY = NOW.astimezone(TOKYO).date()

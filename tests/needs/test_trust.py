@@ -12,7 +12,8 @@ from registry.extensions import db
 from registry.needs.models import Application
 from registry.notifications.models import Notification
 from registry.organizations import neighbours
-from tests.needs.conftest import CHIYODA, HIDA, NAHA, TAKAYAMA, days, need_body
+from tests.factories import CHIYODA, HIDA, NAHA, TAKAYAMA, days
+from tests.needs.conftest import need_body
 
 NAGANO_CITY, AKITA_CITY = "202011", "052019"  # Nagano borders Gifu; Akita does not
 

@@ -4,13 +4,14 @@ Import the fixtures into a conftest: `from tests.notifications.smtp import smtp_
 """
 import email
 import email.policy
-import socket
 import threading
 import time
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+from tests.processes import free_port
 
 USER, PASSWORD = "mailer", "p@ss:word"
 
@@ -60,12 +61,6 @@ class Inbox:
         return counts
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _authenticator(inbox):
     def check(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
@@ -80,7 +75,7 @@ def smtp_server():
     """(inbox, url): a server that offers a login over plain SMTP (as a local relay may); the URL
     carries user and password, and the inbox records the logins."""
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=_authenticator(inbox),
                             auth_require_tls=False)
     controller.start()

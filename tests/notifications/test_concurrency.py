@@ -1,6 +1,5 @@
 """Overlapping runs of the sender deliver each message once (row locks on PostgreSQL; SQLite's
 single writer); reminders created by overlapping runs exist once."""
-import threading
 import uuid
 from datetime import timedelta
 
@@ -18,7 +17,8 @@ from registry.notifications.service import notify
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
 from tests.notifications.conftest import send
-from tests.registrations.helpers import add_activities, verify_identity
+from tests.parallel import together
+from tests.factories import add_activities, verify_identity
 
 pytestmark = pytest.mark.committing
 MESSAGES = 40
@@ -48,26 +48,14 @@ def _queue(app, user_ids, per_person: int) -> None:
 
 
 def _overlapping(app, n_runs: int):
-    barrier = threading.Barrier(n_runs)
-    reports = [None] * n_runs
-    errors = []
+    def run(i, start):
+        with app.app_context():
+            start()
+            report = send(app)
+            db.session.remove()
+            return report
 
-    def run(i):
-        try:
-            with app.app_context():
-                barrier.wait()
-                reports[i] = send(app)
-                db.session.remove()
-        except Exception as error:  # surfaced below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n_runs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return reports
+    return together(n_runs, run)
 
 
 @pytest.mark.postgres_only
@@ -109,26 +97,16 @@ def test_overlapping_reminder_runs_create_each_reminder_once(app):
         registrations.approve_premium(staff_user, request.id, settings=app.config)
         db.session.get(Registration, reg.id).premium_valid_until = today_tokyo() + timedelta(days=3)
         db.session.commit()
-    barrier = threading.Barrier(4)
-    created, errors = [], []
 
-    def run():
-        try:
-            with app.app_context():
-                barrier.wait()
-                created.append(create_due_reminders()["premium_expiring"])
-                db.session.commit()
-                db.session.remove()
-        except Exception as error:  # surfaced below
-            errors.append(error)
+    def run(i, start):
+        with app.app_context():
+            start()
+            created = create_due_reminders()["premium_expiring"]
+            db.session.commit()
+            db.session.remove()
+            return created
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    assert sum(created) == 1
+    assert sum(together(4, run, timeout=60)) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Notification)
                                  .where(Notification.kind == "premium_expiring")) == 1

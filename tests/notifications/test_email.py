@@ -30,8 +30,8 @@ def _rows(user=None):
     return list(db.session.scalars(stmt.execution_options(populate_existing=True)))
 
 
-def test_an_email_arrives_once_in_japanese_then_english(app, smtp, resident):
-    user, _ = resident()
+def test_an_email_arrives_once_in_japanese_then_english(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user)
     report = send(app)
     assert (report.sent, report.failed, report.retrying) == (1, 0, 0)
@@ -56,8 +56,8 @@ def test_an_email_arrives_once_in_japanese_then_english(app, smtp, resident):
     assert send(app).sent == 0 and len(smtp.messages) == 1  # sent once, however often it runs
 
 
-def test_html_escapes_what_people_wrote(app, smtp, resident):
-    user, _ = resident()
+def test_html_escapes_what_people_wrote(app, smtp, verified_resident):
+    user, _ = verified_resident()
     title, body = evidence_notices.EVIDENCE_REJECTED
     notify(user, "evidence_decided", title, body, "/my",
            params={"organization": "飛騨市", "reason": "<script>alert(1)</script> & 読めません"})
@@ -68,8 +68,8 @@ def test_html_escapes_what_people_wrote(app, smtp, resident):
     assert "<script>alert(1)</script> & 読めません" in smtp.messages[0].get_body(("plain",)).get_content()
 
 
-def test_staff_written_text_is_sent_once_as_written(app, smtp, resident):
-    user, _ = resident()
+def test_staff_written_text_is_sent_once_as_written(app, smtp, verified_resident):
+    user, _ = verified_resident()
     user.consent_announcements = True
     notify(user, "announcement", "雪まつりのお知らせ", "2月10日に開催します。", "/my")
     db.session.commit()
@@ -79,8 +79,8 @@ def test_staff_written_text_is_sent_once_as_written(app, smtp, resident):
     assert message["Subject"] == "雪まつりのお知らせ" and text.count("2月10日に開催します。") == 1
 
 
-def test_a_temporary_refusal_is_retried_with_back_off_then_given_up(app, smtp, resident):
-    user, _ = resident()
+def test_a_temporary_refusal_is_retried_with_back_off_then_given_up(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user)
     start = utcnow()
     smtp.refusals.extend(["451 4.3.0 try again later"] * 5)
@@ -106,15 +106,15 @@ def test_a_temporary_refusal_is_retried_with_back_off_then_given_up(app, smtp, r
     assert send(app, clock=lambda: clock["now"]).sent == 0  # given up for good
 
 
-def test_a_permanent_refusal_is_given_up_at_once(app, smtp, resident):
-    user, _ = resident()
+def test_a_permanent_refusal_is_given_up_at_once(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user)
     smtp.refusals.append("550 5.1.1 no such mailbox")
     report = send(app)
     assert report.failed == 1 and _rows(user)[0].status == "failed" and "550" in _rows(user)[0].last_error
 
 
-def test_a_failed_send_is_logged_and_reported_by_its_outbox_id_never_the_address(app, smtp, resident):
+def test_a_failed_send_is_logged_and_reported_by_its_outbox_id_never_the_address(app, smtp, verified_resident):
     """Servers quote the recipient when they refuse it (and smtplib's error repeats it): the log line,
     the stored error and the command's report name the outbox row instead."""
     import io
@@ -122,7 +122,7 @@ def test_a_failed_send_is_logged_and_reported_by_its_outbox_id_never_the_address
     import logging
     from registry.operations.logs import make_handler
 
-    user, _ = resident()
+    user, _ = verified_resident()
     _approved(user)
     smtp.recipient_refusals.append("550 5.1.1 <{address}>: Recipient address rejected: User unknown")
     stream = io.StringIO()
@@ -142,8 +142,8 @@ def test_a_failed_send_is_logged_and_reported_by_its_outbox_id_never_the_address
         assert user.email not in where and user.email.split("@")[0] not in where
 
 
-def test_an_unreachable_server_stops_the_run_without_spending_every_attempt(app, smtp, resident):
-    user, _ = resident()
+def test_an_unreachable_server_stops_the_run_without_spending_every_attempt(app, smtp, verified_resident):
+    user, _ = verified_resident()
     for _ in range(3):
         _approved(user)
     with socket_closed_port() as url:
@@ -169,8 +169,8 @@ class CrashingMailer:
             raise Crash()
 
 
-def test_a_crash_after_acceptance_repeats_only_that_message_with_the_same_message_id(app, smtp, resident):
-    user, _ = resident()
+def test_a_crash_after_acceptance_repeats_only_that_message_with_the_same_message_id(app, smtp, verified_resident):
+    user, _ = verified_resident()
     for _ in range(3):
         _approved(user)
     real = mail.SmtpMailer(mail.settings_from(app.config))
@@ -186,23 +186,23 @@ def test_a_crash_after_acceptance_repeats_only_that_message_with_the_same_messag
     assert all(row.status == "sent" for row in _rows(user))
 
 
-def test_consent_withdrawn_or_address_erased_before_sending_cancels(app, smtp, resident, api):
-    user, token = resident()
+def test_consent_withdrawn_or_address_erased_before_sending_cancels(app, smtp, verified_resident, api):
+    user, token = verified_resident()
     user.consent_announcements = True
     notify(user, "announcement", "お知らせ", "本文", None)
     db.session.commit()
     api.patch("/me", token=token, json={"consents": {"announcements": False}})
     report = send(app)
     assert report.cancelled == 1 and report.sent == 0 and _rows(user)[0].status == "cancelled"
-    other, other_token = resident()
+    other, other_token = verified_resident()
     _approved(other)
     other.email_verified_at = None
     db.session.commit()
     assert send(app).cancelled == 1 and smtp.messages == []
 
 
-def test_a_wrong_password_stops_the_run(app, smtp, resident):
-    user, _ = resident()
+def test_a_wrong_password_stops_the_run(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user)
     mailer = mail.SmtpMailer(mail.parse_smtp_url(app.config["SMTP_URL"].replace("p%40ss", "wrong"), timeout=2))
     report = sender.send_due(mailer, config=app.config)
@@ -210,15 +210,15 @@ def test_a_wrong_password_stops_the_run(app, smtp, resident):
     assert _rows(user)[0].status == "pending" and _rows(user)[0].attempts == 1
 
 
-def test_expired_messages_are_not_sent(app, smtp, resident):
-    user, _ = resident()
+def test_expired_messages_are_not_sent(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user, now=utcnow() - timedelta(days=4))
     report = send(app)
     assert report.cancelled == 1 and _rows(user)[0].last_error == "expired" and smtp.messages == []
 
 
-def test_the_command_creates_reminders_sends_and_reports(app, smtp, resident):
-    user, _ = resident()
+def test_the_command_creates_reminders_sends_and_reports(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user)
     result = app.test_cli_runner().invoke(args=["send-notifications"])
     assert result.exit_code == 0, result.output
@@ -226,8 +226,8 @@ def test_the_command_creates_reminders_sends_and_reports(app, smtp, resident):
     assert len(smtp.messages) == 1
 
 
-def test_the_command_reports_what_it_gave_up_and_exits_non_zero(app, smtp, resident):
-    user, _ = resident()
+def test_the_command_reports_what_it_gave_up_and_exits_non_zero(app, smtp, verified_resident):
+    user, _ = verified_resident()
     _approved(user)
     smtp.refusals.append("554 5.7.1 rejected")
     result = app.test_cli_runner().invoke(args=["send-notifications"])
@@ -235,8 +235,8 @@ def test_the_command_reports_what_it_gave_up_and_exits_non_zero(app, smtp, resid
     assert re.search(r"gave up: e-mail [0-9a-f-]+ after 1 attempt\(s\): .*554", result.stderr)
 
 
-def test_without_smtp_url_nothing_is_sent(app, resident, monkeypatch):
-    user, _ = resident()
+def test_without_smtp_url_nothing_is_sent(app, verified_resident, monkeypatch):
+    user, _ = verified_resident()
     _approved(user)
     monkeypatch.setitem(app.config, "SMTP_URL", None)
     result = app.test_cli_runner().invoke(args=["send-notifications"])
@@ -275,8 +275,8 @@ class socket_closed_port:
         return False
 
 
-def test_a_title_with_line_breaks_makes_a_one_line_subject(app, smtp, resident):
-    user, _ = resident()
+def test_a_title_with_line_breaks_makes_a_one_line_subject(app, smtp, verified_resident):
+    user, _ = verified_resident()
     user.consent_announcements = True
     notify(user, "announcement", "雪まつり\r\nBcc: victim@example.jp", "本文", None)
     db.session.commit()

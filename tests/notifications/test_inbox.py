@@ -19,8 +19,8 @@ def _notify(user, n=0, **kwargs):
     return notification
 
 
-def test_newest_first_and_unread_filter(api, resident):
-    user, token = resident()
+def test_newest_first_and_unread_filter(api, verified_resident):
+    user, token = verified_resident()
     first, second, third = (_notify(user, n) for n in range(3))
     listed = api.get("/me/notifications", token=token)
     assert listed.status_code == 200
@@ -33,8 +33,8 @@ def test_newest_first_and_unread_filter(api, resident):
     assert [n["id"] for n in read] == [str(second.id)] and read[0]["read_at"].endswith("+09:00")
 
 
-def test_shape_and_language(api, resident):
-    user, token = resident()
+def test_shape_and_language(api, verified_resident):
+    user, token = verified_resident()
     _notify(user)
     [ja] = api.get("/me/notifications", token=token).get_json()
     assert set(ja) == {"id", "kind", "title", "body", "link", "created_at", "read_at"}
@@ -45,21 +45,21 @@ def test_shape_and_language(api, resident):
     assert en["body"] == "Your premium registration with 飛騨市 is valid until 2027-03-31."
 
 
-def test_literal_text_is_shown_as_written(api, resident):
-    user, token = resident()
+def test_literal_text_is_shown_as_written(api, verified_resident):
+    user, token = verified_resident()
     notify(user, "announcement", "雪まつりのお知らせ {not a field}", "2月に開催します。", None)
     db.session.commit()
     [item] = api.get("/me/notifications", token=token, headers={"Accept-Language": "en"}).get_json()
     assert item["title"] == "雪まつりのお知らせ {not a field}" and item["link"] is None
 
 
-def test_read_keeps_the_first_time_and_is_owner_only(api, resident, make_account):
-    user, token = resident()
+def test_read_keeps_the_first_time_and_is_owner_only(api, verified_resident, make_account):
+    user, token = verified_resident()
     notification = _notify(user)
     first = api.post(f"/me/notifications/{notification.id}/read", token=token).get_json()["read_at"]
     again = api.post(f"/me/notifications/{notification.id}/read", token=token).get_json()["read_at"]
     assert first == again and first is not None
-    _, other = resident()
+    _, other = verified_resident()
     assert api.post(f"/me/notifications/{notification.id}/read", token=other).status_code == 404
     assert api.post(f"/me/notifications/{notification.id}/read").status_code == 401
     assert api.get("/me/notifications").status_code == 401
@@ -68,8 +68,8 @@ def test_read_keeps_the_first_time_and_is_owner_only(api, resident, make_account
     assert api.get("/me/notifications", token=staff).get_json() == []
 
 
-def test_pagination(api, resident):
-    user, token = resident()
+def test_pagination(api, verified_resident):
+    user, token = verified_resident()
     for n in range(5):
         _notify(user, n)
     page = api.get("/me/notifications?per_page=2&page=3", token=token)
@@ -80,9 +80,9 @@ def test_pagination(api, resident):
         assert response.status_code == 422, bad
 
 
-def test_email_only_for_verified_addresses_and_announcements_only_with_consent(api, resident):
-    verified, _ = resident()
-    unverified, _ = resident(verified=False)
+def test_email_only_for_verified_addresses_and_announcements_only_with_consent(api, verified_resident):
+    verified, _ = verified_resident()
+    unverified, _ = verified_resident(verified=False)
     _notify(verified)
     _notify(unverified)
     outbox = lambda user: db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.user_id == user.id))
@@ -95,16 +95,16 @@ def test_email_only_for_verified_addresses_and_announcements_only_with_consent(a
     assert outbox(verified) == 2
 
 
-def test_erasure_deletes_notifications_and_emails(api, resident):
-    user, token = resident()
+def test_erasure_deletes_notifications_and_emails(api, verified_resident):
+    user, token = verified_resident()
     _notify(user)
     assert api.delete("/me", token=token).status_code == 204
     assert db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == user.id)) == 0
     assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.user_id == user.id)) == 0
 
 
-def test_unknown_kind_is_a_programming_error(resident):
+def test_unknown_kind_is_a_programming_error(verified_resident):
     import pytest
-    user, _ = resident()
+    user, _ = verified_resident()
     with pytest.raises(ValueError):
         notify(user, "birthday", "x", "y")

@@ -7,7 +7,8 @@ from registry.extensions import db
 from registry.registrations import notices as registration_notices
 from registry.notifications import verification
 from registry.notifications.service import notify
-from tests.notifications.conftest import send, user_of
+from tests.factories import user_of
+from tests.notifications.conftest import send
 
 
 def _link_token(message) -> str:

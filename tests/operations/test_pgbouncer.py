@@ -21,6 +21,7 @@ from registry import create_app
 from registry.accounts import service as accounts
 from registry.certificates.keys import CertificateKey
 from registry.extensions import db
+from tests.processes import free_port, stop
 
 PGBOUNCER = shutil.which("pgbouncer") or next(
     (path for path in ("/usr/sbin/pgbouncer",) if os.access(path, os.X_OK)), None)
@@ -31,18 +32,12 @@ class PgBouncerConfig(TestingConfig):
     DATABASE_POOL_SIZE = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def pgbouncer_url():
     if PGBOUNCER is None:
         pytest.skip("pgbouncer is not installed (apt-get install pgbouncer; `make test` does it as root)")
     server = make_url(database_url(os.environ["TEST_DATABASE_URL"], ""))
-    port = _free_port()
+    port = free_port()
     directory = Path(tempfile.mkdtemp(prefix="registry-pgbouncer-"))
     directory.chmod(0o755)  # readable by the postgres user when we are root (pgbouncer refuses root)
     config = directory / "pgbouncer.ini"
@@ -74,18 +69,14 @@ max_client_conn = 20
                 time.sleep(0.1)
         yield f"postgresql://{server.username}@127.0.0.1:{port}/{server.database}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         log.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.mark.postgres_only
 @pytest.mark.committing
+@pytest.mark.slow  # starts pgbouncer
 def test_the_api_works_through_pgbouncer_in_transaction_mode(pgbouncer_url, tmp_path):
     app = create_app(PgBouncerConfig, {
         "SQLALCHEMY_DATABASE_URI": database_url(pgbouncer_url, ""), "RATELIMIT_ENABLED": False,

@@ -44,7 +44,7 @@ def test_resident_applies_staff_accepts_and_completes(app, browser):
     need_url = _post_need(browser).headers["Location"]
     need_id = need_url.rsplit("/", 1)[-1]
     resident = app.test_client()
-    from tests.pages.conftest import Browser
+    from tests.conftest import Browser
     person = Browser(resident)
     person.signup(email="applicant@example.jp")
     page = person.get(f"/needs/{need_id}").get_data(as_text=True)

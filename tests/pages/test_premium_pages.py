@@ -11,7 +11,7 @@ from registry.evidence.models import ActivityEvidence
 from registry.extensions import db
 from registry.registrations.models import Activity
 from tests.evidence.images import png_with_metadata
-from tests.pages.conftest import Browser
+from tests.conftest import Browser
 
 PNG = png_with_metadata()
 

@@ -9,18 +9,16 @@ from registry.extensions import db
 from registry.figures.recount import verify
 from registry.figures.models import RegistrationEvent
 from registry.registrations.models import Registration
-from tests.registrations.helpers import add_activities, user_of, verify_identity
-
-HIDA, GIFU, HACHIOJI, TOKYO = "212172", "210005", "132012", "130001"
+from tests.factories import GIFU, GIFU_CITY, HACHIOJI, HIDA, TOKYO, add_activities, user_of, verify_identity
 
 
-def register(api, token, code=HIDA, ties=("birthplace",)):
+def post_registration(api, token, code=HIDA, ties=("birthplace",)):
     return api.post("/registrations", token=token, json={"organization_code": code, "ties": list(ties)})
 
 
 def test_register_list_get_withdraw(api, signup):
     _, token = signup()
-    created = register(api, token, ties=["birthplace", "furusato_nozei"])
+    created = post_registration(api, token, ties=["birthplace", "furusato_nozei"])
     assert created.status_code == 201
     reg = created.get_json()
     assert {k: reg[k] for k in ("organization_code", "prefecture_code", "tier", "status")} == \
@@ -35,22 +33,22 @@ def test_register_list_get_withdraw(api, signup):
     again = api.delete(f"/registrations/{reg['id']}", token=token)
     assert again.status_code == 409 and again.get_json()["code"] == "invalid_state"
     # Registering again after a withdrawal makes a new registration.
-    renewed = register(api, token)
+    renewed = post_registration(api, token)
     assert renewed.status_code == 201 and renewed.get_json()["id"] != reg["id"]
 
 
 def test_refusals(api, signup):
     _, token = signup(home="131016")  # 千代田区, 東京都
-    assert register(api, token, "131016").get_json()["code"] == "home_municipality"
-    own_pref = register(api, token, TOKYO)
+    assert post_registration(api, token, "131016").get_json()["code"] == "home_municipality"
+    own_pref = post_registration(api, token, TOKYO)
     assert own_pref.status_code == 422 and own_pref.get_json()["code"] == "home_municipality"
-    assert register(api, token, HACHIOJI).status_code == 201  # another municipality of one's prefecture
-    assert register(api, token, GIFU).status_code == 201      # a prefecture directly
-    assert register(api, token, HIDA).status_code == 201      # …and one of its municipalities beside it
-    dup = register(api, token, HIDA)
+    assert post_registration(api, token, HACHIOJI).status_code == 201  # another municipality of one's prefecture
+    assert post_registration(api, token, GIFU).status_code == 201      # a prefecture directly
+    assert post_registration(api, token, HIDA).status_code == 201      # …and one of its municipalities beside it
+    dup = post_registration(api, token, HIDA)
     assert dup.status_code == 409 and dup.get_json()["code"] == "already_registered"
     for code in ("999999", "212171", "011011"):
-        bad = register(api, token, code)
+        bad = post_registration(api, token, code)
         assert bad.status_code == 422 and bad.get_json()["code"] == "unknown_organization", code
     for ties in ([], ["nonsense"], "birthplace"):
         assert api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ties}).status_code == 422
@@ -59,9 +57,9 @@ def test_refusals(api, signup):
 def test_only_residents_and_only_own(api, signup, make_account):
     _, owner = signup()
     _, other = signup()
-    reg = register(api, owner).get_json()
-    assert register(api, None).status_code == 401
-    assert register(api, make_account("staff", HIDA)).status_code == 403
+    reg = post_registration(api, owner).get_json()
+    assert post_registration(api, None).status_code == 401
+    assert post_registration(api, make_account("staff", HIDA)).status_code == 403
     assert api.get(f"/registrations/{reg['id']}", token=other).status_code == 404
     assert api.delete(f"/registrations/{reg['id']}", token=other).status_code == 404
     assert api.get("/registrations/not-a-uuid", token=owner).status_code == 404
@@ -70,7 +68,7 @@ def test_only_residents_and_only_own(api, signup, make_account):
 
 def _premium_ready(api, signup, code=HIDA):
     user_json, token = signup()
-    reg = register(api, token, code).get_json()
+    reg = post_registration(api, token, code).get_json()
     user = user_of(user_json)
     verify_identity(user)
     add_activities(user, code)
@@ -80,7 +78,7 @@ def _premium_ready(api, signup, code=HIDA):
 
 def test_premium_refusals_in_order(api, signup):
     user_json, token = signup()
-    reg = register(api, token).get_json()
+    reg = post_registration(api, token).get_json()
     url = f"/registrations/{reg['id']}/premium-request"
     assert api.post(url, token=token).get_json()["code"] == "identity_unverified"
     verify_identity(user_of(user_json))
@@ -88,7 +86,7 @@ def test_premium_refusals_in_order(api, signup):
     response = api.post(url, token=token)
     assert response.status_code == 422 and response.get_json()["code"] == "premium_requirements"
     add_activities(user_of(user_json), HIDA, n=2)
-    add_activities(user_of(user_json), "212016", n=1)  # 高山市: another 団体 does not count for 飛騨市
+    add_activities(user_of(user_json), GIFU_CITY, n=1)  # another 団体 does not count for 飛騨市
     add_activities(user_of(user_json), HIDA, n=1, days_ago=400)  # older than 12 months
     db.session.commit()
     assert api.post(url, token=token).get_json()["code"] == "premium_requirements"
@@ -101,7 +99,7 @@ def test_premium_refusals_in_order(api, signup):
 
 def test_prefecture_registration_counts_its_municipalities_activities(api, signup):
     user_json, token = signup()
-    reg = register(api, token, GIFU).get_json()
+    reg = post_registration(api, token, GIFU).get_json()
     verify_identity(user_of(user_json))
     add_activities(user_of(user_json), HIDA, n=2)
     add_activities(user_of(user_json), GIFU, n=1)
@@ -148,10 +146,10 @@ def test_premium_limit_counts_pending_and_is_rechecked_at_approval(app, api, sig
     user_json, token = signup()
     user = user_of(user_json)
     verify_identity(user)
-    codes = ["212172", "212016", "212041", "212059"]  # 飛騨市, 高山市, 多治見市, 関市
+    codes = ["212172", "212016", "212041", "212059"]  # 飛騨市, 岐阜市, 多治見市, 関市
     regs = []
     for code in codes:
-        regs.append(register(api, token, code).get_json())
+        regs.append(post_registration(api, token, code).get_json())
         add_activities(user, code)
     db.session.commit()
     ids = [api.post(f"/registrations/{r['id']}/premium-request", token=token) for r in regs[:3]]
@@ -215,9 +213,9 @@ def test_expired_premium_reads_basic_and_lapses(app, api, signup, make_account):
 
 def test_moving_home_into_a_registered_municipality_is_a_conversion(api, signup, make_account):
     _, token = signup(home="131016")
-    hida = register(api, token, HIDA).get_json()
-    gifu = register(api, token, GIFU).get_json()
-    other = register(api, token, HACHIOJI).get_json()
+    hida = post_registration(api, token, HIDA).get_json()
+    gifu = post_registration(api, token, GIFU).get_json()
+    other = post_registration(api, token, HACHIOJI).get_json()
     moved = api.patch("/me", token=token, json={"home_municipality_code": HIDA})
     assert moved.status_code == 200 and moved.get_json()["home_municipality_code"] == HIDA
     statuses = {r["id"]: r["status"] for r in api.get("/registrations", token=token).get_json()}
@@ -229,8 +227,8 @@ def test_moving_home_into_a_registered_municipality_is_a_conversion(api, signup,
 
 def test_erasure_withdraws_and_keeps_figures_consistent(api, signup, make_account):
     user_json, token = signup()
-    register(api, token, HIDA)
-    register(api, token, GIFU)
+    post_registration(api, token, HIDA)
+    post_registration(api, token, GIFU)
     national = make_account("national")
     assert api.get("/stats/totals", token=national).get_json()["cumulative_registrations"] == 2
     assert api.delete("/me", token=token).status_code == 204
@@ -246,8 +244,8 @@ def test_registrants_only_consented_profiles(api, signup, make_account):
     shared_json, shared = signup(display_name="共有する人")
     _, private = signup(display_name="共有しない人")
     api.patch("/me", token=shared, json={"skills": ["農作業"], "consents": {"share_profile": True}})
-    register(api, shared)
-    register(api, private)
+    post_registration(api, shared)
+    post_registration(api, private)
     staff = make_account("staff", HIDA)
     rows = api.get(f"/organizations/{HIDA}/registrants", token=staff).get_json()
     profiles = sorted([r["profile"] for r in rows], key=lambda p: p is None)
@@ -262,7 +260,7 @@ def test_registrants_only_consented_profiles(api, signup, make_account):
 def test_identity_verification_flow(api, signup, make_account):
     _, token = signup()
     _, stranger = signup()
-    register(api, token, HIDA)
+    post_registration(api, token, HIDA)
     bad = api.post("/me/identity-verifications", token=token, json={"method": "mynumber"})
     assert bad.status_code == 422
     number = api.post("/me/identity-verifications", token=token, json={"method": "123412341234"})
@@ -304,7 +302,7 @@ def test_renewal_of_a_lapsed_premium_needs_a_free_slot(app, api, signup, make_ac
     row = db.session.get(Registration, uuid.UUID(reg["id"]))
     row.premium_valid_until = today_tokyo() - timedelta(days=1)
     db.session.commit()
-    other = register(api, token, "212016").get_json()
+    other = post_registration(api, token, "212016").get_json()
     add_activities(user, "212016")
     db.session.commit()
     second = api.post(f"/registrations/{other['id']}/premium-request", token=token).get_json()

@@ -1,5 +1,4 @@
 """Races on a real PostgreSQL: parallel identical registrations and one person's parallel changes."""
-import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -8,20 +7,13 @@ from registry.extensions import db
 from registry.figures import ledger
 from registry.figures.recount import verify
 from registry.registrations.models import Registration
-from tests.parallel import in_parallel
+from tests.parallel import in_parallel, resident_token
 
 pytestmark = [pytest.mark.committing, pytest.mark.postgres_only]
 
 
-def _signup(app, home="131016"):
-    response = app.test_client().post("/api/v1/auth/signup", json={
-        "email": f"c-{uuid.uuid4().hex[:8]}@example.jp", "password": "password-123", "display_name": "並行",
-        "home_municipality_code": home, "birth_year": 1985})
-    return response.get_json()["token"]
-
-
 def test_parallel_identical_registrations_make_one(app):
-    token = _signup(app)
+    token = resident_token(app.test_client())
     statuses = in_parallel(app, 12, lambda client, i: client.post(
         "/api/v1/registrations", headers={"Authorization": f"Bearer {token}"},
         json={"organization_code": "212172", "ties": ["birthplace"]}).status_code)
@@ -33,7 +25,7 @@ def test_parallel_identical_registrations_make_one(app):
 
 
 def test_parallel_changes_keep_figures_exact(app):
-    tokens = [_signup(app) for _ in range(4)]
+    tokens = [resident_token(app.test_client()) for _ in range(4)]
     codes = ["212172", "212016", "210005", "011002", "472018", "132012"]
 
     def act(client, i):
@@ -53,7 +45,7 @@ def test_parallel_people_on_one_counter_slot_neither_deadlock_nor_drift(app, mon
     """Every change writes the same counter rows (slot 0 for all): none fails, and the figures
     equal a recount."""
     monkeypatch.setattr(ledger, "SLOTS", 1)
-    tokens = [_signup(app, home) for home in ("131016", "271004", "011002", "401005") * 3]
+    tokens = [resident_token(app.test_client(), home) for home in ("131016", "271004", "011002", "401005") * 3]
     codes = ["212172", "212016", "472018", "132012", "210005"]
 
     def act(client, i):
