@@ -17,7 +17,7 @@ from registry.common.ids import ascending_ids
 from registry.extensions import db
 from registry.hosts import tokens
 from registry.hosts.models import SetPasswordToken
-from registry.invitations import roster
+from registry.invitations import roster, roster_rows, roster_writes
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization
 from tests.invitations.conftest import HIDA, read_links
@@ -85,7 +85,7 @@ def test_an_account_that_appears_after_the_look_up_is_invited_not_created(
     signup(email="late@example.jp")
     make_account("host", HIDA)
     host = db.session.scalar(select(User.email).where(User.role == "host"))
-    real_look_up, calls = roster._Writer._look_up, []
+    real_look_up, calls = roster_writes.ChunkWriter._look_up, []
 
     def look_up_missing_the_signup_once(self, keys):
         calls.append(list(keys))
@@ -94,7 +94,7 @@ def test_an_account_that_appears_after_the_look_up_is_invited_not_created(
             found.pop("late@example.jp")
         return found
 
-    monkeypatch.setattr(roster._Writer, "_look_up", look_up_missing_the_signup_once)
+    monkeypatch.setattr(roster_writes.ChunkWriter, "_look_up", look_up_missing_the_signup_once)
     path = roster_file("early@example.jp,早い,131016,,1990", "late@example.jp,遅い,131016,,1990",
                        f"{host},ホスト,131016,,1990")
     links = []
@@ -148,7 +148,7 @@ DOMAIN = st.text(st.sampled_from("ab.Z9-[]0123456789:éa漢 _"), max_size=14)
 @example("@example.jp")
 @example("a@")
 def test_the_email_check_accepts_exactly_what_the_api_accepts(value):
-    assert roster.is_email(value) == _api_accepts(value)
+    assert roster_rows.is_email(value) == _api_accepts(value)
 
 
 # --- the links file --------------------------------------------------------------------------------
