@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import example, given, settings, strategies as st
 from marshmallow import ValidationError, fields
-from sqlalchemy import func, select, text
+from sqlalchemy import Column, MetaData, String, func, select, text
 
 from registry.accounts.models import User
 from registry.common.ids import ascending_ids
@@ -120,6 +120,17 @@ def test_without_a_links_file_nothing_is_left_behind(signup, roster_file, dialec
     assert _count(Invitation) == 0 and _count(User) == 1
     if dialect == "postgresql":
         assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
+
+
+@pytest.mark.parametrize("model", [User, Invitation, SetPasswordToken])
+def test_a_column_added_to_a_table_it_writes_stops_the_import_naming_it(model, roster_file, monkeypatch):
+    """The import's columns come from the models (registry/common/bulk.py): one it does not give is an
+    error that names it, never a column silently left NULL."""
+    drifted = model.__table__.to_metadata(MetaData())
+    drifted.append_column(Column("drift_probe", String(10)))
+    monkeypatch.setattr(model, "__table__", drifted)
+    with pytest.raises((TypeError, RuntimeError), match="drift_probe"):
+        _import(roster_file("new@example.jp,新人,131016,,1990"), links=lambda email, link: None)
 
 
 # --- the e-mail check ------------------------------------------------------------------------------
