@@ -11,18 +11,14 @@ writes with `run.bulk.write(layout, rows)` (in order with the people's rows), an
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # annotations only: people.py imports the steps
-    from registry.demo.people import SeedRun
-    from registry.demo.planner import PlannedPerson
+from registry.demo.planner import PlannedPerson
 
 
 class SeedStep:
     """A later part of the demo data. See the module docstring."""
 
-    def __init__(self, run: SeedRun):
-        self.run = run
+    def __init__(self, run):
+        self.run = run  # the `SeedRun` (registry/demo/people.py, which imports the steps)
 
     def before_people(self) -> None:
         pass
