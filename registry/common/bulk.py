@@ -227,7 +227,8 @@ class BulkWriter:
     """Rows into tables inside the session's transaction (see the module docstring).
 
     `lowest_id` is below every id `id()` made (set by the first `new_chunk()`); `rows_written` and
-    `tables_written` (table names, in the order first written) count what went in."""
+    `tables_written` (table names, in the order first written) count what was written (a savepoint
+    the caller rolls back included)."""
 
     def __init__(self):
         connection = db.session.connection()

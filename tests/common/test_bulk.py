@@ -1,13 +1,16 @@
 """The bulk writer (registry/common/bulk.py): layouts made from the tables' metadata (a column a loader
 does not give is an error, never a silent NULL), typed rows that read back as written on both
 databases, the writer thread's order and errors, and the set-wise foreign-key check."""
+import ast
 import sys
 import uuid
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, text
 
+import registry
 from registry.accounts.models import User
 from registry.common import bulk as bulk_loading
 from registry.common.bulk import BulkWriter
@@ -16,6 +19,7 @@ from registry.extensions import db
 from registry.needs.models import Need
 
 HIDA, GIFU = "212172", "210005"
+PACKAGE = Path(registry.__file__).parent
 CREATED = datetime(2026, 1, 15, 3, 4, 5, 123456, tzinfo=timezone.utc)
 
 
@@ -138,3 +142,23 @@ def test_bulk_runs_queued_work_in_order_stops_at_an_error_and_restores_the_switc
         bulk.drain()
     bulk.close()
     assert sys.getswitchinterval() == before
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_bulk_loader_knows_no_domain_and_no_domain_knows_the_demo():
+    """registry/common/bulk.py is foundation (callers pass their models in); registry/demo/ is a tool
+    over the domains, which only the app factory's command list names."""
+    assert {name for name in _imports(PACKAGE / "common" / "bulk.py") if name.startswith("registry.")} \
+        <= {"registry.extensions.db"}
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name != "demo" and path != PACKAGE / "__init__.py":
+            assert not any(name.startswith("registry.demo") for name in _imports(path)), path
