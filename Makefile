@@ -43,7 +43,7 @@ run: migrate
 serve: migrate
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-test: debian-deps test-sqlite test-postgres
+test: debian-deps lint-imports test-sqlite test-postgres
 
 # The real parts the tests start, from Debian's packages: chromium and its CJK fonts (browser tests),
 # pgbouncer, redis-server, nginx, pg_auto_failover and pgbackrest, zbar-tools (decoding QR codes in

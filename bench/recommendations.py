@@ -8,7 +8,7 @@ needs and 1,000,000 residents on PostgreSQL.
 
 Steps: create the schema and the 団体 if the database has none; if it holds fewer than
 BENCH_PEOPLE (1,000,000) residents, seed the rest with `seed-demo`'s code (which also seeds about
-one open need per ten people, with applications, hosts and activities: registry/needs/seed.py);
+one open need per ten people, with applications, hosts and activities: registry/demo/needs.py);
 so after bench/figures.py in the same `make bench` it reuses that database as it is. Then
 `VACUUM ANALYZE`, and time, at the service level inside an app context (the functions the two
 endpoints call, without HTTP, JSON or auth):
@@ -90,7 +90,7 @@ def _residents() -> int:
 
 def _prepare() -> int:
     """Schema, 団体 and residents up to PEOPLE; returns how many people this run seeded."""
-    from registry.figures.seed import SeedRun
+    from registry.demo.people import SeedRun
     from registry.organizations.reference import load_reference_data
 
     if not inspect(db.engine).has_table("users"):

@@ -101,7 +101,7 @@ def seed(people: int, seed_number: int) -> None:
     import click
     from sqlalchemy import inspect
     from registry.extensions import db
-    from registry.figures.seed import SeedRun
+    from registry.demo.people import SeedRun
     from registry.organizations.reference import load_reference_data
 
     if not inspect(db.engine).has_table("users"):
@@ -117,6 +117,8 @@ def seed(people: int, seed_number: int) -> None:
             bar.update(done - last)
             last = done
     run.finish()
+    db.session.commit()
+    run.analyse()  # as seed-demo ends
     db.session.commit()
 
 

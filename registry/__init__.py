@@ -140,9 +140,9 @@ def register_errors(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry.accounts.cli import create_user_command
+    from registry.demo.cli import seed_demo_command
     from registry.evidence.cli import sweep_uploads_command
     from registry.figures.cli import lapse_premiums_command, verify_counts_command
-    from registry.figures.seed_cli import seed_demo_command
     from registry.invitations.cli import import_roster_command
     from registry.notifications.cli import send_notifications_command
     from registry.organizations.cli import load_reference_data_command

@@ -46,6 +46,8 @@ def import_roster_command(file, organization_code, invites_path):
         raise
     if links:
         links.publish()  # only now: a failed import hands out no link
+    roster.analyse()  # PostgreSQL: the planner's statistics of the tables filled, for the first requests
+    db.session.commit()
     _report_bad_rows(report)
     written = f", links written to {invites_path}" if links else ""
     click.echo(f"{report.rows:,} rows: {report.invitations:,} invitations "

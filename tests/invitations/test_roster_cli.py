@@ -296,6 +296,22 @@ def test_the_foreign_key_triggers_are_back_on_after_an_import(roster_file, impor
     assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
 
 
+@pytest.mark.postgres_only
+def test_the_import_ends_by_analysing_the_tables_it_filled(roster_file, import_roster, tmp_path, signup):
+    """Fresh planner statistics for the first requests after an import: the command ANALYZEs every
+    table it filled once it has committed."""
+    signup(email="known@example.jp")
+    started = db.session.scalar(text("SELECT clock_timestamp()"))
+    result = import_roster(roster_file("new@example.jp,新人,131016,,1990", "known@example.jp,既知,131016,,1990"),
+                           invites=tmp_path / "links.csv")
+    assert result.exit_code == 0, result.output
+    db.session.execute(text("SELECT pg_stat_clear_snapshot()"))  # this transaction's cached statistics
+    analysed = dict(db.session.execute(text(
+        "SELECT relname, last_analyze >= :started FROM pg_stat_user_tables "
+        "WHERE relname IN ('users', 'invitations', 'set_password_tokens')"), {"started": started}).all())
+    assert analysed == {"users": True, "invitations": True, "set_password_tokens": True}
+
+
 def test_codes_as_spreadsheets_write_them(roster_file, import_roster, tmp_path):
     """Full-width digits and a dropped leading zero are read as the code; anything else is not."""
     path = roster_file("wide@example.jp,全角,１３１０１６,,1990", f"ward@example.jp,区,{SAPPORO_CHUO},,1990",

@@ -10,18 +10,17 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import example, given, settings, strategies as st
 from marshmallow import ValidationError, fields
-from sqlalchemy import func, select, text
+from sqlalchemy import Column, MetaData, String, func, select, text
 
 from registry.accounts.models import User
 from registry.common.ids import ascending_ids
 from registry.extensions import db
-from registry.accounts import links as tokens
-from registry.accounts.models import SetPasswordToken
-from registry.invitations import roster
+from registry.hosts import tokens
+from registry.hosts.models import SetPasswordToken
+from registry.invitations import roster, roster_rows, roster_writes
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization
-from tests.factories import HIDA
-from tests.invitations.conftest import read_links
+from tests.invitations.conftest import HIDA, read_links
 
 
 def _count(model) -> int:
@@ -86,7 +85,7 @@ def test_an_account_that_appears_after_the_look_up_is_invited_not_created(
     signup(email="late@example.jp")
     make_account("host", HIDA)
     host = db.session.scalar(select(User.email).where(User.role == "host"))
-    real_look_up, calls = roster._Writer._look_up, []
+    real_look_up, calls = roster_writes.ChunkWriter._look_up, []
 
     def look_up_missing_the_signup_once(self, keys):
         calls.append(list(keys))
@@ -95,7 +94,7 @@ def test_an_account_that_appears_after_the_look_up_is_invited_not_created(
             found.pop("late@example.jp")
         return found
 
-    monkeypatch.setattr(roster._Writer, "_look_up", look_up_missing_the_signup_once)
+    monkeypatch.setattr(roster_writes.ChunkWriter, "_look_up", look_up_missing_the_signup_once)
     path = roster_file("early@example.jp,早い,131016,,1990", "late@example.jp,遅い,131016,,1990",
                        f"{host},ホスト,131016,,1990")
     links = []
@@ -121,6 +120,17 @@ def test_without_a_links_file_nothing_is_left_behind(signup, roster_file, dialec
     assert _count(Invitation) == 0 and _count(User) == 1
     if dialect == "postgresql":
         assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
+
+
+@pytest.mark.parametrize("model", [User, Invitation, SetPasswordToken])
+def test_a_column_added_to_a_table_it_writes_stops_the_import_naming_it(model, roster_file, monkeypatch):
+    """The import's columns come from the models (registry/common/bulk.py): one it does not give is an
+    error that names it, never a column silently left NULL."""
+    drifted = model.__table__.to_metadata(MetaData())
+    drifted.append_column(Column("drift_probe", String(10)))
+    monkeypatch.setattr(model, "__table__", drifted)
+    with pytest.raises((TypeError, RuntimeError), match="drift_probe"):
+        _import(roster_file("new@example.jp,新人,131016,,1990"), links=lambda email, link: None)
 
 
 # --- the e-mail check ------------------------------------------------------------------------------
@@ -149,7 +159,7 @@ DOMAIN = st.text(st.sampled_from("ab.Z9-[]0123456789:éa漢 _"), max_size=14)
 @example("@example.jp")
 @example("a@")
 def test_the_email_check_accepts_exactly_what_the_api_accepts(value):
-    assert roster.is_email(value) == _api_accepts(value)
+    assert roster_rows.is_email(value) == _api_accepts(value)
 
 
 # --- the links file --------------------------------------------------------------------------------

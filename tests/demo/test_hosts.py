@@ -7,9 +7,8 @@ from sqlalchemy import select
 from registry.accounts import service as accounts
 from registry.accounts.models import User
 from registry.extensions import db
-from registry.figures import seed as seeding
+from registry.demo import hosts as host_seed, people as demo_people
 from registry.figures.recount import verify
-from registry.hosts import seed as host_seed
 from registry.hosts.models import Host
 from registry.registrations.models import Registration
 
@@ -24,8 +23,8 @@ def _run(monkeypatch, people, seed_value):
             super().after_people()
             steps.append(self)
 
-    monkeypatch.setattr(seeding, "EXTRA_STEPS", [Recorded])
-    seeding.seed_demo(people, seed_value, now=NOW)
+    monkeypatch.setattr(demo_people, "EXTRA_STEPS", [Recorded])
+    demo_people.seed_demo(people, seed_value, now=NOW)
     return steps[0]
 
 
@@ -47,7 +46,7 @@ def test_seed_demo_adds_hosts_in_proportion(monkeypatch):
         assert host.user.email.startswith("demo-host-s11-") and host.host_name
     assert 0 < sum(h.trusted for h in hosts) < len(hosts)
     # A demo host signs in with the demo password; the figures stay exact.
-    assert accounts.authenticate(hosts[0].user.email, seeding.DEMO_PASSWORD).id == hosts[0].user_id
+    assert accounts.authenticate(hosts[0].user.email, demo_people.DEMO_PASSWORD).id == hosts[0].user_id
     assert verify() == []
 
 

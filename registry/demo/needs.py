@@ -1,15 +1,13 @@
 """Demo needs and applications for `seed-demo`, in proportion to the people seeded.
 
-`seed-demo` (registry/figures/seed.py) takes it as one more step, after `DemoHosts`:
-
-    EXTRA_STEPS: list[type[SeedStep]] = [DemoHosts, DemoNeeds]
+`seed-demo` takes it as one more step, after `DemoHosts` (`EXTRA_STEPS` in registry/demo/people.py).
 
 What it writes (all through the run's bulk writer: COPY on PostgreSQL, executemany on SQLite)
 - Needs: OPEN_PER_PERSON (1 in 10) open needs per person seeded — 100,000 for 1,000,000 people —
   plus PAST_PER_PERSON (1 in 20) past ones (ended; stored `open` past apply-by, `closed` by hand or
   `cancelled`). Only 団体 with active registrants in the run get needs, weighted by those
   registrations and toward rural 団体 (村 > 町 > 市 > wards and prefectures). Kinds, titles and skills
-  come from TEMPLATES, whose skills are the residents' own vocabulary (`SKILLS` in the seed), so
+  come from TEMPLATES, whose skills are the residents' own vocabulary (`SKILLS` in the model), so
   skill matching finds something; ~15 % are remote (no place), the others sit near the 団体's
   office. Capacities 1–20; dates around the run's `now` (open: starting in 3–120 days; past: ended
   in the last 300 days). DemoHosts' hosts post HOSTED_SHARE of the needs of their 団体 (`host_id`,
@@ -23,21 +21,22 @@ What it writes (all through the run's bulk writer: COPY on PostgreSQL, executema
   `counts_as_activity` has its `activities` row (source `need`), as the service writes it.
 
 Repeatable for a seed: its own random stream (`run.rng("needs")`), 団体 in code order, people in
-the seed's order; ids are time-ordered random UUIDs that differ per run. It has `SeedStep`'s shape
-without importing it (registry/figures/seed.py imports this module at its top).
+the seed's order; ids are time-ordered random UUIDs that differ per run.
 """
 from __future__ import annotations
 
-import bisect
 import random
 from collections import Counter
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from registry.demo.model import Weighted
+from registry.demo.steps import SeedStep
 from registry.extensions import db
-from registry.needs.models import geo_cell
+from registry.needs.models import Application, Need, geo_cell
 from registry.organizations.models import Organization
+from registry.registrations.models import Activity
 
 OPEN_PER_PERSON = 0.10
 PAST_PER_PERSON = 0.05
@@ -91,13 +90,6 @@ REWARDS = {
 }
 GENERIC_HOSTS = ("地域振興課", "観光協会", "まちづくり協議会", "地区公民館", "移住定住センター")
 
-NEED_COLUMNS = ("id", "organization_code", "prefecture_code", "kind", "title", "description", "host_name", "host_id",
-                "skills", "remote", "place_name", "lat", "lng", "geo_cell", "starts_on", "ends_on", "apply_by",
-                "capacity", "accepted_count", "reward", "counts_as_activity", "status", "created_by", "created_at",
-                "updated_at", "closed_at", "cancelled_at")
-APPLICATION_COLUMNS = ("id", "need_id", "user_id", "status", "message", "created_at", "updated_at", "decided_at",
-                       "decided_by", "completed_on", "checked_in_at")
-ACTIVITY_COLUMNS = ("id", "user_id", "organization_code", "source", "need_id", "completed_on", "created_at")
 
 
 def need_counts(people: int) -> tuple[int, int]:
@@ -111,20 +103,6 @@ def rural_weight(kind: str, name: str) -> float:
     if name.endswith("区"):
         return 0.3
     return 1.6 if name.endswith("村") else 1.3 if name.endswith("町") else 1.0
-
-
-class _Weighted:
-    def __init__(self, pairs):
-        self.items, self.cum, total = [], [], 0.0
-        for item, w in pairs:
-            if w > 0:
-                total += w
-                self.items.append(item)
-                self.cum.append(total)
-        self.total = total
-
-    def draw(self, rng: random.Random):
-        return self.items[min(bisect.bisect_right(self.cum, rng.random() * self.total), len(self.items) - 1)]
 
 
 def plan_applications(rng: random.Random, capacity: int, pool: list, *, popular: bool, past: bool,
@@ -167,11 +145,8 @@ def plan_applications(rng: random.Random, capacity: int, pool: list, *, popular:
     return list(zip(applicants, statuses))
 
 
-class DemoNeeds:
+class DemoNeeds(SeedStep):
     """The seed-demo step (see the module docstring): reads the run's `DemoHosts` step for hosts."""
-
-    def __init__(self, run):
-        self.run = run
 
     def before_people(self) -> None:
         self.rng = self.run.rng("needs")
@@ -207,7 +182,7 @@ class DemoNeeds:
                    for code, n in sorted(self.active.items())]
         if not weights:
             return
-        targets = _Weighted(weights)
+        targets = Weighted(weights)
         open_n, past_n = need_counts(run.people)
         b = run.bulk
         b.new_chunk()
@@ -215,9 +190,13 @@ class DemoNeeds:
         today = date.fromordinal(date(1970, 1, 1).toordinal() + (now_ts + JST) // DAY_S)
         by_kind = {k: [t for t in TEMPLATES if t[0] == k] for k in KIND_WEIGHTS}
         remote_templates = [t for t in TEMPLATES if t[3]]
-        kinds = _Weighted(KIND_WEIGHTS.items())
-        capacities = _Weighted(((lo, hi), w) for lo, hi, w in CAPACITIES)
+        kinds = Weighted(KIND_WEIGHTS.items())
+        capacities = Weighted(((lo, hi), w) for lo, hi, w in CAPACITIES)
         adult_pools = {}
+        need_layout = b.layout(Need)
+        application_layout = b.layout(Application, {"message": None, "checked_in_at": None})
+        activity_layout = b.layout(Activity, {"source": "need", "evidence_id": None})
+        need, application, activity = need_layout.row, application_layout.row, activity_layout.row
         needs, applications, activities = [], [], []
         null, true, false = b.null, b.true, b.false
         num = (lambda x: repr(x)) if b.postgres else (lambda x: x)
@@ -290,32 +269,37 @@ class DemoNeeds:
                 if app_status in ("accepted", "completed", "no_show"):
                     taken += 1
                 updated = decided if decided is not null else b.ts(at)
-                applications.append((b.id(), need_id, uid, app_status, null, b.ts(at), updated, decided,
-                                     host_id if decided is not null else null, completed_on, null))
+                applications.append(application(
+                    id=b.id(), need_id=need_id, user_id=uid, status=app_status, created_at=b.ts(at), updated_at=updated,
+                    decided_at=decided, decided_by=host_id if decided is not null else null, completed_on=completed_on))
                 if app_status == "completed" and counts:
-                    activities.append((b.id(), uid, code, "need", need_id, b.day(ends),
-                                       b.ts(min(ts_of(ends, 18), now_ts - 1))))
+                    activities.append(activity(id=b.id(), user_id=uid, organization_code=code, need_id=need_id,
+                                               completed_on=b.day(ends),
+                                               created_at=b.ts(min(ts_of(ends, 18), now_ts - 1))))
             closed_at = b.ts(min(ts_of(apply_by, 18), now_ts - 1)) if status == "closed" else null
             cancelled_at = b.ts(min(ts_of(apply_by, 12), now_ts - 1)) if status == "cancelled" else null
             self.report[status if past else "open"] += 1
             self.report["remote"] += remote
-            needs.append((need_id, code, run.model.prefecture_of[code], kind, b.text(f"{name}の{title}"),
-                          b.text(DESCRIPTIONS[kind]), b.text(host_name), host_id, run.planner.json_list(skills),
-                          true if remote else false, b.text(place_name), num(lat) if lat is not None else null,
-                          num(lng) if lng is not None else null, b.int(cell) if cell is not None else null,
-                          b.day(starts), b.day(ends), b.day(apply_by), b.int(capacity), b.int(taken),
-                          b.text(rng.choice(REWARDS[kind])), true if counts else false, status, host_id,
-                          b.ts(created), b.ts(created), closed_at, cancelled_at))
+            needs.append(need(
+                id=need_id, organization_code=code, prefecture_code=run.model.prefecture_of[code], kind=kind,
+                title=b.text(f"{name}の{title}"), description=b.text(DESCRIPTIONS[kind]), host_name=b.text(host_name),
+                host_id=host_id, skills=run.planner.json_list(skills), remote=true if remote else false,
+                place_name=b.text(place_name), lat=num(lat) if lat is not None else null,
+                lng=num(lng) if lng is not None else null, geo_cell=b.int(cell) if cell is not None else null,
+                starts_on=b.day(starts), ends_on=b.day(ends), apply_by=b.day(apply_by), capacity=b.int(capacity),
+                accepted_count=b.int(taken), reward=b.text(rng.choice(REWARDS[kind])),
+                counts_as_activity=true if counts else false, status=status, created_by=host_id,
+                created_at=b.ts(created), updated_at=b.ts(created), closed_at=closed_at, cancelled_at=cancelled_at))
             if len(applications) >= 20_000:
-                b.write("needs", NEED_COLUMNS, needs)
-                b.write("applications", APPLICATION_COLUMNS, applications)
-                b.write("activities", ACTIVITY_COLUMNS, activities)
+                b.write(need_layout, needs)
+                b.write(application_layout, applications)
+                b.write(activity_layout, activities)
                 self.report["applications"] += len(applications)
                 self.report["activities"] += len(activities)
                 needs, applications, activities = [], [], []
                 b.new_chunk()
-        b.write("needs", NEED_COLUMNS, needs)
-        b.write("applications", APPLICATION_COLUMNS, applications)
-        b.write("activities", ACTIVITY_COLUMNS, activities)
+        b.write(need_layout, needs)
+        b.write(application_layout, applications)
+        b.write(activity_layout, activities)
         self.report["applications"] += len(applications)
         self.report["activities"] += len(activities)

@@ -4,12 +4,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
+from registry.demo import model as demo_model, needs as need_seed, people as demo_people
+from registry.demo.hosts import DemoHosts
 from registry.extensions import db
-from registry.figures import seed as seeding
 from registry.figures.recount import verify
 from registry.hosts.models import Host
-from registry.hosts.seed import DemoHosts
-from registry.needs import seed as need_seed
 from registry.needs.models import HOLDS_PLACE, Application, Need
 from registry.registrations.models import Activity, Registration
 
@@ -25,17 +24,17 @@ def _run(monkeypatch, people, seed_value):
             super().after_people()
             steps.append(self)
 
-    monkeypatch.setattr(seeding, "EXTRA_STEPS", [DemoHosts, Recorded])
-    seeding.seed_demo(people, seed_value, now=NOW)
+    monkeypatch.setattr(demo_people, "EXTRA_STEPS", [DemoHosts, Recorded])
+    demo_people.seed_demo(people, seed_value, now=NOW)
     return steps[0]
 
 
 def test_demo_needs_is_registered_after_hosts():
-    assert seeding.EXTRA_STEPS.index(need_seed.DemoNeeds) > seeding.EXTRA_STEPS.index(DemoHosts)
+    assert demo_people.EXTRA_STEPS.index(need_seed.DemoNeeds) > demo_people.EXTRA_STEPS.index(DemoHosts)
 
 
 def test_templates_use_the_residents_skill_vocabulary():
-    assert {s for *_, skills, _ in need_seed.TEMPLATES for s in skills} <= set(seeding.SKILLS)
+    assert {s for *_, skills, _ in need_seed.TEMPLATES for s in skills} <= set(demo_model.SKILLS)
     assert any(remote for *_, remote in need_seed.TEMPLATES)
 
 

@@ -2,10 +2,9 @@
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import text
 
+from registry.demo.people import DEMO_PASSWORD, EMAIL_DOMAIN, SeedRun
 from registry.extensions import db
-from registry.figures.seed import DEMO_PASSWORD, EMAIL_DOMAIN, SeedRun
 
 
 @click.command("seed-demo")
@@ -32,9 +31,8 @@ def seed_demo_command(people, seed):
     click.echo("recounting the figures …")
     report = run.finish()
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("ANALYZE person_tallies, figure_counters"))
-        db.session.commit()
+    run.analyse()  # PostgreSQL: the planner's statistics of every table filled, for the first requests
+    db.session.commit()
     end = report.first_index + people - 1
     click.echo(f"added {report.people:,} people ({run.prefix}{report.first_index:09d} … {end:09d}@{EMAIL_DOMAIN}), "
                f"{report.registrations:,} registrations ({report.active_registrations:,} active), "

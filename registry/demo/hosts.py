@@ -1,11 +1,6 @@
 """Demo hosts for `seed-demo`: several per active 団体, in proportion to its registrations.
 
-`seed-demo` (registry/figures/seed.py) takes it as one more step:
-
-    from registry.hosts.seed import DemoHosts
-    EXTRA_STEPS: list[type[SeedStep]] = [DemoHosts]
-
-The step counts the active registrations each 団体 gets in the run (`after_chunk`) and, after the
+`seed-demo` takes it as one more step (`EXTRA_STEPS` in registry/demo/people.py). The step counts the active registrations each 団体 gets in the run (`after_chunk`) and, after the
 people, writes the hosts with the run's bulk writer (`write_demo_hosts`: COPY on PostgreSQL,
 executemany on SQLite; never ORM objects). A later needs step reads `step.hosts` (団体 code → list of
 `DemoHost`) to give needs a `host_id` and `host_name`. Repeatable for a seed (its own random stream,
@@ -19,6 +14,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from registry.accounts.models import User
+from registry.common.bulk import BulkWriter
+from registry.demo.steps import SeedStep
+from registry.hosts.models import Host
+
 ACTIVE_AT = 10  # a 団体 with at least this many active registrations in the run gets hosts
 BASE, PER_REGISTRATIONS, MOST = 2, 500, 8  # 2 hosts, one more per 500 registrations, at most 8
 TRUSTED_SHARE = 0.3
@@ -26,10 +26,6 @@ PLACES = ("山あいの", "川辺の", "里山の", "朝市の", "森の", "湖�
 KINDS = ("農園", "旅館", "民宿", "神社", "NPO", "商店", "酒蔵", "牧場", "漁協", "工房", "観光協会", "町内会")
 SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田")
 GIVEN = ("花子", "太郎", "明美", "健一", "由美", "誠", "幸子", "浩", "恵子", "翔太")
-USER_COLUMNS = ("id", "email", "email_key", "password_hash", "display_name", "skills", "interests", "role",
-                "organization_code", "guardian_consent", "consent_share_profile", "consent_scouting",
-                "consent_announcements", "email_verified_at", "session_nonce", "created_at")
-HOST_COLUMNS = ("user_id", "organization_code", "host_name", "trusted", "created_at")
 
 
 @dataclass(frozen=True)
@@ -47,13 +43,19 @@ def host_counts(active_registrations: dict[str, int]) -> dict[str, int]:
             for code, n in sorted(active_registrations.items()) if n >= ACTIVE_AT}
 
 
-def write_demo_hosts(bulk, rng: random.Random, counts: dict[str, int], *, email_prefix: str, password_hash: str,
-                     now_ts: int) -> dict[str, list[DemoHost]]:
-    """Writes `counts[code]` host accounts per 団体 (users + hosts rows) through a seed `Bulk`
+def write_demo_hosts(bulk: BulkWriter, rng: random.Random, counts: dict[str, int], *, email_prefix: str,
+                     password_hash: str, now_ts: int) -> dict[str, list[DemoHost]]:
+    """Writes `counts[code]` host accounts per 団体 (users + hosts rows) through the run's bulk
     writer, in code order; returns them by 団体. `now_ts` is Unix seconds: hosts were invited
     1–12 months before it."""
     bulk.new_chunk()
     true, false = bulk.true, bulk.false
+    user_layout = bulk.layout(User, {
+        "birth_year": None, "skills": "[]", "interests": "[]", "availability": None, "role": "host",
+        "home_municipality_code": None, "guardian_consent": false, "consent_share_profile": false,
+        "consent_scouting": false, "consent_announcements": false, "deactivated_at": None, "erased_at": None})
+    host_layout = bulk.layout(Host, {"invited_by": None})
+    user, host = user_layout.row, host_layout.row
     users, hosts, out = [], [], {}
     for code in sorted(counts):
         for n in range(1, counts[code] + 1):
@@ -62,22 +64,20 @@ def write_demo_hosts(bulk, rng: random.Random, counts: dict[str, int], *, email_
             trusted = rng.random() < TRUSTED_SHARE
             created = now_ts - rng.randrange(30 * 86400, 365 * 86400)
             email = f"{email_prefix}{code}-{n}@demo.example.jp"
-            users.append((uid, email, email, password_hash, bulk.text(f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"),
-                          "[]", "[]", "host", code, false, false, false, false, bulk.ts(created), bulk.nonce(),
-                          bulk.ts(created)))
-            hosts.append((uid, code, bulk.text(host_name), true if trusted else false, bulk.ts(created)))
+            users.append(user(id=uid, email=email, email_key=email, password_hash=password_hash,
+                              display_name=bulk.text(f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"),
+                              organization_code=code, email_verified_at=bulk.ts(created), session_nonce=bulk.nonce(),
+                              created_at=bulk.ts(created)))
+            hosts.append(host(user_id=uid, organization_code=code, host_name=bulk.text(host_name),
+                              trusted=true if trusted else false, created_at=bulk.ts(created)))
             out.setdefault(code, []).append(DemoHost(uid, code, host_name, trusted))
-    bulk.write("users", USER_COLUMNS, users)
-    bulk.write("hosts", HOST_COLUMNS, hosts)
+    bulk.write(user_layout, users)
+    bulk.write(host_layout, hosts)
     return out
 
 
-class DemoHosts:
-    """The seed-demo step (see the module docstring). It has `SeedStep`'s shape without importing it,
-    so registry/figures/seed.py may import this module at its top without an import cycle."""
-
-    def __init__(self, run):
-        self.run = run
+class DemoHosts(SeedStep):
+    """The seed-demo step (see the module docstring)."""
 
     def before_people(self) -> None:
         self.active: Counter = Counter()
