@@ -12,11 +12,10 @@ from hypothesis import example, given, settings, strategies as st
 from marshmallow import ValidationError, fields
 from sqlalchemy import Column, MetaData, String, func, select, text
 
-from registry.accounts.models import User
+from registry.accounts import links as tokens
+from registry.accounts.models import SetPasswordToken, User
 from registry.common.ids import ascending_ids
 from registry.extensions import db
-from registry.hosts import tokens
-from registry.hosts.models import SetPasswordToken
 from registry.invitations import roster, roster_rows, roster_writes
 from registry.invitations.models import Invitation
 from registry.organizations.models import Organization
