@@ -86,6 +86,7 @@ def register_extensions(app: Flask) -> None:
     from registry.accounts.login import init_login
     from registry.common.database import init_database
     from registry.common.replica import init_replica
+    from registry.evidence.service import subscribe as keep_evidence
     from registry.figures.ledger import subscribe as keep_figures
 
     db.init_app(app)
@@ -102,6 +103,7 @@ def register_extensions(app: Flask) -> None:
     configure_password_hasher(app.config)
     api.init_app(app)
     keep_figures()  # the figures follow every registration change (registry/registrations/events.py)
+    keep_evidence()  # evidence waiting for review leaves the queue when its registration ends
 
 
 def register_blueprints(app: Flask) -> None:

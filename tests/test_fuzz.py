@@ -1,15 +1,18 @@
-"""Schemathesis over the API's own OpenAPI document: every operation, as three callers.
+"""Schemathesis over the API's own OpenAPI document: every operation, as four callers.
 
 Each operation is called, in-process (WSGI), with requests generated from the document — valid ones
-and invalid ones — by an anonymous caller, a resident registered with 飛騨市 and a staff member of
-飛騨市, in a world where real objects exist (a registration, a need in progress with the resident's
+and invalid ones — by an anonymous caller, a resident registered with 飛騨市, a staff member of 飛騨市
+and a host (ヌシ) of 飛騨市, in a world where real objects exist (a registration, a need in progress with the resident's
 accepted application, evidence with its file, a benefit, an announcement, a host, a certificate, …):
 path and query parameters name those as often as random ones, and `Accept` asks for each documented
 media type. Every answer must be documented: never a 5xx, a documented status code and content type,
 and a body and headers that match the document.
 
 Each generated request runs inside a savepoint that is rolled back and with the rate-limit counts
-reset, so every example meets the same world (deterministic, and no limit hides the rest).
+reset, so every example meets the same world (deterministic, and no limit hides the rest). A
+signed-in caller's token must still open `GET /me` after each of its examples, so no example goes
+unseen behind a 401; the operations that end a caller's own token (signing out, revoking a token,
+erasing the account) are left out for the callers who hold one.
 `FUZZ_EXAMPLES` sets the examples per operation and caller (default 8: the module stays within about
 two minutes per database on two cores); CI runs derandomized, so a run is repeatable.
 """
@@ -98,17 +101,29 @@ def _build_world(api) -> dict:
     host = _created(api.post(f"/organizations/{HIDA}/hosts", token=staff, json={
         "email": "fuzz-host@example.jp", "display_name": "担当", "host_name": "古川の宿"}))
     certificate = _created(api.get(f"/registrations/{registration['id']}/certificate", token=resident))
+    host_token = _created(api.post("/auth/set-password", json={"token": host["set_password_token"],
+                                                               "password": "host-password-1"}))["token"]
+    _created(api.post("/needs", token=host_token, json={
+        "organization_code": HIDA, "kind": "experience", "title": "宿の朝ごはん作り", "description": "朝の仕込み",
+        "host_name": "古川の宿", "skills": [], "remote": False, "starts_on": days(7), "ends_on": days(7),
+        "apply_by": days(3), "capacity": 2, "reward": "朝食", "counts_as_activity": False}))
     KNOWN.update({
         "code": [HIDA], "organization": [HIDA], "token": [certificate["token"]], "registration_id": [registration["id"]], "need_id": [need["id"]],
         "application_id": [application["id"]], "verification_id": [verification["id"]],
         "evidence_id": [evidence["id"]], "benefit_id": [benefit["id"]], "announcement_id": [announcement["id"]],
         "host_id": [host["id"]],
         "notification_id": [n["id"] for n in api.get("/me/notifications", token=resident).get_json()],
-        "token_id": [t["id"] for token in (resident, staff) for t in api.get("/me/tokens", token=token).get_json()]})
-    return {"anonymous": None, "resident": resident, "staff": staff}
+        "token_id": [t["id"] for token in (resident, staff, host_token)
+                     for t in api.get("/me/tokens", token=token).get_json()]})
+    return {"anonymous": None, "resident": resident, "staff": staff, "host": host_token}
 
 
-@pytest.fixture(params=["anonymous", "resident", "staff"])
+# What ends the caller's own token: not fuzzed with one (the token must outlive every example).
+ENDS_THE_TOKEN = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me/tokens/{token_id}"),
+                  ("DELETE", "/api/v1/me")}
+
+
+@pytest.fixture(params=["anonymous", "resident", "staff", "host"])
 def caller(request):
     return request.param
 
@@ -158,8 +173,14 @@ def flatmap_headers(context, headers):
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_fuzz(case, caller, world, app):
     token = world[caller]
+    if token and (case.method.upper(), case.operation.full_path) in ENDS_THE_TOKEN:
+        pytest.skip("ends the caller's own token")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with rolled_back(), app.app_context():
         response = case.call(app=app, headers=headers)
     db.session.expire_all()
     case.validate_response(response, checks=CHECKS)
+    if token:
+        with app.app_context():
+            still = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert still.status_code == 200, f"{caller}'s token no longer works after {case.method} {case.path}"

@@ -13,6 +13,7 @@ PER_IP_VERIFY = "120/minute"
 PER_ACCOUNT_APPLY = "30/hour"
 PER_ACCOUNT_CHECK_IN = "10/minute"
 PER_IP_SET_PASSWORD = "300/hour"  # each try costs an argon2 hash; the token itself is 256 random bits
+PER_ACCOUNT_UPLOAD = "30/hour"  # evidence uploads (each up to 5 MB), shared by the API and the page
 
 
 def _email_in_body() -> str:
@@ -47,6 +48,12 @@ def signup(view):
 def check_in(view):
     """Check-in tries, per account, shared by the API and the page (a 6-digit code must not be guessable)."""
     return _limited(limiter.shared_limit(PER_ACCOUNT_CHECK_IN, scope="check-in", key_func=_account,
+                                         methods=WRITES)(view))
+
+
+def evidence_upload(view):
+    """Evidence uploads per account, shared by the API and the page (each may carry 5 MB to store)."""
+    return _limited(limiter.shared_limit(PER_ACCOUNT_UPLOAD, scope="evidence-upload", key_func=_account,
                                          methods=WRITES)(view))
 
 

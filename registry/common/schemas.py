@@ -1,4 +1,5 @@
 """Base schema and fields shared by every domain's schemas."""
+import re
 from datetime import date
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
@@ -64,16 +65,50 @@ def BoundedString(max_length: int, **kwargs) -> fields.String:
     return fields.String(validate=validators, **kwargs)
 
 
+class RefuseControlCharacters(validate.Validator):
+    """No control characters but tab and line breaks (they cannot be typed, and only confuse whoever
+    reads the text later: a CSV, a terminal, a log)."""
+
+    error = N_("Control characters are not allowed.")
+    CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+    def __call__(self, value):
+        if isinstance(value, str) and self.CONTROL.search(value):
+            raise ValidationError(self.error)
+        return value
+
+
+def text_validators(max_length: int, *, identity: bool = False, required: bool = False) -> list:
+    """The one rule for free text a person or staff member writes, whatever the door: the API's and
+    the pages' schemas (`Text` below), the roster import (`text_problems`), partner reports. Bounded
+    (huge strings are refused, never stored), no control characters, and never an Individual Number
+    (individual_number.py; `identity=True` for what is written about an identity check refuses any
+    12-digit run)."""
+    strength = ANY_TWELVE_DIGITS if identity else CHECK_DIGIT
+    return [validate.Length(min=1 if required else None, max=max_length), RefuseControlCharacters(),
+            RefuseIndividualNumber(strength)]
+
+
+def text_problems(value: str, max_length: int, *, identity: bool = False, required: bool = False) -> list[str]:
+    """What the shared rule says of `value` (English messages; none: it may be stored), for a door
+    that is not a schema (the roster import reads CSV rows)."""
+    found = []
+    for validator in text_validators(max_length, identity=identity, required=required):
+        try:
+            validator(value)
+        except ValidationError as error:
+            found.extend(error.messages)
+    return found
+
+
 def Text(max_length: int, *, identity: bool = False, **kwargs) -> fields.String:
-    """Free text a person or staff member writes: bounded (huge strings are refused, never stored)
-    and never holding an Individual Number (individual_number.py; `identity=True` for what is
-    written about an identity check refuses any 12-digit run). The OpenAPI document marks these
-    fields with `x-refuses-individual-number`."""
+    """Free text a person or staff member writes, under `text_validators`' rule. The OpenAPI document
+    marks these fields with `x-refuses-individual-number`."""
     strength = ANY_TWELVE_DIGITS if identity else CHECK_DIGIT
     extra = kwargs.pop("validate", None)
     extra = extra if isinstance(extra, list) else [extra] if extra else []
     metadata = {**kwargs.pop("metadata", {}), REFUSES_INDIVIDUAL_NUMBER: strength}
-    return BoundedString(max_length, validate=[*extra, RefuseIndividualNumber(strength)], metadata=metadata,
+    return fields.String(validate=[*text_validators(max_length, identity=identity), *extra], metadata=metadata,
                          **kwargs)
 
 

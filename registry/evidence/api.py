@@ -6,6 +6,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 
+from registry.common import limits
 from registry.common.auth import RESIDENT, STAFF, require
 from registry.i18n import N_
 from registry.common.openapi import Blueprint as _Blueprint
@@ -68,6 +69,7 @@ def _read_upload(upload) -> bytes | None:
 
 
 @blp.post("/registrations/<uuid:registration_id>/activity-evidence")
+@limits.evidence_upload
 @require(RESIDENT)
 @blp.arguments(EvidenceCreateSchema, location=MULTIPART)
 @blp.response(201, EvidenceSchema)

@@ -3,7 +3,7 @@ registrations, reviewed by the 団体's staff (DESIGN.md "Premium in practice").
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.common.ids import new_id
@@ -14,7 +14,8 @@ from registry.registrations.models import TIES
 
 KINDS = TIES + ("event",)
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
-STATUSES = (PENDING, APPROVED, REJECTED)
+WITHDRAWN = "withdrawn"  # its registration ended before review: out of the queue, its file deleted
+STATUSES = (PENDING, APPROVED, REJECTED, WITHDRAWN)
 # A reason code that also deletes the file at once: the document shows the Individual Number.
 INDIVIDUAL_NUMBER_VISIBLE = "individual_number_visible"
 REASON_CODES = (INDIVIDUAL_NUMBER_VISIBLE,)
@@ -23,7 +24,10 @@ REASON_CODES = (INDIVIDUAL_NUMBER_VISIBLE,)
 class ActivityEvidence(db.Model):
     __tablename__ = "activity_evidence"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name="status"),
+        # Unreviewed items per person and 団体 (the bound on what one resident may have waiting).
+        Index("ix_activity_evidence_user_org_pending", "user_id", "organization_code",
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
         CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")", name="kind"),
         CheckConstraint("file_type IS NULL OR file_type IN ('application/pdf', 'image/jpeg', 'image/png')",
                         name="file_type"),

@@ -22,14 +22,15 @@ from registry.errors import Problem, not_found, validation_error
 from registry.evidence import files, notices
 from registry.evidence.files import Store
 from registry.evidence.models import (
-    APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PENDING, REJECTED, ActivityEvidence,
+    APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PENDING, REJECTED, WITHDRAWN, ActivityEvidence,
 )
 from registry.extensions import db
 from registry.organizations.models import Organization
-from registry.registrations import service as registrations
+from registry.registrations import events, service as registrations
 from registry.registrations.models import ACTIVE
 
-# Unreviewed items one registration may have at a time (each may carry a 5 MB file).
+# Unreviewed items one person may have waiting with one 団体 at a time, whatever their registrations
+# there (each may carry a 5 MB file; withdrawing and registering again does not reset it).
 PENDING_LIMIT = 20
 
 
@@ -54,9 +55,10 @@ def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | N
         except files.UnsupportedFile:
             raise Problem(422, "unsupported_file", errors={"file": [N_("Send a PDF, JPEG or PNG file.")]})
     waiting = db.session.scalar(select(func.count(ActivityEvidence.id)).where(
-        ActivityEvidence.registration_id == reg.id, ActivityEvidence.status == PENDING))
+        ActivityEvidence.user_id == user.id, ActivityEvidence.organization_code == reg.organization_code,
+        ActivityEvidence.status == PENDING))
     if waiting >= PENDING_LIMIT:
-        raise Problem(409, "invalid_state", N_("Too many items are waiting for review on this registration."))
+        raise Problem(409, "invalid_state", N_("Too many items are waiting for review with this 団体."))
     evidence = ActivityEvidence(registration_id=reg.id, user_id=user.id, organization_code=reg.organization_code,
                                 kind=data["kind"], done_on=done_on, description=data["description"].strip(),
                                 host_name=(data.get("host_name") or "").strip() or None, status=PENDING,
@@ -191,6 +193,31 @@ def erase_for(user: User, *, now: datetime | None = None, store: Store | None = 
         _drop_file(evidence, store, now)
         evidence.description, evidence.host_name = "", None
     db.session.flush()
+
+
+def subscribe() -> None:
+    """Called by create_app: evidence follows its registration's end (idempotent)."""
+    events.changed.connect(_on_registration_change)
+
+
+def _on_registration_change(change) -> None:
+    if change.kind in (events.WITHDRAWN, events.MOVED_IN) and change.registration_id is not None:
+        withdraw_pending(change.registration_id, now=change.now)
+
+
+def withdraw_pending(registration_id: uuid.UUID, *, now: datetime | None = None, store: Store | None = None) -> int:
+    """A registration ended (withdrawn, moved in): its evidence still waiting for review leaves the
+    staff's queue as `withdrawn`, and its files are deleted when the transaction commits. Answers how
+    many."""
+    now = now or utcnow()
+    store = store or files.current_store()
+    pending = list(db.session.scalars(select(ActivityEvidence).where(
+        ActivityEvidence.registration_id == registration_id, ActivityEvidence.status == PENDING).with_for_update()))
+    for evidence in pending:
+        evidence.status, evidence.reason, evidence.decided_at = WITHDRAWN, "registration ended", now
+        _drop_file(evidence, store, now)
+    db.session.flush()
+    return len(pending)
 
 
 def sweep_orphans(store: Store, *, now: datetime | None = None, grace: timedelta = timedelta(hours=1)) -> int:

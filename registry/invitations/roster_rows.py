@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import re
 import unicodedata
 from contextlib import nullcontext
 from typing import Callable, Iterator
@@ -20,6 +19,7 @@ from typing import Callable, Iterator
 from marshmallow import validate
 from sqlalchemy import select
 
+from registry.common.schemas import text_problems
 from registry.common.time import today_tokyo
 from registry.errors import Problem
 from registry.extensions import db
@@ -36,7 +36,6 @@ HEADER = ("email", "display_name", "home_municipality_code", "ties", "birth_year
 FIRST_CHUNK, CHUNK, MAX_CHUNKS = 1_000, 10_000, 50
 OLDEST_BIRTH_YEAR = 1900
 MAX_EMAIL, MAX_DISPLAY_NAME = 254, 100
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def is_email(value: str) -> bool:
@@ -99,10 +98,8 @@ class RowChecker:
                 reasons.append(f"email is already on line {first}")
         if not display_name:
             reasons.append("display_name is empty")
-        elif len(display_name) > MAX_DISPLAY_NAME:
-            reasons.append(f"display_name is longer than {MAX_DISPLAY_NAME} characters")
-        elif _CONTROL.search(display_name):
-            reasons.append("display_name contains control characters")
+        else:  # the rule signing up applies (registry.common.schemas): length, control characters, マイナンバー
+            reasons.extend(f"display_name: {problem}" for problem in text_problems(display_name, MAX_DISPLAY_NAME))
         home, reason = self.homes.get(home_code) or self._resolve_home(home_code)
         if reason:
             reasons.append(reason)

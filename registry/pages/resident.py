@@ -8,6 +8,7 @@ from registry.accounts.login import sign_out_browser
 from registry.accounts.schemas import ProfileUpdateSchema
 from registry.announcements import service as announcements
 from registry.certificates.keys import app_key
+from registry.common import limits
 from registry.common.auth import RESIDENT
 from registry.common.time import today_tokyo
 from registry.errors import Problem
@@ -131,6 +132,7 @@ def read_notification(notification_id):
 
 
 @blp.post("/my/registrations/<uuid:registration_id>/evidence")
+@limits.evidence_upload
 @page_require(RESIDENT)
 def submit_evidence(registration_id):
     """Activity evidence for premium: what, when, with whom, and an optional PDF or photo."""

@@ -7,6 +7,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from registry.common.time import one_year_before, today_tokyo
+from registry.evidence import service as evidence_service
 from registry.evidence.models import ActivityEvidence
 from registry.extensions import db
 from registry.registrations.models import Activity
@@ -203,6 +204,49 @@ def test_too_many_pending_items(registrant, submit):
     assert response.status_code == 409 and response.get_json()["code"] == "invalid_state"
 
 
+def test_withdrawing_takes_the_waiting_evidence_out_of_the_queue_and_storage(api, registrant, submit, staff, store,
+                                                                              monkeypatch):
+    """Trust rules (v1.1), item 6: the bound is per person and 団体, however often they withdraw and
+    register again, and a withdrawn registration's pending evidence leaves the staff's queue with its file."""
+    monkeypatch.setattr(evidence_service, "PENDING_LIMIT", 3)
+    _, token, reg = registrant()
+    with_file = submit(token, reg, file=pdf()).get_json()
+    for _ in range(2):
+        assert submit(token, reg).status_code == 201
+    assert len(stored(store)) == 1
+    assert api.delete(f"/registrations/{reg}", token=token).status_code == 204
+    assert stored(store) == []  # deleted when the withdrawal committed
+    assert api.get("/activity-evidence?status=pending", token=staff).get_json() == []
+    mine = api.get(f"/registrations/{reg}/activity-evidence?per_page=50", token=token).get_json()
+    assert {e["status"] for e in mine} == {"withdrawn"} and next(e for e in mine if e["id"] == with_file["id"])
+    again = api.post("/registrations", token=token, json={"organization_code": HIDA, "ties": ["volunteer"]})
+    assert again.status_code == 201
+    for _ in range(3):  # a new registration: the withdrawn ones no longer wait
+        assert submit(token, again.get_json()["id"]).status_code == 201
+    refused = submit(token, again.get_json()["id"])
+    assert refused.status_code == 409 and refused.get_json()["code"] == "invalid_state"
+
+
+def test_the_bound_holds_across_a_persons_registrations_with_one_organization(api, registrant, submit, monkeypatch):
+    """The count is per person and 団体: another 団体 has its own."""
+    monkeypatch.setattr(evidence_service, "PENDING_LIMIT", 3)
+    _, token, reg = registrant()
+    for _ in range(3):
+        assert submit(token, reg).status_code == 201
+    assert submit(token, reg).status_code == 409
+    other = api.post("/registrations", token=token, json={"organization_code": GIFU, "ties": ["volunteer"]})
+    assert submit(token, other.get_json()["id"]).status_code == 201  # another 団体 has its own bound
+
+
+def test_uploads_are_rate_limited_per_account(app, api, registrant, submit):
+    """Each upload may carry 5 MB to store: 30 an hour per account (API and page together)."""
+    _, token, reg = registrant()
+    _, other_token, other_reg = registrant()
+    statuses = [submit(token, reg).status_code for _ in range(31)]
+    assert statuses[:20] == [201] * 20 and set(statuses[20:30]) == {409} and statuses[30] == 429
+    assert submit(other_token, other_reg).status_code == 201  # per account, not per address
+
+
 # --- review -----------------------------------------------------------------------------------------
 
 def test_staff_list_approve_and_the_activity_counts(api, registrant, submit, staff):
@@ -340,7 +384,7 @@ def test_erasure_deletes_the_files_and_the_text(api, registrant, submit, staff, 
     assert stored(store) == []
     rows = {e.id.hex: e for e in db.session.scalars(select(ActivityEvidence))}
     assert all(e.file_name is None and e.description == "" and e.host_name is None for e in rows.values())
-    assert {str(e.id): e.status for e in rows.values()} == {kept["id"]: "approved", pending["id"]: "rejected"}
+    assert {str(e.id): e.status for e in rows.values()} == {kept["id"]: "approved", pending["id"]: "withdrawn"}  # with its registration
     assert api.get(f"/activity-evidence/{pending['id']}/file", token=staff).status_code == 404
 
 

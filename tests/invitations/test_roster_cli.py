@@ -321,3 +321,28 @@ def test_codes_as_spreadsheets_write_them(roster_file, import_roster, tmp_path):
                                  "line 5: home_municipality_code '1310' names no municipality"]
     assert _user("wide@example.jp").home_municipality_code == CHIYODA
     assert _user("ward@example.jp").home_municipality_code == SAPPORO
+
+
+def test_free_text_meets_the_same_rule_at_every_door(api, roster_file, import_roster, tmp_path):
+    """A display name holding an Individual Number (or control characters, or too long) is refused by
+    the roster exactly as by sign-up: one validator (registry.common.schemas.text_validators)."""
+    number = "1234 5678 9018"  # a valid Individual Number, as the card prints it
+    path = roster_file(
+        f"ok@example.jp,番号なし,{CHIYODA},,1980",
+        f"num@example.jp,山田 {number},{CHIYODA},,1980",
+        f"bell@example.jp,鈴\x07木,{CHIYODA},,1980",
+        f"long@example.jp,{'長' * 101},{CHIYODA},,1980",
+    )
+    result = import_roster(path, invites=tmp_path / "links.csv")
+    assert result.exit_code == 1, result.output
+    assert bad_lines(result) == [
+        "line 3: display_name: Do not enter an Individual Number (マイナンバー).",
+        "line 4: display_name: Control characters are not allowed.",
+        "line 5: display_name: Longer than maximum length 100.",
+    ]
+    assert _user("num@example.jp") is None and _user("ok@example.jp") is not None
+    signed_up = api.post("/auth/signup", json={
+        "email": "num@example.jp", "password": "correct-horse-9", "display_name": f"山田 {number}",
+        "home_municipality_code": CHIYODA, "birth_year": 1980}, headers={"Accept-Language": "en"})
+    assert signed_up.status_code == 422
+    assert signed_up.get_json()["errors"]["display_name"] == ["Do not enter an Individual Number (マイナンバー)."]
