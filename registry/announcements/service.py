@@ -57,6 +57,13 @@ def sent(staff: User, organization_code: str, announcement_id: uuid.UUID) -> dic
             "body": announcement.body, "created_at": announcement.created_at, **delivery}
 
 
+def sent_with_delivery(staff: User, organization_code: str, *, page: int, per_page: int) -> list[dict]:
+    """The staff console's list: what the 団体 sent, newest first, each with its delivery so far."""
+    return [{"announcement": announcement,
+             "delivery": broadcasts.progress(broadcasts.find(ANNOUNCEMENT, announcement.id))}
+            for announcement in sent_by(staff, organization_code, page=page, per_page=per_page).items]
+
+
 def audience(broadcast: Broadcast) -> Select:
     """Who an announcement's broadcast reaches: everyone whose inbox shows it (an active registration
     with the 団体, or with a municipality of a prefecture they do not live in) who consented to

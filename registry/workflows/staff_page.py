@@ -29,7 +29,7 @@ def console(staff: User, *, today: date, now: datetime) -> dict:
             "requests": registrations.list_premium_requests(staff, PENDING, page=1, per_page=50).items,
             "verifications": registrations.list_identity_verifications(staff, PENDING, page=1, per_page=50).items,
             "registrants": registrations.list_registrants(staff, org.code, page=1, per_page=50).items,
-            "sent": announcements.sent_by(staff, org.code, page=1, per_page=10).items,
+            "sent": announcements.sent_with_delivery(staff, org.code, page=1, per_page=10),
             "evidence": evidence.for_staff(staff, PENDING, page=1, per_page=50).items,
             "benefits": benefits.list_for(staff, org.code, everything=True).items,
             "totals": figures.totals(today=today, now=now, organization=org),

@@ -160,3 +160,19 @@ def test_overlapping_runs_notify_each_person_once(app, client):
         assert counts == {person: 1 for person in people}
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 30
         assert db.session.scalar(select(Broadcast.notified)) == 30
+
+
+def test_the_staff_console_shows_each_announcements_delivery(api, signup, browser):
+    _person(api, signup)
+    _person(api, signup, verified=False)
+    accounts_service.create_user(email="console-staff@example.jp", password="staff-password-1", role="staff",
+                                 organization_code=HIDA)
+    db.session.commit()
+    assert browser.login("console-staff@example.jp", "staff-password-1").status_code == 302
+    browser.get("/staff")
+    assert browser.post("/staff/announcements", {"title": "雪まつり", "body": "2月に開催"}).status_code == 302
+    waiting = browser.get("/staff").get_data(as_text=True)
+    assert "次回の送信処理で配信が始まります。" in waiting
+    fan_out_broadcasts()
+    page = browser.get("/staff").get_data(as_text=True)
+    assert "通知 2 / 2 人、メール送信 0 件、失敗 0 件" in page and '<progress value="2" max="2"' in page
