@@ -4,6 +4,26 @@ Definitions (DESIGN.md "Counting"): 実人数 `actual_people` = distinct people 
 registration; 延べ `cumulative_registrations` = active explicit registrations. A prefecture's 実人数
 counts each person tied to it or any of its municipalities once, leaving out people who live there
 (the flows show them); its 延べ counts the explicit registrations with it and its municipalities.
+
+A premium past its `premium_valid_until` is basic in every figure before `lapse-premiums` lapses it:
+`expired_premium_corrections()` applies to the counters read the deltas its lapse will.
+
+Every breakdown is published through a `suppression.Release` holding the cells that relate to each
+other, so that no suppressed count can be worked out by subtraction (API.md "Trust rules (v1.1)"):
+
+- geography (by-prefecture, by-organization, flows, one 団体's totals for others than its staff):
+  for 延べ, premium and moved_in, national = Σ prefectures and a prefecture = Σ its 団体 (its own
+  row, the direct registrations, included); a 団体's 実人数 = its 延べ (one active registration per
+  person and 団体); a prefecture's 実人数 = Σ the flows into it from other prefectures + the people
+  tied to it without a known home (never published);
+- the time series (day and month together): a running 延べ minus the previous one = registered −
+  withdrawn − moved_in of the period; a running 実人数 minus the previous one = the period's net
+  change in people (never published); the months add up their days and end with their last day's
+  running totals; the last running totals are the national totals; the moved_in add up to the national;
+- by-age-band: the bands (and unknown birth years) add up to the national 実人数 and 延べ;
+- by-tier: the tiers' 延べ add up to the national, premium's is the national premium total (both
+  follow from the totals, so they are published like them);
+- by-tie: no relation (a registration has several ties, a person several tiers and ties).
 """
 import math
 from collections import Counter, defaultdict
@@ -11,14 +31,23 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 
+from registry.accounts.models import User
 from registry.accounts.service import AGE_BANDS
+from registry.common.time import today_tokyo
 from registry.extensions import db
-from registry.figures.models import FigureCounter
+from registry.figures.ledger import birth_key
+from registry.figures.models import FigureCounter, PersonTally
 from registry.figures.recount import FIELDS
+from registry.figures.suppression import Release, suppress  # noqa: F401  (suppress: the primary rule alone)
 from registry.organizations.models import PREFECTURE, Organization
-from registry.registrations.models import ACTIVE, PREMIUM, Registration
+from registry.registrations.models import ACTIVE, BASIC, PREMIUM, Registration
 
 GOAL_PEOPLE, GOAL_REGISTRATIONS, GOAL_YEAR = 10_000_000, 100_000_000, 2035
+# Published name → counter field.
+COUNTS = {"actual_people": "people", "cumulative_registrations": "registrations",
+          "premium_registrations": "premium", "moved_in": "moved_in"}
+GEOGRAPHY = ("total", "prefecture", "organization", "flow")
+SERIES = ("registered", "withdrawn", "moved_in", "actual_people", "cumulative_registrations")
 
 
 def counter_sums(metric: str, key: str | None = None) -> dict[str, Counter]:
@@ -29,22 +58,72 @@ def counter_sums(metric: str, key: str | None = None) -> dict[str, Counter]:
     return {k: Counter({f: int(v or 0) for f, v in zip(FIELDS, values)}) for k, *values in db.session.execute(stmt)}
 
 
-def suppress(value: int | None, min_cell: int) -> int | None:
-    """Counts from 1 to min_cell − 1 are published as null, so no one can be singled out; 0 stays 0."""
-    if value is None or value == 0 or value >= min_cell:
-        return value
-    return None
+def counter_sums_of(*metrics: str) -> dict[str, dict[str, Counter]]:
+    """{metric: {key: sums}} of several metrics in ONE statement: one snapshot, so the relations
+    between them (a prefecture = Σ its 団体, …) hold exactly even while registrations commit."""
+    stmt = select(FigureCounter.metric, FigureCounter.key, *[func.sum(getattr(FigureCounter, f)) for f in FIELDS]) \
+        .where(FigureCounter.metric.in_(metrics)).group_by(FigureCounter.metric, FigureCounter.key)
+    out: dict[str, dict[str, Counter]] = {metric: {} for metric in metrics}
+    for metric, key, *values in db.session.execute(stmt):
+        out[metric][key] = Counter({f: int(v or 0) for f, v in zip(FIELDS, values)})
+    return out
 
 
-def _expired_premium(today: date, organization: Organization | None = None) -> int:
-    """Premium registrations past their validity that `lapse-premiums` has not lapsed yet: they are
-    premium no longer (API.md), so the premium figure leaves them out."""
-    stmt = select(func.count()).select_from(Registration).where(
-        Registration.status == ACTIVE, Registration.tier == PREMIUM, Registration.premium_valid_until < today)
-    if organization is not None:
-        column = Registration.prefecture_code if organization.kind == PREFECTURE else Registration.organization_code
-        stmt = stmt.where(column == organization.code)
-    return db.session.scalar(stmt)
+# --- expired premiums ---------------------------------------------------------------------------------
+
+def expired_premium_corrections(today: date) -> dict[tuple[str, str], Counter]:
+    """{(metric, key): deltas}: what `lapse-premiums` will change for the premium registrations past
+    their validity that it has not lapsed yet (API.md: they are basic in every figure). The same
+    deltas a lapse applies (figures.ledger): premium −1 in the total, the prefecture, the 団体 and the
+    birth year; the registration from the premium tier to basic, and the person out of premium's
+    実人数 when none of their premium registrations stays, into basic's when they had none.
+    Reads the registrations through `ix_registrations_premium_until` (a small set while the daily
+    `lapse-premiums` runs) and those people's tier tallies."""
+    expired = list(db.session.execute(
+        select(Registration.user_id, Registration.organization_code, Registration.prefecture_code, User.birth_year)
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.status == ACTIVE, Registration.tier == PREMIUM, Registration.premium_valid_until < today)))
+    out: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    if not expired:
+        return out
+    per_person: Counter = Counter()
+    for user_id, organization_code, prefecture_code, birth_year in expired:
+        per_person[user_id] += 1
+        for cell in (("total", ""), ("prefecture", prefecture_code), ("organization", organization_code),
+                     ("birth_year", birth_key(birth_year))):
+            out[cell]["premium"] -= 1
+        out[("tier", PREMIUM)]["registrations"] -= 1
+        out[("tier", PREMIUM)]["premium"] -= 1
+        out[("tier", BASIC)]["registrations"] += 1
+    tallies: dict = defaultdict(dict)
+    people = list(per_person)
+    for start in range(0, len(people), 1000):
+        for user_id, tier, active in db.session.execute(
+                select(PersonTally.user_id, PersonTally.value, PersonTally.active)
+                .where(PersonTally.dimension == "tier", PersonTally.value.in_((BASIC, PREMIUM)),
+                       PersonTally.user_id.in_(people[start:start + 1000]))):
+            tallies[user_id][tier] = active
+    for user_id, lapsing in per_person.items():
+        premium, basic = tallies[user_id].get(PREMIUM, 0), tallies[user_id].get(BASIC, 0)
+        if premium > 0 and premium - lapsing <= 0:
+            out[("tier", PREMIUM)]["people"] -= 1
+        if basic <= 0:
+            out[("tier", BASIC)]["people"] += 1
+    return out
+
+
+def corrected(sums: dict[str, dict[str, Counter]], corrections: dict) -> dict[str, dict[str, Counter]]:
+    """`sums` ({metric: {key: Counter}}) with `corrections` ({(metric, key): deltas}) added."""
+    out = {metric: dict(keys) for metric, keys in sums.items()}
+    for (metric, key), deltas in corrections.items():
+        if metric in out:
+            out[metric][key] = out[metric].get(key, Counter()) + Counter()  # a copy
+            out[metric][key].update(deltas)
+    return out
+
+
+def _read(today: date, *metrics: str) -> dict[str, dict[str, Counter]]:
+    return corrected(counter_sums_of(*metrics), expired_premium_corrections(today))
 
 
 def months_left(today: date) -> int:
@@ -54,19 +133,21 @@ def months_left(today: date) -> int:
 def totals(*, today: date, now: datetime, organization: Organization | None = None,
            min_cell: int | None = None) -> dict:
     """National totals, or one 団体's (a prefecture's includes its municipalities). `min_cell` set
-    means the caller is not that 団体's staff: small counts are suppressed."""
+    means the caller is not that 団体's staff: its figures are published as in the breakdowns."""
     if organization is None:
-        sums = counter_sums("total", "").get("", Counter())
-    elif organization.kind == PREFECTURE:
-        sums = counter_sums("prefecture", organization.code).get(organization.code, Counter())
+        sums = _read(today, "total")["total"].get("", Counter())
+        values = {name: sums[field] for name, field in COUNTS.items()}
+    elif min_cell:
+        geography = published_geography(today=today, min_cell=min_cell)
+        values = geography.prefecture(organization.code) if organization.kind == PREFECTURE \
+            else geography.organization(organization.code)
     else:
-        sums = counter_sums("organization", organization.code).get(organization.code, Counter())
-    people, registrations = sums["people"], sums["registrations"]
-    premium = sums["premium"] - _expired_premium(today, organization)
-    hide = (lambda v: suppress(v, min_cell)) if min_cell else (lambda v: v)
+        metric = "prefecture" if organization.kind == PREFECTURE else "organization"
+        sums = _read(today, metric)[metric].get(organization.code, Counter())
+        values = {name: sums[field] for name, field in COUNTS.items()}
+    people, registrations = values["actual_people"] or 0, values["cumulative_registrations"] or 0
     result = {
-        "actual_people": hide(people), "cumulative_registrations": hide(registrations),
-        "premium_registrations": hide(premium), "moved_in": hide(sums["moved_in"]),
+        **values,
         "goal": {"actual_people": GOAL_PEOPLE, "cumulative_registrations": GOAL_REGISTRATIONS,
                  "target_year": GOAL_YEAR},
         "progress": {"actual_people": people / GOAL_PEOPLE,
@@ -84,82 +165,244 @@ def totals(*, today: date, now: datetime, organization: Organization | None = No
     return result
 
 
-def by_prefecture(*, min_cell: int) -> list[dict]:
-    sums = counter_sums("prefecture")
-    rows = []
-    for pref in db.session.scalars(select(Organization).where(Organization.kind == PREFECTURE)
-                                   .order_by(Organization.code)):
-        rows.append({"prefecture_code": pref.code, "name": pref.name,
-                     **_published(sums.get(pref.code, Counter()), min_cell)})
-    return rows
+# --- geography: prefectures, 団体, flows ----------------------------------------------------------------
+
+class Geography:
+    """The published geography: by-prefecture, by-organization, flows, and one 団体's totals, all
+    cut from one protected release (`geography_release`)."""
+
+    def __init__(self, sums: dict[str, dict[str, Counter]], organizations: list[tuple], min_cell: int, *,
+                 complementary: bool = True):
+        self.organizations = organizations  # (code, name, kind, prefecture_code), by code
+        self.release = geography_release(sums, [(code, kind, pref) for code, _, kind, pref in organizations])
+        self.published = self.release.protect(min_cell, complementary=complementary)
+
+    def prefecture(self, code: str) -> dict:
+        return self.published.values({name: ("prefecture", code, f) for name, f in COUNTS.items()})
+
+    def organization(self, code: str) -> dict:
+        return self.published.values({name: ("organization", code, f) for name, f in COUNTS.items()})
+
+    def by_prefecture(self) -> list[dict]:
+        return [{"prefecture_code": code, "name": name, **self.prefecture(code)}
+                for code, name, kind, _ in self.organizations if kind == PREFECTURE]
+
+    def by_organization(self, prefecture: str | None = None) -> list[dict]:
+        return [{"organization_code": code, "name": name, "kind": kind, "prefecture_code": pref,
+                 **self.organization(code)}
+                for code, name, kind, pref in self.organizations if not prefecture or pref == prefecture]
+
+    def flows(self) -> list[dict]:
+        """Pairs with people (or suppressed); a pair published as absent has none."""
+        rows = []
+        for key in sorted(k for k in self.release.keys if k[0] == "flow" and k[1] != "unknown"):
+            people = self.published.get(key)
+            if people != 0:
+                rows.append({"home_prefecture_code": key[1], "prefecture_code": key[2], "people": people})
+        return rows
 
 
-def _published(c: Counter, min_cell: int) -> dict:
-    return {"actual_people": suppress(c["people"], min_cell),
-            "cumulative_registrations": suppress(c["registrations"], min_cell),
-            "premium_registrations": suppress(c["premium"], min_cell),
-            "moved_in": suppress(c["moved_in"], min_cell)}
+def geography_release(sums: dict[str, dict[str, Counter]], organizations: list[tuple]) -> Release:
+    """The cells of the geography and their relations (module docstring). `sums`: counters of the
+    metrics in GEOGRAPHY; `organizations`: (code, kind, prefecture_code) of every 団体, by code."""
+    release = Release()
+    none = Counter()
+    total = sums["total"].get("", none)
+    for field in COUNTS.values():
+        release.cell(("total", field), total[field], public=True)
+    prefectures = [code for code, kind, _ in organizations if kind == PREFECTURE]
+    members: dict[str, list[str]] = defaultdict(list)
+    for code, _, pref in organizations:
+        members[pref].append(code)
+    for pref in prefectures:
+        c = sums["prefecture"].get(pref, none)
+        for field in COUNTS.values():
+            release.cell(("prefecture", pref, field), c[field])
+    for code, _, _ in organizations:
+        c = sums["organization"].get(code, none)
+        for field in COUNTS.values():
+            release.cell(("organization", code, field), c[field])
+        release.equal(("organization", code, "people"), ("organization", code, "registrations"))
+    for field in ("registrations", "premium", "moved_in"):
+        release.sum_of(("total", field), [("prefecture", pref, field) for pref in prefectures])
+        for pref in prefectures:
+            release.sum_of(("prefecture", pref, field), [("organization", code, field) for code in members[pref]])
+    flows = sums["flow"]
+    for pref in prefectures:
+        for home in [*prefectures, "unknown"]:
+            people = flows.get(f"{home}>{pref}", none)["people"]
+            release.cell(("flow", home, pref), people, internal=home == "unknown")
+        release.sum_of(("prefecture", pref, "people"),
+                       [("flow", home, pref) for home in [*prefectures, "unknown"] if home != pref])
+        # everyone tied to it (residents too) = its 延べ less second registrations there
+        release.overlap(("more than one", pref), [("prefecture", pref, "registrations")],
+                        [("prefecture", pref, "people"), ("flow", pref, pref)])
+    # everyone tied to each prefecture = the national 実人数 + people tied to several
+    release.overlap(("several prefectures",), [x for pref in prefectures
+                                               for x in (("prefecture", pref, "people"), ("flow", pref, pref))],
+                    [("total", "people")])
+    return release
 
 
-def by_organization(*, min_cell: int, prefecture: str | None = None) -> list[dict]:
+def published_geography(*, today: date | None = None, min_cell: int) -> Geography:
+    organizations = list(db.session.execute(
+        select(Organization.code, Organization.name, Organization.kind, Organization.prefecture_code)
+        .order_by(Organization.code)))
+    return Geography(_read(today or today_tokyo(), *GEOGRAPHY), organizations, min_cell)
+
+
+def by_prefecture(*, min_cell: int, today: date | None = None) -> list[dict]:
+    return published_geography(today=today, min_cell=min_cell).by_prefecture()
+
+
+def by_organization(*, min_cell: int, prefecture: str | None = None, today: date | None = None) -> list[dict]:
     """Per 団体: explicit registrations with it (a prefecture row counts its direct registrations)."""
-    sums = counter_sums("organization")
-    stmt = select(Organization).order_by(Organization.code)
-    if prefecture:
-        stmt = stmt.where(Organization.prefecture_code == prefecture)
-    return [{"organization_code": org.code, "name": org.name, "kind": org.kind,
-             "prefecture_code": org.prefecture_code, **_published(sums.get(org.code, Counter()), min_cell)}
-            for org in db.session.scalars(stmt)]
+    return published_geography(today=today, min_cell=min_cell).by_organization(prefecture)
+
+
+def flows(*, min_cell: int, today: date | None = None) -> list[dict]:
+    """People per (home prefecture → prefecture they are tied to), within-prefecture ties included."""
+    return published_geography(today=today, min_cell=min_cell).flows()
+
+
+# --- the time series ----------------------------------------------------------------------------------
+
+def series_release(days: dict[str, Counter], total: Counter) -> Release:
+    """Day and month rows (module docstring): cells ("day"|"month", period, name) for SERIES, and
+    the internal net change in people ("day", day, "net_people")."""
+    release = Release()
+    for field in ("people", "registrations", "moved_in"):
+        release.cell(("total", field), total[field], public=True)
+    months: dict[str, list[str]] = defaultdict(list)
+    people = registrations = 0
+    previous = None
+    for day in sorted(days):
+        c = days[day]
+        people += c["people"]
+        registrations += c["registrations"]
+        for name, value in (("registered", c["registered"]), ("withdrawn", c["withdrawn"]),
+                            ("moved_in", c["moved_in"]), ("actual_people", people),
+                            ("cumulative_registrations", registrations)):
+            release.cell(("day", day, name), value)
+        release.cell(("day", day, "net_people"), c["people"], internal=True)
+        release.relation([(("day", day, "cumulative_registrations"), 1), (("day", day, "registered"), -1),
+                          (("day", day, "withdrawn"), 1), (("day", day, "moved_in"), 1),
+                          *([((*previous, "cumulative_registrations"), -1)] if previous else [])])
+        release.relation([(("day", day, "actual_people"), 1), (("day", day, "net_people"), -1),
+                          *([((*previous, "actual_people"), -1)] if previous else [])])
+        previous = ("day", day)
+        months[day[:7]].append(day)
+    if previous:
+        release.equal((*previous, "cumulative_registrations"), ("total", "registrations"))
+        release.equal((*previous, "actual_people"), ("total", "people"))
+        release.sum_of(("total", "moved_in"), [("day", day, "moved_in") for day in days])
+    for month, in_month in months.items():
+        for name in ("registered", "withdrawn", "moved_in"):
+            release.cell(("month", month, name), sum(days[day][name] for day in in_month))
+            release.sum_of(("month", month, name), [("day", day, name) for day in in_month])
+        for name in ("actual_people", "cumulative_registrations"):
+            last = ("day", in_month[-1], name)
+            release.cell(("month", month, name), release.value(last))
+            release.equal(("month", month, name), last)
+    return release
 
 
 def timeseries(*, interval: str, min_cell: int) -> list[dict]:
     """Per day or month (Asia/Tokyo): events in the period and the running totals at its end."""
-    periods: dict = defaultdict(Counter)
-    for day, c in counter_sums("day").items():
-        periods[day if interval == "day" else day[:7]].update(c)
-    people = registrations = 0
-    rows = []
-    for period in sorted(periods):
-        c = periods[period]
-        people += c["people"]
-        registrations += c["registrations"]
-        rows.append({"period": period, "registered": suppress(c["registered"], min_cell),
-                     "withdrawn": suppress(c["withdrawn"], min_cell), "moved_in": suppress(c["moved_in"], min_cell),
-                     "actual_people": suppress(people, min_cell),
-                     "cumulative_registrations": suppress(registrations, min_cell)})
-    return rows
+    sums = counter_sums_of("day", "total")
+    return series_rows(sums["day"], sums["total"].get("", Counter()), interval=interval, min_cell=min_cell)
 
 
-def flows(*, min_cell: int) -> list[dict]:
-    """People per (home prefecture → prefecture they are tied to), within-prefecture ties included."""
-    rows = []
-    for key, c in sorted(counter_sums("flow").items()):
-        home, _, pref = key.partition(">")
-        if c["people"] and home != "unknown":
-            rows.append({"home_prefecture_code": home, "prefecture_code": pref,
-                         "people": suppress(c["people"], min_cell)})
-    return rows
+def series_rows(days: dict[str, Counter], total: Counter, *, interval: str, min_cell: int,
+                complementary: bool = True) -> list[dict]:
+    """The published rows of one interval (the days and the months are protected together)."""
+    release = series_release(days, total)
+    published = release.protect(min_cell, complementary=complementary)
+    periods = sorted({key[1] for key in release.keys if key[0] == interval})
+    return [{"period": period, **published.values({name: (interval, period, name) for name in SERIES})}
+            for period in periods]
 
 
-def by_dimension(metric: str, label: str, *, min_cell: int, order: tuple = ()) -> list[dict]:
-    sums = counter_sums(metric)
+# --- by tier, tie, age band -------------------------------------------------------------------------
+
+def dimension_release(metric: str, sums: dict[str, Counter], keys: list[str], total: Counter) -> Release:
+    """People and registrations per key of `metric` (tier or tie). A key's 延べ = its 実人数 + the
+    people's further registrations with it; the keys' 実人数 = the national + the people in several.
+    Tiers: the 延べ add up to the national and premium's is the national premium total (so both
+    follow from the totals); ties: a registration has several, so the 延べ add up to the national +
+    the further ties."""
+    release = Release()
+    for field in ("people", "registrations", "premium"):
+        release.cell(("total", field), total[field], public=True)
+    for key in keys:
+        for field in ("people", "registrations"):
+            release.cell((key, field), sums.get(key, Counter())[field])
+        release.overlap(("more than one", key), [(key, "registrations")], [(key, "people")])
+    release.overlap(("several", "people"), [(key, "people") for key in keys], [("total", "people")])
+    if metric == "tier":
+        release.sum_of(("total", "registrations"), [(key, "registrations") for key in keys])
+        release.equal(("total", "premium"), (PREMIUM, "registrations"))
+    else:
+        release.overlap(("several", "registrations"), [(key, "registrations") for key in keys],
+                        [("total", "registrations")])
+    return release
+
+
+def by_dimension(metric: str, label: str, *, min_cell: int, order: tuple = (), today: date | None = None) -> list[dict]:
+    sums = _read(today or today_tokyo(), metric, "total")
+    return dimension_rows(metric, label, sums[metric], sums["total"].get("", Counter()), order=order,
+                          min_cell=min_cell)
+
+
+def dimension_rows(metric: str, label: str, sums: dict[str, Counter], total: Counter, *, order: tuple = (),
+                   min_cell: int, complementary: bool = True) -> list[dict]:
     keys = list(order) + sorted(k for k in sums if k not in order)
-    return [{label: k, "actual_people": suppress(sums.get(k, Counter())["people"], min_cell),
-             "cumulative_registrations": suppress(sums.get(k, Counter())["registrations"], min_cell)}
-            for k in keys]
+    published = dimension_release(metric, sums, keys, total).protect(min_cell, complementary=complementary)
+    return [{label: k, "actual_people": published.get((k, "people")),
+             "cumulative_registrations": published.get((k, "registrations"))} for k in keys]
 
 
-def by_age_band(*, today: date, min_cell: int) -> list[dict]:
-    """Kept per birth year (it never changes with time), banded at read time for this year."""
+def age_bands(birth_years: dict[str, Counter], today: date) -> dict[str, Counter]:
+    """Birth-year counters banded for this year (unknown birth years as "unknown")."""
     bands: dict = {band: Counter() for _, band in AGE_BANDS}
     bands["70_plus"] = Counter()
-    for key, c in counter_sums("birth_year").items():
+    bands["unknown"] = Counter()
+    for key, c in birth_years.items():
         if key == "unknown":
             band = "unknown"
         else:
             age = today.year - int(key)
             band = next((b for limit, b in AGE_BANDS if age < limit), "70_plus")
-        bands.setdefault(band, Counter()).update(c)
-    return [{"age_band": band, "actual_people": suppress(c["people"], min_cell),
-             "cumulative_registrations": suppress(c["registrations"], min_cell)}
-            for band, c in bands.items() if band != "unknown" or any(c.values())]
+        bands[band].update(c)
+    return bands
+
+
+def age_band_release(bands: dict[str, Counter], total: Counter) -> Release:
+    """The bands, unknown birth years included, add up to the national 実人数 and 延べ (a person
+    has one birth year)."""
+    release = Release()
+    for field in ("people", "registrations"):
+        release.cell(("total", field), total[field], public=True)
+        for band, c in bands.items():
+            release.cell((band, field), c[field])
+        release.sum_of(("total", field), [(band, field) for band in bands])
+    for band in bands:  # a band's 延べ = its 実人数 + their further registrations
+        release.overlap(("more than one", band), [(band, "registrations")], [(band, "people")])
+    return release
+
+
+def by_age_band(*, today: date, min_cell: int) -> list[dict]:
+    """Kept per birth year (it never changes with time), banded at read time for this year."""
+    sums = _read(today, "birth_year", "total")
+    return age_band_rows(sums["birth_year"], sums["total"].get("", Counter()), today=today, min_cell=min_cell)
+
+
+def age_band_rows(birth_years: dict[str, Counter], total: Counter, *, today: date, min_cell: int,
+                  complementary: bool = True) -> list[dict]:
+    """The unknown birth years are a row when they have anyone (or are suppressed)."""
+    bands = age_bands(birth_years, today)
+    published = age_band_release(bands, total).protect(min_cell, complementary=complementary)
+    rows = [{"age_band": band, "actual_people": published.get((band, "people")),
+             "cumulative_registrations": published.get((band, "registrations"))} for band in bands]
+    return [row for row in rows if row["age_band"] != "unknown"
+            or row["actual_people"] != 0 or row["cumulative_registrations"] != 0]

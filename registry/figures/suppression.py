@@ -1,0 +1,347 @@
+"""Small-cell suppression that holds against subtraction (API.md "Trust rules (v1.1)").
+
+Every published figure goes through a `Release`: its cells (the published counts, the unsuppressed
+totals they add up to, and counts that are never published but take part in a relation) and the
+linear relations that hold between them by the counting definitions (a prefecture's 延べ is the sum
+of its 団体', the national one the sum of the prefectures', a running total minus the previous one
+is the period's net change, …). `Release.protect(min_cell)` then decides which cells to publish as
+null:
+
+- primary: every published count from 1 to min_cell − 1;
+- complementary, repeated until nothing changes: wherever a hidden cell could be worked out from
+  what is published — through one relation (a row minus its other cells) or any combination of
+  them (exact rational Gaussian elimination over the relations) — another cell of a relation it is
+  in is hidden with it, the smallest non-zero one. The test is made twice: once by an attacker who
+  knows only that hidden cells are unknowns, and once by one who also knows which hidden cells are
+  0 (a 0 hidden beside a count protects it against subtraction, not against someone who guesses the
+  0: counts are never negative, so two relations can pin a count between a hidden 0 above and one
+  below). Against the second attacker only non-zero cells protect; a 0 is suppressed with a count
+  (API.md: "a 0 beside a suppressed cell is then suppressed too") where nothing else can be, i.e.
+  where the totals and the zeros alone give the count away, such as the only prefecture with any
+  premium registration when the national premium total is published;
+- a cell that follows from the unsuppressed totals alone (the by-tier 延べ, the time series' last
+  running totals) is the totals' figure and published like them.
+
+It works on the published cells only (the 47 prefectures, the ~1,900 団体, the periods of a
+series), never on registrations: its cost does not grow with the registry. The same inputs always
+give the same result, so a figure published in two places (the API's JSON and CSV, the dashboard and
+its downloads, a later release built from the same cells) is suppressed the same way in each.
+"""
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping
+from fractions import Fraction
+
+log = logging.getLogger(__name__)
+
+PUBLISHED, PUBLIC, INTERNAL = "published", "public", "internal"
+
+
+def suppress(value: int | None, min_cell: int) -> int | None:
+    """The primary rule for one count: 1 … min_cell − 1 is published as null; 0 stays 0. On its own
+    it can be undone by subtraction: publish through a `Release`."""
+    if value is None or value == 0 or value >= min_cell:
+        return value
+    return None
+
+
+class Release:
+    """Cells and the relations between them; `protect()` says which cells are published as null.
+
+    Keys are any hashable values (the figures use tuples such as ("organization", "212172",
+    "registrations")). A relation is a list of (key, coefficient) whose weighted sum of values is 0;
+    one that does not hold on the values given is left out (logged, and listed in `broken`): a
+    subtraction over it does not give a hidden value.
+    """
+
+    def __init__(self):
+        self._index: dict[Hashable, int] = {}
+        self.keys: list[Hashable] = []
+        self.values: list[int] = []
+        self.kinds: list[str] = []
+        self.relations: list[list[tuple[int, int]]] = []
+        self.broken: list[list[tuple[Hashable, int]]] = []
+
+    def __contains__(self, key) -> bool:
+        return key in self._index
+
+    def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False) -> Hashable:
+        """A count. `public`: published whatever its size (a national total). `internal`: never
+        published (a count other figures add up to, e.g. people without a known home), so always
+        unknown unless it is 0 — an attacker is assumed to know where nothing is."""
+        if key in self._index:
+            raise ValueError(f"cell {key!r} given twice")
+        self._index[key] = len(self.keys)
+        self.keys.append(key)
+        self.values.append(int(value))
+        self.kinds.append(PUBLIC if public else INTERNAL if internal else PUBLISHED)
+        return key
+
+    def value(self, key: Hashable) -> int:
+        return self.values[self._index[key]]
+
+    def relation(self, terms: Iterable[tuple[Hashable, int]]) -> None:
+        """Σ coefficient × cell = 0 over `terms` (cells named twice have their coefficients added)."""
+        index, values = self._index, self.values
+        merged: dict[int, int] = {}
+        for key, coefficient in terms:
+            i = index[key]
+            merged[i] = merged.get(i, 0) + coefficient
+        row = [(i, c) for i, c in merged.items() if c]
+        if not row:
+            return
+        if sum(c * values[i] for i, c in row):
+            self.broken.append([(self.keys[i], c) for i, c in row])
+            log.error("figures relation does not hold, left out of suppression: %s",
+                      " + ".join(f"{c}×{self.keys[i]}={self.values[i]}" for i, c in row))
+            return
+        self.relations.append(row)
+
+    def sum_of(self, total: Hashable, parts: Iterable[Hashable]) -> None:
+        """total = Σ parts."""
+        self.relation([(total, 1), *((p, -1) for p in parts)])
+
+    def equal(self, a: Hashable, b: Hashable) -> None:
+        self.relation([(a, 1), (b, -1)])
+
+    def overlap(self, key: Hashable, parts: Iterable[Hashable], whole: Iterable[Hashable]) -> None:
+        """Σ parts = Σ whole + `key`, a new internal cell: how many the parts count more than once
+        (people in several prefectures, a person's second registration in a tier). Never published,
+        but where it is 0 the parts add up to the whole exactly."""
+        parts, whole = list(parts), list(whole)
+        self.cell(key, sum(map(self.value, parts)) - sum(map(self.value, whole)), internal=True)
+        self.relation([*((p, 1) for p in parts), *((w, -1) for w in whole), (key, -1)])
+
+    def protect(self, min_cell: int, *, complementary: bool = True) -> "Protected":
+        """Which cells to publish as null (`complementary=False`: the primary rule alone, which
+        subtraction undoes — kept for the tests that show it)."""
+        hidden = _Protection(self, min_cell).run() if complementary else {
+            i for i, kind in enumerate(self.kinds) if kind == PUBLISHED and suppress(self.values[i], min_cell) is None}
+        return Protected(self, frozenset(self.keys[i] for i in hidden))
+
+
+class Protected:
+    """A release's published values: `get(key)` is the count, or None where it is suppressed."""
+
+    def __init__(self, release: Release, hidden: frozenset):
+        self.release = release
+        self.hidden = hidden
+
+    def get(self, key: Hashable) -> int | None:
+        i = self.release._index[key]
+        if self.release.kinds[i] == INTERNAL:
+            raise KeyError(f"{key!r} is never published")
+        return None if key in self.hidden else self.release.values[i]
+
+    def values(self, keys: Mapping[str, Hashable]) -> dict:
+        """{name: published value} for a row's cells given as {name: key}."""
+        return {name: self.get(key) for name, key in keys.items()}
+
+
+class _Protection:
+    """The complementary suppression of one release (see the module's docstring).
+
+    Two attackers: the weak one knows every published value and relation; the strong one also
+    knows which hidden cells are 0. Each round (`_settle`) works against one of them: `unknown[i]`
+    says whether cell i is unknown to it."""
+
+    def __init__(self, release: Release, min_cell: int):
+        self.values, self.kinds = release.values, release.kinds
+        self.rels = release.relations
+        self.rel_cells = [[i for i, _ in row] for row in self.rels]
+        self.cell_rels: list[list[int]] = [[] for _ in release.keys]
+        for r, cells in enumerate(self.rel_cells):
+            for i in cells:
+                self.cell_rels[i].append(r)
+        n = len(self.values)
+        # Known to every attacker: the totals, what follows from them, and the never-published zeros.
+        self.known = [kind == PUBLIC or (kind == INTERNAL and value == 0) for kind, value in zip(self.kinds, self.values)]
+        for i in self._follows_from_public():
+            self.known[i] = True
+        self.hidden = {i for i in range(n) if self.kinds[i] == PUBLISHED and not self.known[i]
+                       and 0 < self.values[i] < min_cell}
+        self.inherent: set[int] = set()  # given away by the totals and the zeros alone
+        self.unknown: list[bool] = []
+
+    def run(self) -> set[int]:
+        if not self.hidden:
+            return set()
+        while True:
+            if self._settle(strong=True):
+                continue
+            if self._settle(strong=False):
+                continue
+            return self.hidden
+
+    def _is_unknown(self, i: int, strong: bool) -> bool:
+        if self.known[i]:
+            return False
+        if self.kinds[i] == INTERNAL:
+            return True
+        return i in self.hidden and (not strong or self.values[i] != 0)
+
+    def _candidate(self, i: int, strong: bool) -> bool:
+        """A cell that may be suppressed as a complement (against the strong attacker only a
+        non-zero one protects anything)."""
+        return (self.kinds[i] == PUBLISHED and not self.known[i] and i not in self.hidden
+                and (not strong or self.values[i] != 0))
+
+    def _hide(self, i: int, strong: bool) -> None:
+        self.hidden.add(i)
+        self.unknown[i] = self._is_unknown(i, strong)
+
+    def _follows_from_public(self) -> set[int]:
+        """Cells the unsuppressed totals determine through single relations (repeatedly)."""
+        fixed: set[int] = set()
+        unknown = [sum(1 for i in cells if not self.known[i]) for cells in self.rel_cells]
+        queue = [r for r, n in enumerate(unknown) if n == 1]
+        while queue:
+            r = queue.pop()
+            if unknown[r] != 1:
+                continue
+            for i in self.rel_cells[r]:
+                if not self.known[i] and i not in fixed:
+                    fixed.add(i)
+                    for s in self.cell_rels[i]:
+                        unknown[s] -= 1
+                        if unknown[s] == 1:
+                            queue.append(s)
+        return fixed
+
+    # --- one round ----------------------------------------------------------------------------------
+
+    def _settle(self, strong: bool) -> bool:
+        """One round against one attacker: complements where one relation gives a hidden cell
+        away, then an exact audit of all relations together. True if anything changed."""
+        self.unknown = [self._is_unknown(i, strong) for i in range(len(self.values))]
+        changed = self._sweep(strong)
+        unknown = self.unknown
+        rows = []
+        for row in self.rels:
+            unknowns = {i: c for i, c in row if unknown[i]}
+            if unknowns:
+                rows.append(unknowns)
+        exempt = self.inherent if strong else set()
+        determined = sorted(determined_cells(rows) & self.hidden - exempt)
+        touched: set[int] = set()  # relations given a complement this round: audited again next round
+        exhausted = []
+        for i in determined:
+            if touched.intersection(self.cell_rels[i]):
+                continue
+            complement = self._nearest_complement(i, strong)
+            if complement is None:
+                exhausted.append(i)
+                continue
+            self._hide(complement, strong)
+            touched.update(self.cell_rels[complement])
+            changed = True
+        if changed:
+            return True  # the next round audits again before anything is judged beyond help
+        for i in exhausted:
+            if strong:
+                self.inherent.add(i)  # only zeros can hide it: the weak round does
+            else:
+                self.hidden.discard(i)  # it follows from the published totals: published like them
+                self.known[i] = True
+        return bool(exhausted)
+
+    def _sweep(self, strong: bool) -> bool:
+        """Relations with exactly one unknown cell, followed as they appear: a hidden one gets the
+        smallest complement of that relation. True if any complement was added."""
+        changed = False
+        unknown = self.unknown
+        count = [sum(1 for i in cells if unknown[i]) for cells in self.rel_cells]
+        determined: set[int] = set()
+        queue = [r for r, n in enumerate(count) if n == 1]
+        while queue:
+            r = queue.pop()
+            if count[r] != 1:
+                continue
+            (i,) = [i for i in self.rel_cells[r] if unknown[i] and i not in determined]
+            if i in self.hidden and not (strong and i in self.inherent):
+                complement = self._smallest(self.rel_cells[r], strong)
+                if complement is not None:
+                    self._hide(complement, strong)
+                    changed = True
+                    if unknown[complement]:
+                        for s in self.cell_rels[complement]:
+                            count[s] += 1
+                            if count[s] == 1:
+                                queue.append(s)
+                    continue
+            determined.add(i)  # given away here: relations with it may give another one away
+            for s in self.cell_rels[i]:
+                count[s] -= 1
+                if count[s] == 1:
+                    queue.append(s)
+        return changed
+
+    def _smallest(self, cells: list[int], strong: bool) -> int | None:
+        options = [i for i in cells if self._candidate(i, strong)]
+        return min(options, key=lambda i: (self.values[i], i)) if options else None
+
+    def _nearest_complement(self, start: int, strong: bool) -> int | None:
+        """The smallest candidate in the relations nearest `start` (its own, then those of the
+        unknown cells in them, …)."""
+        seen_cells, seen_rels = {start}, set()
+        level = [start]
+        while level:
+            rels = []
+            for i in level:
+                for r in self.cell_rels[i]:
+                    if r not in seen_rels:
+                        seen_rels.add(r)
+                        rels.append(r)
+            option = self._smallest([i for r in rels for i in self.rel_cells[r]], strong)
+            if option is not None:
+                return option
+            level = []
+            for r in rels:
+                for i in self.rel_cells[r]:
+                    if i not in seen_cells and self.unknown[i]:
+                        seen_cells.add(i)
+                        level.append(i)
+        return None
+
+
+def determined_cells(rows: list[dict[int, int]]) -> set[int]:
+    """The variables the linear system `rows` (each {variable: coefficient}, = a known constant)
+    determines: those whose unit vector lies in the row space. Exact: sparse Gauss-Jordan
+    elimination over the rationals, pivoting on short rows and rare columns (Markowitz) so that
+    the hierarchies and chains of the figures stay sparse."""
+    rows = [dict(row) for row in rows if row]
+    col_rows: dict[int, set[int]] = defaultdict(set)
+    for r, row in enumerate(rows):
+        for c in row:
+            col_rows[c].add(r)
+    heap = [(len(row), r) for r, row in enumerate(rows)]
+    heapq.heapify(heap)
+    pivoted: dict[int, int] = {}
+    while heap:
+        length, r = heapq.heappop(heap)
+        row = rows[r]
+        if r in pivoted or length != len(row) or not row:
+            continue
+        c = min(row, key=lambda k: (len(col_rows[k]), k))
+        pivot = row[c]
+        if pivot != 1:
+            row = rows[r] = {k: (v * pivot if pivot == -1 else Fraction(v) / pivot) for k, v in row.items()}
+        for s in list(col_rows[c]):
+            if s == r:
+                continue
+            other = rows[s]
+            factor = other[c]
+            for k, v in row.items():
+                value = other.get(k, 0) - factor * v
+                if value:
+                    if k not in other:
+                        col_rows[k].add(s)
+                    other[k] = value
+                elif k in other:
+                    del other[k]
+                    col_rows[k].discard(s)
+            if s not in pivoted:
+                heapq.heappush(heap, (len(other), s))
+        pivoted[r] = c
+    return {c for r, c in pivoted.items() if len(rows[r]) == 1}
