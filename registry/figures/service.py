@@ -206,34 +206,39 @@ def geography_release(sums: dict[str, dict[str, Counter]], organizations: list[t
     """The cells of the geography and their relations (module docstring). `sums`: counters of the
     metrics in GEOGRAPHY; `organizations`: (code, kind, prefecture_code) of every 団体, by code."""
     release = Release()
-    none = Counter()
+    none: dict = {}
     total = sums["total"].get("", none)
-    for field in COUNTS.values():
-        release.cell(("total", field), total[field], public=True)
+    release.cells([("total", f) for f in COUNTS.values()], [total.get(f, 0) for f in COUNTS.values()], public=True)
     prefectures = [code for code, kind, _ in organizations if kind == PREFECTURE]
     members: dict[str, list[str]] = defaultdict(list)
     for code, _, pref in organizations:
         members[pref].append(code)
-    for pref in prefectures:
-        c = sums["prefecture"].get(pref, none)
-        for field in COUNTS.values():
-            release.cell(("prefecture", pref, field), c[field])
+    counted = sums["prefecture"]
+    release.cells([("prefecture", pref, f) for pref in prefectures for f in COUNTS.values()],
+                  [counted.get(pref, none).get(f, 0) for pref in prefectures for f in COUNTS.values()])
+    counted = sums["organization"]
+    fields = ("registrations", "premium", "moved_in")
+    release.cells([("organization", code, f) for code, _, _ in organizations for f in fields],
+                  [counted.get(code, none).get(f, 0) for code, _, _ in organizations for f in fields])
     for code, _, _ in organizations:
-        c = sums["organization"].get(code, none)
-        for field in COUNTS.values():
-            release.cell(("organization", code, field), c[field])
-        release.equal(("organization", code, "people"), ("organization", code, "registrations"))
-    for field in ("registrations", "premium", "moved_in"):
+        c = counted.get(code, none)
+        if c.get("people", 0) == c.get("registrations", 0):  # one active registration per person and 団体
+            release.alias(("organization", code, "people"), ("organization", code, "registrations"))
+        else:  # (never, unless the counters drift: then published as they are)
+            release.cell(("organization", code, "people"), c["people"])
+            release.equal(("organization", code, "people"), ("organization", code, "registrations"))
+    for field in fields:
         release.sum_of(("total", field), [("prefecture", pref, field) for pref in prefectures])
         for pref in prefectures:
             release.sum_of(("prefecture", pref, field), [("organization", code, field) for code in members[pref]])
     flows = sums["flow"]
+    homes = [*prefectures, "unknown"]
+    release.cells([("flow", home, pref) for pref in prefectures for home in prefectures],
+                  [flows.get(f"{home}>{pref}", none).get("people", 0) for pref in prefectures for home in prefectures])
+    release.cells([("flow", "unknown", pref) for pref in prefectures],
+                  [flows.get(f"unknown>{pref}", none).get("people", 0) for pref in prefectures], internal=True)
     for pref in prefectures:
-        for home in [*prefectures, "unknown"]:
-            people = flows.get(f"{home}>{pref}", none)["people"]
-            release.cell(("flow", home, pref), people, internal=home == "unknown")
-        release.sum_of(("prefecture", pref, "people"),
-                       [("flow", home, pref) for home in [*prefectures, "unknown"] if home != pref])
+        release.sum_of(("prefecture", pref, "people"), [("flow", home, pref) for home in homes if home != pref])
         # everyone tied to it (residents too) = its 延べ less second registrations there
         release.overlap(("more than one", pref), [("prefecture", pref, "registrations")],
                         [("prefecture", pref, "people"), ("flow", pref, pref)])
@@ -300,10 +305,8 @@ def series_release(days: dict[str, Counter], total: Counter) -> Release:
         for name in ("registered", "withdrawn", "moved_in"):
             release.cell(("month", month, name), sum(days[day][name] for day in in_month))
             release.sum_of(("month", month, name), [("day", day, name) for day in in_month])
-        for name in ("actual_people", "cumulative_registrations"):
-            last = ("day", in_month[-1], name)
-            release.cell(("month", month, name), release.value(last))
-            release.equal(("month", month, name), last)
+        for name in ("actual_people", "cumulative_registrations"):  # the month's last day's
+            release.alias(("month", month, name), ("day", in_month[-1], name))
     return release
 
 

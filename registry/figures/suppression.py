@@ -60,7 +60,9 @@ class Release:
         self.keys: list[Hashable] = []
         self.values: list[int] = []
         self.kinds: list[str] = []
-        self.relations: list[list[tuple[int, int]]] = []
+        self.rel_cells: list[list[int]] = []  # relation → its cells
+        self.rel_coefs: list[list[int]] = []  # relation → their coefficients
+        self.cell_rels: list[list[int]] = []  # cell → the relations it is in
         self.broken: list[list[tuple[Hashable, int]]] = []
 
     def __contains__(self, key) -> bool:
@@ -68,18 +70,46 @@ class Release:
 
     def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False) -> Hashable:
         """A count. `public`: published whatever its size (a national total). `internal`: never
-        published (a count other figures add up to, e.g. people without a known home), so always
-        unknown unless it is 0 — an attacker is assumed to know where nothing is."""
+        published (a count other figures add up to, e.g. people without a known home), so unknown
+        unless it is 0 — an attacker is assumed to know where nothing is."""
         if key in self._index:
             raise ValueError(f"cell {key!r} given twice")
         self._index[key] = len(self.keys)
         self.keys.append(key)
         self.values.append(int(value))
         self.kinds.append(PUBLIC if public else INTERNAL if internal else PUBLISHED)
+        self.cell_rels.append([])
+        return key
+
+    def cells(self, keys: Iterable[Hashable], values: Iterable[int], *, public: bool = False,
+              internal: bool = False) -> None:
+        """Several counts at once (as `cell`)."""
+        keys, values = list(keys), [int(v) for v in values]
+        if len(keys) != len(values):
+            raise ValueError("as many values as keys")
+        index, start = self._index, len(self.keys)
+        for n, key in enumerate(keys, start):
+            if key in index:
+                raise ValueError(f"cell {key!r} given twice")
+            index[key] = n
+        self.keys.extend(keys)
+        self.values.extend(values)
+        self.kinds.extend([PUBLIC if public else INTERNAL if internal else PUBLISHED] * len(keys))
+        self.cell_rels.extend([] for _ in keys)
+
+    def alias(self, key: Hashable, of: Hashable) -> Hashable:
+        """`key` names the same count as `of` (published in two places, suppressed alike)."""
+        if key in self._index:
+            raise ValueError(f"cell {key!r} given twice")
+        self._index[key] = self._index[of]
         return key
 
     def value(self, key: Hashable) -> int:
         return self.values[self._index[key]]
+
+    @property
+    def relations(self) -> list[list[tuple[int, int]]]:
+        return [list(zip(cells, coefs)) for cells, coefs in zip(self.rel_cells, self.rel_coefs)]
 
     def relation(self, terms: Iterable[tuple[Hashable, int]]) -> None:
         """Σ coefficient × cell = 0 over `terms` (cells named twice have their coefficients added)."""
@@ -88,15 +118,20 @@ class Release:
         for key, coefficient in terms:
             i = index[key]
             merged[i] = merged.get(i, 0) + coefficient
-        row = [(i, c) for i, c in merged.items() if c]
-        if not row:
+        cells = [i for i, c in merged.items() if c]
+        if not cells:
             return
-        if sum(c * values[i] for i, c in row):
-            self.broken.append([(self.keys[i], c) for i, c in row])
+        coefs = [merged[i] for i in cells]
+        if sum(c * values[i] for i, c in zip(cells, coefs)):
+            self.broken.append([(self.keys[i], c) for i, c in zip(cells, coefs)])
             log.error("figures relation does not hold, left out of suppression: %s",
-                      " + ".join(f"{c}×{self.keys[i]}={self.values[i]}" for i, c in row))
+                      " + ".join(f"{c}×{self.keys[i]}={values[i]}" for i, c in zip(cells, coefs)))
             return
-        self.relations.append(row)
+        r = len(self.rel_cells)
+        self.rel_cells.append(cells)
+        self.rel_coefs.append(coefs)
+        for i in cells:
+            self.cell_rels[i].append(r)
 
     def sum_of(self, total: Hashable, parts: Iterable[Hashable]) -> None:
         """total = Σ parts."""
@@ -116,23 +151,30 @@ class Release:
     def protect(self, min_cell: int, *, complementary: bool = True) -> "Protected":
         """Which cells to publish as null (`complementary=False`: the primary rule alone, which
         subtraction undoes — kept for the tests that show it)."""
-        hidden = _Protection(self, min_cell).run() if complementary else {
-            i for i, kind in enumerate(self.kinds) if kind == PUBLISHED and suppress(self.values[i], min_cell) is None}
-        return Protected(self, frozenset(self.keys[i] for i in hidden))
+        primary = [i for i, (kind, value) in enumerate(zip(self.kinds, self.values))
+                   if kind == PUBLISHED and 0 < value < min_cell]
+        if complementary and primary:
+            return Protected(self, _Protection(self, min_cell).run())
+        return Protected(self, set(primary))
 
 
 class Protected:
     """A release's published values: `get(key)` is the count, or None where it is suppressed."""
 
-    def __init__(self, release: Release, hidden: frozenset):
+    def __init__(self, release: Release, hidden: set[int]):
         self.release = release
-        self.hidden = hidden
+        self._hidden = hidden
+
+    @property
+    def hidden(self) -> frozenset:
+        """The keys of the suppressed cells (aliases left out)."""
+        return frozenset(self.release.keys[i] for i in self._hidden)
 
     def get(self, key: Hashable) -> int | None:
         i = self.release._index[key]
         if self.release.kinds[i] == INTERNAL:
             raise KeyError(f"{key!r} is never published")
-        return None if key in self.hidden else self.release.values[i]
+        return None if i in self._hidden else self.release.values[i]
 
     def values(self, keys: Mapping[str, Hashable]) -> dict:
         """{name: published value} for a row's cells given as {name: key}."""
@@ -148,31 +190,25 @@ class _Protection:
 
     def __init__(self, release: Release, min_cell: int):
         self.values, self.kinds = release.values, release.kinds
-        self.rels = release.relations
-        self.rel_cells = [[i for i, _ in row] for row in self.rels]
-        self.cell_rels: list[list[int]] = [[] for _ in release.keys]
-        for r, cells in enumerate(self.rel_cells):
-            for i in cells:
-                self.cell_rels[i].append(r)
-        n = len(self.values)
+        self.rel_cells, self.rel_coefs, self.cell_rels = release.rel_cells, release.rel_coefs, release.cell_rels
         # Known to every attacker: the totals, what follows from them, and the never-published zeros.
         self.known = [kind == PUBLIC or (kind == INTERNAL and value == 0) for kind, value in zip(self.kinds, self.values)]
         for i in self._follows_from_public():
             self.known[i] = True
-        self.hidden = {i for i in range(n) if self.kinds[i] == PUBLISHED and not self.known[i]
-                       and 0 < self.values[i] < min_cell}
+        self.hidden = {i for i, (kind, value, known) in enumerate(zip(self.kinds, self.values, self.known))
+                       if kind == PUBLISHED and not known and 0 < value < min_cell}
+        self.secret = {i for i, (kind, known) in enumerate(zip(self.kinds, self.known)) if kind == INTERNAL and not known}
         self.inherent: set[int] = set()  # given away by the totals and the zeros alone
-        self.unknown: list[bool] = []
+        self.unknown: set[int] = set()
 
     def run(self) -> set[int]:
-        if not self.hidden:
-            return set()
-        while True:
+        while self.hidden:
             if self._settle(strong=True):
                 continue
             if self._settle(strong=False):
                 continue
-            return self.hidden
+            break
+        return self.hidden
 
     def _is_unknown(self, i: int, strong: bool) -> bool:
         if self.known[i]:
@@ -189,19 +225,21 @@ class _Protection:
 
     def _hide(self, i: int, strong: bool) -> None:
         self.hidden.add(i)
-        self.unknown[i] = self._is_unknown(i, strong)
+        if self._is_unknown(i, strong):
+            self.unknown.add(i)
 
     def _follows_from_public(self) -> set[int]:
         """Cells the unsuppressed totals determine through single relations (repeatedly)."""
+        known = self.known
         fixed: set[int] = set()
-        unknown = [sum(1 for i in cells if not self.known[i]) for cells in self.rel_cells]
+        unknown = [sum(1 for i in cells if not known[i]) for cells in self.rel_cells]
         queue = [r for r, n in enumerate(unknown) if n == 1]
         while queue:
             r = queue.pop()
             if unknown[r] != 1:
                 continue
             for i in self.rel_cells[r]:
-                if not self.known[i] and i not in fixed:
+                if not known[i] and i not in fixed:
                     fixed.add(i)
                     for s in self.cell_rels[i]:
                         unknown[s] -= 1
@@ -214,16 +252,14 @@ class _Protection:
     def _settle(self, strong: bool) -> bool:
         """One round against one attacker: complements where one relation gives a hidden cell
         away, then an exact audit of all relations together. True if anything changed."""
-        self.unknown = [self._is_unknown(i, strong) for i in range(len(self.values))]
+        hidden = self.hidden
+        self.unknown = self.secret | {i for i in hidden if self._is_unknown(i, strong)}
         changed = self._sweep(strong)
         unknown = self.unknown
-        rows = []
-        for row in self.rels:
-            unknowns = {i: c for i, c in row if unknown[i]}
-            if unknowns:
-                rows.append(unknowns)
+        rels = sorted({r for i in unknown for r in self.cell_rels[i]})
+        rows = [{i: c for i, c in zip(self.rel_cells[r], self.rel_coefs[r]) if i in unknown} for r in rels]
         exempt = self.inherent if strong else set()
-        determined = sorted(determined_cells(rows) & self.hidden - exempt)
+        determined = sorted(determined_cells(rows) & hidden - exempt)
         touched: set[int] = set()  # relations given a complement this round: audited again next round
         exhausted = []
         for i in determined:
@@ -251,20 +287,23 @@ class _Protection:
         smallest complement of that relation. True if any complement was added."""
         changed = False
         unknown = self.unknown
-        count = [sum(1 for i in cells if unknown[i]) for cells in self.rel_cells]
+        count: dict[int, int] = defaultdict(int)
+        for i in unknown:
+            for r in self.cell_rels[i]:
+                count[r] += 1
         determined: set[int] = set()
-        queue = [r for r, n in enumerate(count) if n == 1]
+        queue = [r for r, n in count.items() if n == 1]
         while queue:
             r = queue.pop()
             if count[r] != 1:
                 continue
-            (i,) = [i for i in self.rel_cells[r] if unknown[i] and i not in determined]
+            (i,) = [i for i in self.rel_cells[r] if i in unknown and i not in determined]
             if i in self.hidden and not (strong and i in self.inherent):
                 complement = self._smallest(self.rel_cells[r], strong)
                 if complement is not None:
                     self._hide(complement, strong)
                     changed = True
-                    if unknown[complement]:
+                    if complement in unknown:
                         for s in self.cell_rels[complement]:
                             count[s] += 1
                             if count[s] == 1:
@@ -299,7 +338,7 @@ class _Protection:
             level = []
             for r in rels:
                 for i in self.rel_cells[r]:
-                    if i not in seen_cells and self.unknown[i]:
+                    if i not in seen_cells and i in self.unknown:
                         seen_cells.add(i)
                         level.append(i)
         return None
