@@ -256,16 +256,19 @@ class _Protection:
         self.unknown = self.secret | {i for i in hidden if self._is_unknown(i, strong)}
         changed = self._sweep(strong)
         unknown = self.unknown
-        rels = sorted({r for i in unknown for r in self.cell_rels[i]})
+        # Relations with a never-published cell that is in no other relation tell nothing.
+        rels = sorted({r for i in unknown for r in self.cell_rels[i]}
+                      - {r for i in self.secret if len(self.cell_rels[i]) == 1 for r in self.cell_rels[i]})
         rows = [{i: c for i, c in zip(self.rel_cells[r], self.rel_coefs[r]) if i in unknown} for r in rels]
         exempt = self.inherent if strong else set()
-        determined = sorted(determined_cells(rows) & hidden - exempt)
-        touched: set[int] = set()  # relations given a complement this round: audited again next round
+        solved = eliminate(rows)
+        touched: set[int] = set()  # relations given a complement this round
         exhausted = []
-        for i in determined:
-            if touched.intersection(self.cell_rels[i]):
-                continue
-            complement = self._nearest_complement(i, strong)
+        for i in sorted(solved.keys() & hidden - exempt):
+            used = [rels[k] for k in solved[i]]
+            if touched.intersection(used):
+                continue  # a complement of this round may already hide it: audited again next round
+            complement = self._breaking(i, used, solved[i].values(), strong)
             if complement is None:
                 exhausted.append(i)
                 continue
@@ -320,41 +323,35 @@ class _Protection:
         options = [i for i in cells if self._candidate(i, strong)]
         return min(options, key=lambda i: (self.values[i], i)) if options else None
 
-    def _nearest_complement(self, start: int, strong: bool) -> int | None:
-        """The smallest candidate in the relations nearest `start` (its own, then those of the
-        unknown cells in them, …)."""
-        seen_cells, seen_rels = {start}, set()
-        level = [start]
-        while level:
-            rels = []
-            for i in level:
-                for r in self.cell_rels[i]:
-                    if r not in seen_rels:
-                        seen_rels.add(r)
-                        rels.append(r)
-            option = self._smallest([i for r in rels for i in self.rel_cells[r]], strong)
-            if option is not None:
-                return option
-            level = []
-            for r in rels:
-                for i in self.rel_cells[r]:
-                    if i not in seen_cells and i in self.unknown:
-                        seen_cells.add(i)
-                        level.append(i)
-        return None
+    def _breaking(self, start: int, rels: list[int], multipliers, strong: bool) -> int | None:
+        """The smallest candidate among the cells the combination of `rels` that gives `start`
+        away rests on (any of them, suppressed, breaks that subtraction); None if it rests on the
+        totals (and, for the strong attacker, zeros) alone."""
+        net: dict[int, Fraction | int] = defaultdict(int)
+        for r, multiplier in zip(rels, multipliers):
+            for i, c in zip(self.rel_cells[r], self.rel_coefs[r]):
+                net[i] += multiplier * c
+        return self._smallest([i for i, c in net.items() if c and i != start], strong)
 
 
 def determined_cells(rows: list[dict[int, int]]) -> set[int]:
     """The variables the linear system `rows` (each {variable: coefficient}, = a known constant)
-    determines: those whose unit vector lies in the row space. Exact: sparse Gauss-Jordan
-    elimination over the rationals, pivoting on short rows and rare columns (Markowitz) so that
-    the hierarchies and chains of the figures stay sparse."""
-    rows = [dict(row) for row in rows if row]
+    determines: those whose unit vector lies in the row space."""
+    return set(eliminate(rows))
+
+
+def eliminate(rows: list[dict[int, int]]) -> dict[int, dict[int, Fraction]]:
+    """{variable: {row index: multiplier}} for each variable the system `rows` determines: the
+    combination of the rows that gives it alone. Exact: sparse Gauss-Jordan elimination over the
+    rationals, pivoting on short rows and rare columns (Markowitz) so that the hierarchies and
+    chains of the figures stay sparse; each row carries the combination of input rows it is."""
+    rows = [dict(row) for row in rows]
+    combos: list[dict[int, Fraction | int]] = [{r: 1} for r in range(len(rows))]
     col_rows: dict[int, set[int]] = defaultdict(set)
     for r, row in enumerate(rows):
         for c in row:
             col_rows[c].add(r)
-    heap = [(len(row), r) for r, row in enumerate(rows)]
+    heap = [(len(row), r) for r, row in enumerate(rows) if row]
     heapq.heapify(heap)
     pivoted: dict[int, int] = {}
     while heap:
@@ -365,11 +362,14 @@ def determined_cells(rows: list[dict[int, int]]) -> set[int]:
         c = min(row, key=lambda k: (len(col_rows[k]), k))
         pivot = row[c]
         if pivot != 1:
-            row = rows[r] = {k: (v * pivot if pivot == -1 else Fraction(v) / pivot) for k, v in row.items()}
+            inverse = -1 if pivot == -1 else Fraction(1) / pivot
+            row = rows[r] = {k: v * inverse for k, v in row.items()}
+            combos[r] = {k: v * inverse for k, v in combos[r].items()}
+        combo = combos[r]
         for s in list(col_rows[c]):
             if s == r:
                 continue
-            other = rows[s]
+            other, other_combo = rows[s], combos[s]
             factor = other[c]
             for k, v in row.items():
                 value = other.get(k, 0) - factor * v
@@ -380,7 +380,13 @@ def determined_cells(rows: list[dict[int, int]]) -> set[int]:
                 elif k in other:
                     del other[k]
                     col_rows[k].discard(s)
+            for k, v in combo.items():
+                value = other_combo.get(k, 0) - factor * v
+                if value:
+                    other_combo[k] = value
+                else:
+                    other_combo.pop(k, None)
             if s not in pivoted:
                 heapq.heappush(heap, (len(other), s))
         pivoted[r] = c
-    return {c for r, c in pivoted.items() if len(rows[r]) == 1}
+    return {c: combos[r] for r, c in pivoted.items() if len(rows[r]) == 1}
