@@ -17,7 +17,10 @@ from registry.figures.schemas import (
 from registry.organizations import service as organizations
 from registry.registrations.models import TIES
 
-blp = Blueprint("figures", __name__, description="The national figures (aggregates only, no personal data)")
+blp = Blueprint("figures", __name__, description=(
+    "The national figures (aggregates only, no personal data). In the breakdowns, counts under MIN_CELL "
+    "are null, and so are the counts that would let one be worked out by subtraction from other published "
+    "figures (complementary suppression, registry/figures/suppression.py); the national totals are not."))
 # Every view reads the replica when one is configured (@reads_from_replica, below @require: sign-in reads the primary).
 CSV_NOTE = "JSON; the same rows as CSV with `Accept: text/csv` (a suppressed count is an empty cell)."
 as_csv_too = blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description=CSV_NOTE,

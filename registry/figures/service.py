@@ -9,21 +9,32 @@ A premium past its `premium_valid_until` is basic in every figure before `lapse-
 `expired_premium_corrections()` applies to the counters read the deltas its lapse will.
 
 Every breakdown is published through a `suppression.Release` holding the cells that relate to each
-other, so that no suppressed count can be worked out by subtraction (API.md "Trust rules (v1.1)"):
+other, so that no suppressed count can be worked out by subtraction (API.md "Trust rules (v1.1)").
+The relations that hold by the counting definitions (an internal cell is never published; where it
+is 0 an attacker is assumed to know it):
 
 - geography (by-prefecture, by-organization, flows, one 団体's totals for others than its staff):
   for 延べ, premium and moved_in, national = Σ prefectures and a prefecture = Σ its 団体 (its own
-  row, the direct registrations, included); a 団体's 実人数 = its 延べ (one active registration per
-  person and 団体); a prefecture's 実人数 = Σ the flows into it from other prefectures + the people
-  tied to it without a known home (never published);
+  row, the direct registrations, included); a 団体's 実人数 is its 延べ (one active registration per
+  person and 団体: the same cell); a prefecture's 実人数 = Σ the flows into it from other prefectures
+  + the people tied to it without a known home (internal); its 実人数 + its residents' flow = its 延べ
+  − the second registrations there (internal); Σ over prefectures of (実人数 + residents' flow) =
+  the national 実人数 + the people tied to several prefectures (internal);
 - the time series (day and month together): a running 延べ minus the previous one = registered −
   withdrawn − moved_in of the period; a running 実人数 minus the previous one = the period's net
-  change in people (never published); the months add up their days and end with their last day's
-  running totals; the last running totals are the national totals; the moved_in add up to the national;
-- by-age-band: the bands (and unknown birth years) add up to the national 実人数 and 延べ;
-- by-tier: the tiers' 延べ add up to the national, premium's is the national premium total (both
-  follow from the totals, so they are published like them);
-- by-tie: no relation (a registration has several ties, a person several tiers and ties).
+  change in people (internal); the months add up their days and their running totals are their
+  last day's (the same cells); the last running totals are the national totals; the moved_in add up
+  to the national;
+- by-age-band: the bands (and unknown birth years) add up to the national 実人数 and 延べ (a person
+  has one birth year); a band's 延べ = its 実人数 + their further registrations (internal);
+- by-tier and by-tie: a key's 延べ = its 実人数 + the further registrations (internal); Σ 実人数 =
+  the national + the people in several (internal). The tiers' 延べ add up to the national and
+  premium's is the national premium total (so both follow from the totals and are published like
+  them); the ties' 延べ add up to the national + the further ties of registrations (internal).
+
+Not relations: 実人数 over 団体 or prefectures (one person counts in each, residents are left
+out of their prefecture's), over ties or tiers, flows over home prefectures; inequalities (実人数 ≤
+延べ, premium ≤ 延べ) are not used.
 """
 import math
 from collections import Counter, defaultdict

@@ -10,15 +10,15 @@ null:
 - primary: every published count from 1 to min_cell − 1;
 - complementary, repeated until nothing changes: wherever a hidden cell could be worked out from
   what is published — through one relation (a row minus its other cells) or any combination of
-  them (exact rational Gaussian elimination over the relations) — another cell of a relation it is
-  in is hidden with it, the smallest non-zero one. The test is made twice: once by an attacker who
-  knows only that hidden cells are unknowns, and once by one who also knows which hidden cells are
-  0 (a 0 hidden beside a count protects it against subtraction, not against someone who guesses the
-  0: counts are never negative, so two relations can pin a count between a hidden 0 above and one
-  below). Against the second attacker only non-zero cells protect; a 0 is suppressed with a count
-  (API.md: "a 0 beside a suppressed cell is then suppressed too") where nothing else can be, i.e.
-  where the totals and the zeros alone give the count away, such as the only prefecture with any
-  premium registration when the national premium total is published;
+  them (exact rational Gaussian elimination over all the relations, which also gives the
+  combination) — the smallest non-zero cell that combination rests on is hidden with it. The test
+  is made against two attackers: one who knows only that hidden cells are unknowns, and one who
+  also knows which hidden cells are 0. A 0 hidden beside a count protects it against subtraction,
+  not against someone who guesses the 0 (and counts are never negative, so two relations can pin a
+  count between a hidden 0 above and one below); against the second attacker only non-zero cells
+  protect. A 0 is suppressed with a count (API.md: "a 0 beside a suppressed cell is then suppressed
+  too") where nothing else can be: where the totals and the zeros alone give the count away, as for
+  the only prefecture with premium registrations, the national premium total being published;
 - a cell that follows from the unsuppressed totals alone (the by-tier 延べ, the time series' last
   running totals) is the totals' figure and published like them.
 
@@ -26,6 +26,11 @@ It works on the published cells only (the 47 prefectures, the ~1,900 団体, the
 series), never on registrations: its cost does not grow with the registry. The same inputs always
 give the same result, so a figure published in two places (the API's JSON and CSV, the dashboard and
 its downloads, a later release built from the same cells) is suppressed the same way in each.
+
+To publish something new (a monthly open-data release, a funnel per 団体): add its cells and their
+relations to the `Release` of the figures they relate to (or build one), `protect()` it, and read
+the rows through `Protected.get`. Cells a release shares with another must be built in the same
+release, or the two suppressions can differ and be subtracted from each other.
 """
 import heapq
 import logging
