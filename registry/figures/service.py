@@ -39,8 +39,9 @@ out of their prefecture's), over ties or tiers, flows over home prefectures; ine
 import math
 from collections import Counter, defaultdict
 from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from registry.accounts.models import User
 from registry.accounts.service import AGE_BANDS
@@ -69,14 +70,15 @@ def counter_sums(metric: str, key: str | None = None) -> dict[str, Counter]:
     return {k: Counter({f: int(v or 0) for f, v in zip(FIELDS, values)}) for k, *values in db.session.execute(stmt)}
 
 
-def counter_sums_of(*metrics: str) -> dict[str, dict[str, Counter]]:
+def counter_sums_of(*metrics: str) -> dict[str, dict[str, dict]]:
     """{metric: {key: sums}} of several metrics in ONE statement: one snapshot, so the relations
     between them (a prefecture = Σ its 団体, …) hold exactly even while registrations commit."""
-    stmt = select(FigureCounter.metric, FigureCounter.key, *[func.sum(getattr(FigureCounter, f)) for f in FIELDS]) \
+    sums = [cast(func.coalesce(func.sum(getattr(FigureCounter, f)), 0), BigInteger) for f in FIELDS]
+    stmt = select(FigureCounter.metric, FigureCounter.key, *sums) \
         .where(FigureCounter.metric.in_(metrics)).group_by(FigureCounter.metric, FigureCounter.key)
-    out: dict[str, dict[str, Counter]] = {metric: {} for metric in metrics}
+    out: dict[str, dict[str, dict]] = {metric: {} for metric in metrics}
     for metric, key, *values in db.session.execute(stmt):
-        out[metric][key] = Counter({f: int(v or 0) for f, v in zip(FIELDS, values)})
+        out[metric][key] = dict(zip(FIELDS, values))  # every field: read like a Counter
     return out
 
 
@@ -128,8 +130,8 @@ def corrected(sums: dict[str, dict[str, Counter]], corrections: dict) -> dict[st
     out = {metric: dict(keys) for metric, keys in sums.items()}
     for (metric, key), deltas in corrections.items():
         if metric in out:
-            out[metric][key] = out[metric].get(key, Counter()) + Counter()  # a copy
-            out[metric][key].update(deltas)
+            out[metric][key] = c = Counter(out[metric].get(key, {}))  # a copy
+            c.update(deltas)
     return out
 
 
@@ -215,49 +217,72 @@ class Geography:
 
 def geography_release(sums: dict[str, dict[str, Counter]], organizations: list[tuple]) -> Release:
     """The cells of the geography and their relations (module docstring). `sums`: counters of the
-    metrics in GEOGRAPHY; `organizations`: (code, kind, prefecture_code) of every 団体, by code."""
-    release = Release()
+    metrics in GEOGRAPHY; `organizations`: (code, kind, prefecture_code) of every 団体, by code.
+    The shape (cells, relations) depends on the 団体 only: built once, filled in per call."""
     none: dict = {}
-    total = sums["total"].get("", none)
-    release.cells([("total", f) for f in COUNTS.values()], [total.get(f, 0) for f in COUNTS.values()], public=True)
+    organizations = tuple(organizations)
+    counted = sums["organization"]
+    if any(c.get("people", 0) != c.get("registrations", 0) for c in counted.values()):
+        return _geography(organizations, lambda metric, key, field: sums[metric].get(key, none).get(field, 0))[0]
+    shape, sources = _geography_shape(organizations)
+    return shape.with_values([sums[source[0]].get(source[1], none).get(source[2], 0) if source else 0
+                              for source in sources])
+
+
+@lru_cache(maxsize=4)
+def _geography_shape(organizations: tuple) -> tuple[Release, list]:
+    return _geography(organizations, lambda metric, key, field: 0)
+
+
+def _geography(organizations: tuple, count) -> tuple[Release, list]:
+    """The release, and for each cell where its value comes from: (metric, key, field) of the
+    counters, or None (an overlap, worked out from the others). `count(metric, key, field)`."""
+    release = Release()
+    sources: list = []
+
+    def cells(keys, where, **kind):
+        keys = list(keys)
+        release.cells(keys, [count(*source) for source in where], **kind)
+        sources.extend(where)
+
+    cells([("total", f) for f in COUNTS.values()], [("total", "", f) for f in COUNTS.values()], public=True)
     prefectures = [code for code, kind, _ in organizations if kind == PREFECTURE]
     members: dict[str, list[str]] = defaultdict(list)
     for code, _, pref in organizations:
         members[pref].append(code)
-    counted = sums["prefecture"]
-    release.cells([("prefecture", pref, f) for pref in prefectures for f in COUNTS.values()],
-                  [counted.get(pref, none).get(f, 0) for pref in prefectures for f in COUNTS.values()])
-    counted = sums["organization"]
+    cells([("prefecture", pref, f) for pref in prefectures for f in COUNTS.values()],
+          [("prefecture", pref, f) for pref in prefectures for f in COUNTS.values()])
     fields = ("registrations", "premium", "moved_in")
-    release.cells([("organization", code, f) for code, _, _ in organizations for f in fields],
-                  [counted.get(code, none).get(f, 0) for code, _, _ in organizations for f in fields])
+    cells([("organization", code, f) for code, _, _ in organizations for f in fields],
+          [("organization", code, f) for code, _, _ in organizations for f in fields])
     for code, _, _ in organizations:
-        c = counted.get(code, none)
-        if c.get("people", 0) == c.get("registrations", 0):  # one active registration per person and 団体
+        if count("organization", code, "people") == count("organization", code, "registrations"):
+            # one active registration per person and 団体: the same count
             release.alias(("organization", code, "people"), ("organization", code, "registrations"))
         else:  # (never, unless the counters drift: then published as they are)
-            release.cell(("organization", code, "people"), c["people"])
+            cells([("organization", code, "people")], [("organization", code, "people")])
             release.equal(("organization", code, "people"), ("organization", code, "registrations"))
     for field in fields:
         release.sum_of(("total", field), [("prefecture", pref, field) for pref in prefectures])
         for pref in prefectures:
             release.sum_of(("prefecture", pref, field), [("organization", code, field) for code in members[pref]])
-    flows = sums["flow"]
     homes = [*prefectures, "unknown"]
-    release.cells([("flow", home, pref) for pref in prefectures for home in prefectures],
-                  [flows.get(f"{home}>{pref}", none).get("people", 0) for pref in prefectures for home in prefectures])
-    release.cells([("flow", "unknown", pref) for pref in prefectures],
-                  [flows.get(f"unknown>{pref}", none).get("people", 0) for pref in prefectures], internal=True)
+    cells([("flow", home, pref) for pref in prefectures for home in prefectures],
+          [("flow", f"{home}>{pref}", "people") for pref in prefectures for home in prefectures])
+    cells([("flow", "unknown", pref) for pref in prefectures],
+          [("flow", f"unknown>{pref}", "people") for pref in prefectures], internal=True)
     for pref in prefectures:
         release.sum_of(("prefecture", pref, "people"), [("flow", home, pref) for home in homes if home != pref])
         # everyone tied to it (residents too) = its 延べ less second registrations there
         release.overlap(("more than one", pref), [("prefecture", pref, "registrations")],
                         [("prefecture", pref, "people"), ("flow", pref, pref)])
+        sources.append(None)
     # everyone tied to each prefecture = the national 実人数 + people tied to several
     release.overlap(("several prefectures",), [x for pref in prefectures
                                                for x in (("prefecture", pref, "people"), ("flow", pref, pref))],
                     [("total", "people")])
-    return release
+    sources.append(None)
+    return release, sources
 
 
 def published_geography(*, today: date | None = None, min_cell: int) -> Geography:

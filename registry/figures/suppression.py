@@ -32,6 +32,7 @@ relations to the `Release` of the figures they relate to (or build one), `protec
 the rows through `Protected.get`. Cells a release shares with another must be built in the same
 release, or the two suppressions can differ and be subtracted from each other.
 """
+import copy
 import heapq
 import logging
 from collections import defaultdict
@@ -69,6 +70,7 @@ class Release:
         self.rel_coefs: list[list[int]] = []  # relation → their coefficients
         self.cell_rels: list[list[int]] = []  # cell → the relations it is in
         self.broken: list[list[tuple[Hashable, int]]] = []
+        self._derived: list[tuple[int, int]] = []  # (overlap cell, the relation that defines it)
 
     def __contains__(self, key) -> bool:
         return key in self._index
@@ -152,6 +154,36 @@ class Release:
         parts, whole = list(parts), list(whole)
         self.cell(key, sum(map(self.value, parts)) - sum(map(self.value, whole)), internal=True)
         self.relation([*((p, 1) for p in parts), *((w, -1) for w in whole), (key, -1)])
+        if self.rel_cells and self._index[key] in self.rel_cells[-1]:
+            self._derived.append((self._index[key], len(self.rel_cells) - 1))
+
+    def with_values(self, values: list[int]) -> "Release":
+        """The same cells and relations with other values (one per cell, in order; overlap cells'
+        are worked out again): a release's shape is built once, its values per request. Relations
+        that do not hold on the new values are left out (and logged) as in `relation`."""
+        if len(values) != len(self.values):
+            raise ValueError("one value per cell")
+        new = copy.copy(self)
+        new.values = values = [int(v) for v in values]
+        new.broken = []
+        for cell, r in self._derived:  # its coefficient is −1
+            values[cell] = sum(c * values[i] for i, c in zip(self.rel_cells[r], self.rel_coefs[r]) if i != cell)
+        holds = [not sum(c * values[i] for i, c in zip(cells, coefs))
+                 for cells, coefs in zip(self.rel_cells, self.rel_coefs)]
+        if all(holds):
+            return new
+        new.rel_cells, new.rel_coefs, new.cell_rels, new._derived = [], [], [[] for _ in self.keys], []
+        for cells, coefs, ok in zip(self.rel_cells, self.rel_coefs, holds):
+            if not ok:
+                new.broken.append([(self.keys[i], c) for i, c in zip(cells, coefs)])
+                log.error("figures relation does not hold, left out of suppression: %s",
+                          " + ".join(f"{c}×{self.keys[i]}={values[i]}" for i, c in zip(cells, coefs)))
+                continue
+            for i in cells:
+                new.cell_rels[i].append(len(new.rel_cells))
+            new.rel_cells.append(cells)
+            new.rel_coefs.append(coefs)
+        return new
 
     def protect(self, min_cell: int, *, complementary: bool = True) -> "Protected":
         """Which cells to publish as null (`complementary=False`: the primary rule alone, which

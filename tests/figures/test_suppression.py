@@ -472,3 +472,16 @@ def test_a_relation_that_does_not_hold_is_left_out(caplog):
     assert release.protect(10).hidden == {"a", "b"}
     with pytest.raises(ValueError):
         release.cell("a", 1)
+
+
+def test_drifted_counters_are_published_as_they_are(caplog):
+    """A 団体 whose 実人数 differs from its 延べ (counters that drifted: verify-counts reports it) is
+    published as counted; the relation that no longer holds is left out (and logged)."""
+    orgs = (("A", "pref A", PREFECTURE, "A"), ("A1", "town A1", MUNICIPALITY, "A"))
+    sums = {"total": {"": Counter(people=20, registrations=20)},
+            "prefecture": {"A": Counter(people=20, registrations=20)},
+            "organization": {"A1": Counter(people=19, registrations=20)}, "flow": {"unknown>A": Counter(people=20)}}
+    geography = Geography(sums, list(orgs), 10)
+    assert geography.organization("A1")["actual_people"] == 19
+    assert geography.organization("A1")["cumulative_registrations"] == 20
+    assert geography.release.broken and "does not hold" in caplog.text
