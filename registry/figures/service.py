@@ -38,6 +38,7 @@ out of their prefecture's), over ties or tiers, flows over home prefectures; ine
 """
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -70,16 +71,42 @@ def counter_sums(metric: str, key: str | None = None) -> dict[str, Counter]:
     return {k: Counter({f: int(v or 0) for f, v in zip(FIELDS, values)}) for k, *values in db.session.execute(stmt)}
 
 
-def counter_sums_of(*metrics: str) -> dict[str, dict[str, dict]]:
-    """{metric: {key: sums}} of several metrics in ONE statement: one snapshot, so the relations
-    between them (a prefecture = Σ its 団体, …) hold exactly even while registrations commit."""
-    sums = [cast(func.coalesce(func.sum(getattr(FigureCounter, f)), 0), BigInteger) for f in FIELDS]
-    stmt = select(FigureCounter.metric, FigureCounter.key, *sums) \
-        .where(FigureCounter.metric.in_(metrics)).group_by(FigureCounter.metric, FigureCounter.key)
-    out: dict[str, dict[str, dict]] = {metric: {} for metric in metrics}
-    for metric, key, *values in db.session.execute(stmt):
-        out[metric][key] = dict(zip(FIELDS, values))  # every field: read like a Counter
+def counter_rows(*metrics: str) -> dict[str, dict[str, tuple]]:
+    """{metric: {key: (metric, key, *sums in FIELDS order)}} of several metrics in ONE statement:
+    one snapshot, so the relations between them (a prefecture = Σ its 団体, …) hold exactly while
+    registrations commit. The geography is ~4,200 keys once every 団体 and flow has registrations:
+    read through the driver's cursor as plain tuples (every object made per key costs, in garbage
+    collection too)."""
+    if not all(metric.isidentifier() for metric in metrics):
+        raise ValueError(f"not a metric: {metrics!r}")
+    sums = ", ".join(f"CAST(COALESCE(SUM({f}), 0) AS BIGINT)" for f in FIELDS)
+    listed = ", ".join(f"'{metric}'" for metric in metrics)
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.execute(f"SELECT metric, key, {sums} FROM figure_counters WHERE metric IN ({listed}) "
+                       "GROUP BY metric, key")
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    out: dict[str, dict[str, tuple]] = {metric: {} for metric in metrics}
+    for row in rows:
+        out[row[0]][row[1]] = row
     return out
+
+
+AT = {field: i + 2 for i, field in enumerate(FIELDS)}  # where a field is in a counter row
+
+
+def counter_sums_of(*metrics: str) -> dict[str, dict[str, dict]]:
+    """As `counter_rows`, each key's sums as {field: value} (every field: read like a Counter)."""
+    return {metric: {key: dict(zip(FIELDS, row[2:])) for key, row in keys.items()}
+            for metric, keys in counter_rows(*metrics).items()}
+
+
+def rows_of(sums: dict[str, dict[str, Mapping]]) -> dict[str, dict[str, tuple]]:
+    """Counters given as {metric: {key: {field: value}}} as `counter_rows` gives them."""
+    return {metric: {key: (metric, key, *(c.get(f, 0) for f in FIELDS)) for key, c in keys.items()}
+            for metric, keys in sums.items()}
 
 
 # --- expired premiums ---------------------------------------------------------------------------------
@@ -139,6 +166,18 @@ def _read(today: date, *metrics: str) -> dict[str, dict[str, Counter]]:
     return corrected(counter_sums_of(*metrics), expired_premium_corrections(today))
 
 
+def _read_rows(today: date, *metrics: str) -> dict[str, dict[str, tuple]]:
+    """`counter_rows` with the expired premiums' corrections added."""
+    rows = counter_rows(*metrics)
+    for (metric, key), deltas in expired_premium_corrections(today).items():
+        if metric in rows:
+            row = list(rows[metric].get(key) or (metric, key, *(0 for _ in FIELDS)))
+            for field, delta in deltas.items():
+                row[AT[field]] += delta
+            rows[metric][key] = tuple(row)
+    return rows
+
+
 def months_left(today: date) -> int:
     return max(1, (GOAL_YEAR * 12 + 12) - (today.year * 12 + today.month))
 
@@ -184,10 +223,11 @@ class Geography:
     """The published geography: by-prefecture, by-organization, flows, and one 団体's totals, all
     cut from one protected release (`geography_release`)."""
 
-    def __init__(self, sums: dict[str, dict[str, Counter]], organizations: list[tuple], min_cell: int, *,
+    def __init__(self, rows: dict[str, dict[str, tuple]], organizations: list[tuple], min_cell: int, *,
                  complementary: bool = True):
+        """`rows`: the counters of GEOGRAPHY as `counter_rows` gives them (`rows_of` for others)."""
         self.organizations = organizations  # (code, name, kind, prefecture_code), by code
-        self.release = geography_release(sums, [(code, kind, pref) for code, _, kind, pref in organizations])
+        self.release = geography_release(rows, [(code, kind, pref) for code, _, kind, pref in organizations])
         self.published = self.release.protect(min_cell, complementary=complementary)
 
     def prefecture(self, code: str) -> dict:
@@ -215,17 +255,18 @@ class Geography:
         return rows
 
 
-def geography_release(sums: dict[str, dict[str, Counter]], organizations: list[tuple]) -> Release:
-    """The cells of the geography and their relations (module docstring). `sums`: counters of the
-    metrics in GEOGRAPHY; `organizations`: (code, kind, prefecture_code) of every 団体, by code.
-    The shape (cells, relations) depends on the 団体 only: built once, filled in per call."""
-    none: dict = {}
+def geography_release(rows: dict[str, dict[str, tuple]], organizations: list[tuple]) -> Release:
+    """The cells of the geography and their relations (module docstring). `rows`: counters of the
+    metrics in GEOGRAPHY (`counter_rows`); `organizations`: (code, kind, prefecture_code) of every
+    団体, by code. The shape (cells, relations) depends on the 団体 only: built once, filled in per
+    call."""
+    none = (None, None, *(0 for _ in FIELDS))
     organizations = tuple(organizations)
-    counted = sums["organization"]
-    if any(c.get("people", 0) != c.get("registrations", 0) for c in counted.values()):
-        return _geography(organizations, lambda metric, key, field: sums[metric].get(key, none).get(field, 0))[0]
+    people, registrations = AT["people"], AT["registrations"]
+    if any(row[people] != row[registrations] for row in rows["organization"].values()):
+        return _geography(organizations, lambda metric, key, field: rows[metric].get(key, none)[AT[field]])[0]
     shape, sources = _geography_shape(organizations)
-    return shape.with_values([sums[source[0]].get(source[1], none).get(source[2], 0) if source else 0
+    return shape.with_values([rows[source[0]].get(source[1], none)[source[2]] if source else 0
                               for source in sources])
 
 
@@ -241,9 +282,8 @@ def _geography(organizations: tuple, count) -> tuple[Release, list]:
     sources: list = []
 
     def cells(keys, where, **kind):
-        keys = list(keys)
         release.cells(keys, [count(*source) for source in where], **kind)
-        sources.extend(where)
+        sources.extend((metric, key, AT[field]) for metric, key, field in where)
 
     cells([("total", f) for f in COUNTS.values()], [("total", "", f) for f in COUNTS.values()], public=True)
     prefectures = [code for code, kind, _ in organizations if kind == PREFECTURE]
@@ -289,7 +329,7 @@ def published_geography(*, today: date | None = None, min_cell: int) -> Geograph
     organizations = list(db.session.execute(
         select(Organization.code, Organization.name, Organization.kind, Organization.prefecture_code)
         .order_by(Organization.code)))
-    return Geography(_read(today or today_tokyo(), *GEOGRAPHY), organizations, min_cell)
+    return Geography(_read_rows(today or today_tokyo(), *GEOGRAPHY), organizations, min_cell)
 
 
 def by_prefecture(*, min_cell: int, today: date | None = None) -> list[dict]:

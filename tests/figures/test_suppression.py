@@ -18,9 +18,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings, strategies as st
 
-from registry.figures.service import (
-    Geography, age_band_rows, dimension_rows, series_rows,
-)
+from registry.figures.service import Geography, age_band_rows, dimension_rows, rows_of, series_rows
 from registry.figures.suppression import Release, determined_cells
 from registry.organizations.models import MUNICIPALITY, PREFECTURE
 
@@ -138,7 +136,7 @@ def publish(registry: Registry, *, complementary: bool = True) -> dict:
     """Every published table, computed by the service's code from the counters."""
     sums = count(registry)
     total = sums["total"].get("", Counter())
-    geography = Geography(sums, list(registry.orgs), registry.min_cell, complementary=complementary)
+    geography = Geography(rows_of(sums), list(registry.orgs), registry.min_cell, complementary=complementary)
     return {
         "totals": {f: total[f] for f in FIELDS},
         "by_prefecture": geography.by_prefecture(),
@@ -481,7 +479,7 @@ def test_drifted_counters_are_published_as_they_are(caplog):
     sums = {"total": {"": Counter(people=20, registrations=20)},
             "prefecture": {"A": Counter(people=20, registrations=20)},
             "organization": {"A1": Counter(people=19, registrations=20)}, "flow": {"unknown>A": Counter(people=20)}}
-    geography = Geography(sums, list(orgs), 10)
+    geography = Geography(rows_of(sums), list(orgs), 10)
     assert geography.organization("A1")["actual_people"] == 19
     assert geography.organization("A1")["cumulative_registrations"] == 20
     assert geography.release.broken and "does not hold" in caplog.text
