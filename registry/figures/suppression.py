@@ -222,8 +222,8 @@ class _Protection:
     """The complementary suppression of one release (see the module's docstring).
 
     Two attackers: the weak one knows every published value and relation; the strong one also
-    knows which hidden cells are 0. Each round (`_settle`) works against one of them: `unknown[i]`
-    says whether cell i is unknown to it."""
+    knows which hidden cells are 0. Each round (`_settle`) works against one of them: `unknown`
+    holds the cells unknown to it."""
 
     def __init__(self, release: Release, min_cell: int):
         self.values, self.kinds = release.values, release.kinds
