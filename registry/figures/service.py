@@ -71,37 +71,67 @@ def counter_sums(metric: str, key: str | None = None) -> dict[str, Counter]:
     return {k: Counter({f: int(v or 0) for f, v in zip(FIELDS, values)}) for k, *values in db.session.execute(stmt)}
 
 
-def counter_rows(*metrics: str) -> dict[str, dict[str, tuple]]:
-    """{metric: {key: (metric, key, *sums in FIELDS order)}} of several metrics in ONE statement:
-    one snapshot, so the relations between them (a prefecture = Σ its 団体, …) hold exactly while
-    registrations commit. The geography is ~4,200 keys once every 団体 and flow has registrations:
-    read as the driver's rows, without ORM rows or a dict per key (every object made per key costs,
-    in garbage collection too)."""
+class CounterSums:
+    """The counters' sums per (metric, key), kept flat: one list of ints, and per key where its
+    FIELDS start in it. The geography is ~4,200 keys once every 団体 and flow has registrations; a
+    key costs no object of its own here (objects kept through a request are what the garbage
+    collector's full passes walk: with one per key, a tenth of the requests took 4× as long)."""
+
+    def __init__(self, metrics):
+        self.at: dict[str, dict[str, int]] = {metric: {} for metric in metrics}
+        self.data: list[int] = []
+
+    def get(self, metric: str, key: str, field: str) -> int:
+        """The sum of `field`; 0 for a key never counted."""
+        start = self.at[metric].get(key)
+        return 0 if start is None else self.data[start + FIELDS.index(field)]
+
+    def add(self, metric: str, key: str, field: str, delta: int) -> None:
+        if key not in self.at[metric]:
+            self.at[metric][key] = len(self.data)
+            self.data.extend(0 for _ in FIELDS)
+        self.data[self.at[metric][key] + FIELDS.index(field)] += delta
+
+    def as_dicts(self) -> dict[str, dict[str, dict]]:
+        """{metric: {key: {field: sum}}} (every field: read like a Counter)."""
+        n = len(FIELDS)
+        return {metric: {key: dict(zip(FIELDS, self.data[start:start + n])) for key, start in keys.items()}
+                for metric, keys in self.at.items()}
+
+    @classmethod
+    def of(cls, sums: dict[str, dict[str, Mapping]]) -> "CounterSums":
+        """From {metric: {key: {field: sum}}}."""
+        out = cls(sums)
+        for metric, keys in sums.items():
+            for key, c in keys.items():
+                out.at[metric][key] = len(out.data)
+                out.data.extend(c.get(f, 0) for f in FIELDS)
+        return out
+
+
+def counter_rows(*metrics: str) -> CounterSums:
+    """The sums of several metrics in ONE statement: one snapshot, so the relations between them (a
+    prefecture = Σ its 団体, …) hold exactly even while registrations commit."""
     if not all(metric.isidentifier() for metric in metrics):
         raise ValueError(f"not a metric: {metrics!r}")
     sums = ", ".join(f"CAST(COALESCE(SUM({f}), 0) AS BIGINT)" for f in FIELDS)
     listed = ", ".join(f"'{metric}'" for metric in metrics)
-    rows = db.session.connection().exec_driver_sql(
-        f"SELECT metric, key, {sums} FROM figure_counters WHERE metric IN ({listed}) GROUP BY metric, key").fetchall()
-    out: dict[str, dict[str, tuple]] = {metric: {} for metric in metrics}
-    for row in rows:
-        out[row[0]][row[1]] = row
+    result = db.session.connection().exec_driver_sql(
+        f"SELECT metric, key, {sums} FROM figure_counters WHERE metric IN ({listed}) GROUP BY metric, key")
+    out = CounterSums(metrics)
+    at, data = out.at, out.data
+    try:
+        for row in result.cursor:  # the driver's rows, one at a time, gone once read
+            at[row[0]][row[1]] = len(data)
+            data.extend(row[2:])
+    finally:
+        result.close()
     return out
 
 
-AT = {field: i + 2 for i, field in enumerate(FIELDS)}  # where a field is in a counter row
-
-
 def counter_sums_of(*metrics: str) -> dict[str, dict[str, dict]]:
-    """As `counter_rows`, each key's sums as {field: value} (every field: read like a Counter)."""
-    return {metric: {key: dict(zip(FIELDS, row[2:])) for key, row in keys.items()}
-            for metric, keys in counter_rows(*metrics).items()}
-
-
-def rows_of(sums: dict[str, dict[str, Mapping]]) -> dict[str, dict[str, tuple]]:
-    """Counters given as {metric: {key: {field: value}}} as `counter_rows` gives them."""
-    return {metric: {key: (metric, key, *(c.get(f, 0) for f in FIELDS)) for key, c in keys.items()}
-            for metric, keys in sums.items()}
+    """{metric: {key: {field: sum}}} of several metrics in one statement (`counter_rows`)."""
+    return counter_rows(*metrics).as_dicts()
 
 
 # --- expired premiums ---------------------------------------------------------------------------------
@@ -161,16 +191,14 @@ def _read(today: date, *metrics: str) -> dict[str, dict[str, Counter]]:
     return corrected(counter_sums_of(*metrics), expired_premium_corrections(today))
 
 
-def _read_rows(today: date, *metrics: str) -> dict[str, dict[str, tuple]]:
+def _read_rows(today: date, *metrics: str) -> CounterSums:
     """`counter_rows` with the expired premiums' corrections added."""
-    rows = counter_rows(*metrics)
+    sums = counter_rows(*metrics)
     for (metric, key), deltas in expired_premium_corrections(today).items():
-        if metric in rows:
-            row = list(rows[metric].get(key) or (metric, key, *(0 for _ in FIELDS)))
+        if metric in sums.at:
             for field, delta in deltas.items():
-                row[AT[field]] += delta
-            rows[metric][key] = tuple(row)
-    return rows
+                sums.add(metric, key, field, delta)
+    return sums
 
 
 def months_left(today: date) -> int:
@@ -218,11 +246,13 @@ class Geography:
     """The published geography: by-prefecture, by-organization, flows, and one 団体's totals, all
     cut from one protected release (`geography_release`)."""
 
-    def __init__(self, rows: dict[str, dict[str, tuple]], organizations: list[tuple], min_cell: int, *,
-                 complementary: bool = True):
-        """`rows`: the counters of GEOGRAPHY as `counter_rows` gives them (`rows_of` for others)."""
-        self.organizations = organizations  # (code, name, kind, prefecture_code), by code
-        self.release = geography_release(rows, [(code, kind, pref) for code, _, kind, pref in organizations])
+    def __init__(self, sums: CounterSums, organizations: tuple[str, ...], names: Mapping[str, str], min_cell: int,
+                 *, complementary: bool = True):
+        """`sums`: the counters of GEOGRAPHY (`counter_rows`, or `CounterSums.of` a mapping);
+        `organizations`: every 団体 as (code, kind, prefecture_code), by code, one after the other in
+        one tuple (`directory`); `names`: {code: name} of those whose rows are asked for."""
+        self.organizations, self.names = organizations, names
+        self.release = geography_release(sums, organizations)
         self.published = self.release.protect(min_cell, complementary=complementary)
 
     def prefecture(self, code: str) -> dict:
@@ -232,13 +262,13 @@ class Geography:
         return self.published.values({name: ("organization", code, f) for name, f in COUNTS.items()})
 
     def by_prefecture(self) -> list[dict]:
-        return [{"prefecture_code": code, "name": name, **self.prefecture(code)}
-                for code, name, kind, _ in self.organizations if kind == PREFECTURE]
+        return [{"prefecture_code": code, "name": self.names[code], **self.prefecture(code)}
+                for code, kind, _ in _triples(self.organizations) if kind == PREFECTURE]
 
     def by_organization(self, prefecture: str | None = None) -> list[dict]:
-        return [{"organization_code": code, "name": name, "kind": kind, "prefecture_code": pref,
+        return [{"organization_code": code, "name": self.names[code], "kind": kind, "prefecture_code": pref,
                  **self.organization(code)}
-                for code, name, kind, pref in self.organizations if not prefecture or pref == prefecture]
+                for code, kind, pref in _triples(self.organizations) if not prefecture or pref == prefecture]
 
     def flows(self) -> list[dict]:
         """Pairs with people (or suppressed); a pair published as absent has none."""
@@ -250,35 +280,47 @@ class Geography:
         return rows
 
 
-def geography_release(rows: dict[str, dict[str, tuple]], organizations: list[tuple]) -> Release:
-    """The cells of the geography and their relations (module docstring). `rows`: counters of the
-    metrics in GEOGRAPHY (`counter_rows`); `organizations`: (code, kind, prefecture_code) of every
-    団体, by code. The shape (cells, relations) depends on the 団体 only: built once, filled in per
-    call."""
-    none = (None, None, *(0 for _ in FIELDS))
-    organizations = tuple(organizations)
-    people, registrations = AT["people"], AT["registrations"]
-    if any(row[people] != row[registrations] for row in rows["organization"].values()):
-        return _geography(organizations, lambda metric, key, field: rows[metric].get(key, none)[AT[field]])[0]
+def directory(organizations) -> tuple[str, ...]:
+    """(code, kind, prefecture_code) rows as the one flat tuple the geography takes."""
+    return tuple(value for row in organizations for value in row)
+
+
+def _triples(flat: tuple[str, ...]):
+    return zip(flat[0::3], flat[1::3], flat[2::3])
+
+
+def geography_release(sums: CounterSums, organizations: tuple[str, ...]) -> Release:
+    """The cells of the geography and their relations (module docstring). `sums`: counters of the
+    metrics in GEOGRAPHY; `organizations`: every 団体 as (code, kind, prefecture_code), by code,
+    flat (`directory`). The shape (cells, relations) depends on the 団体 only: built once, filled
+    in per call."""
+    people, registrations = FIELDS.index("people"), FIELDS.index("registrations")
+    at, data = sums.at, sums.data
+    if any(data[start + people] != data[start + registrations] for start in at["organization"].values()):
+        return _geography(organizations, sums.get)[0]
     shape, sources = _geography_shape(organizations)
-    return shape.with_values([rows[source[0]].get(source[1], none)[source[2]] if source else 0
-                              for source in sources])
+    return shape.with_values([data[at[metric][key] + field] if key in at[metric] else 0
+                              for metric, key, field in sources])
+
+
+OVERLAP = ("total", None, 0)  # the source of an overlap cell: none (worked out from the others)
 
 
 @lru_cache(maxsize=4)
-def _geography_shape(organizations: tuple) -> tuple[Release, list]:
-    return _geography(organizations, lambda metric, key, field: 0)
+def _geography_shape(flat: tuple[str, ...]) -> tuple[Release, list]:
+    return _geography(flat, lambda metric, key, field: 0)
 
 
-def _geography(organizations: tuple, count) -> tuple[Release, list]:
-    """The release, and for each cell where its value comes from: (metric, key, field) of the
-    counters, or None (an overlap, worked out from the others). `count(metric, key, field)`."""
+def _geography(flat: tuple[str, ...], count) -> tuple[Release, list]:
+    """The release, and for each cell where its value comes from: (metric, key, position in
+    FIELDS) of the counters, or OVERLAP. `count(metric, key, field)` gives the values."""
+    organizations = list(_triples(flat))
     release = Release()
     sources: list = []
 
     def cells(keys, where, **kind):
         release.cells(keys, [count(*source) for source in where], **kind)
-        sources.extend((metric, key, AT[field]) for metric, key, field in where)
+        sources.extend((metric, key, FIELDS.index(field)) for metric, key, field in where)
 
     cells([("total", f) for f in COUNTS.values()], [("total", "", f) for f in COUNTS.values()], public=True)
     prefectures = [code for code, kind, _ in organizations if kind == PREFECTURE]
@@ -311,20 +353,25 @@ def _geography(organizations: tuple, count) -> tuple[Release, list]:
         # everyone tied to it (residents too) = its 延べ less second registrations there
         release.overlap(("more than one", pref), [("prefecture", pref, "registrations")],
                         [("prefecture", pref, "people"), ("flow", pref, pref)])
-        sources.append(None)
+        sources.append(OVERLAP)
     # everyone tied to each prefecture = the national 実人数 + people tied to several
     release.overlap(("several prefectures",), [x for pref in prefectures
                                                for x in (("prefecture", pref, "people"), ("flow", pref, pref))],
                     [("total", "people")])
-    sources.append(None)
+    sources.append(OVERLAP)
     return release, sources
 
 
-def published_geography(*, today: date | None = None, min_cell: int) -> Geography:
-    organizations = list(db.session.execute(
-        select(Organization.code, Organization.name, Organization.kind, Organization.prefecture_code)
-        .order_by(Organization.code)))
-    return Geography(_read_rows(today or today_tokyo(), *GEOGRAPHY), organizations, min_cell)
+def published_geography(*, today: date | None = None, min_cell: int, names: str = PREFECTURE) -> Geography:
+    """The geography as published now; `names` of the prefectures, or of every 団体 ("all")."""
+    rows = db.session.connection().execute(
+        select(Organization.code, Organization.kind, Organization.prefecture_code).order_by(Organization.code))
+    organizations = tuple(value for row in rows for value in row)  # one object, however many 団体
+    named = select(Organization.code, Organization.name)
+    if names == PREFECTURE:
+        named = named.where(Organization.kind == PREFECTURE)
+    return Geography(_read_rows(today or today_tokyo(), *GEOGRAPHY), organizations,
+                     {code: name for code, name in db.session.execute(named)}, min_cell)
 
 
 def by_prefecture(*, min_cell: int, today: date | None = None) -> list[dict]:
@@ -333,7 +380,7 @@ def by_prefecture(*, min_cell: int, today: date | None = None) -> list[dict]:
 
 def by_organization(*, min_cell: int, prefecture: str | None = None, today: date | None = None) -> list[dict]:
     """Per 団体: explicit registrations with it (a prefecture row counts its direct registrations)."""
-    return published_geography(today=today, min_cell=min_cell).by_organization(prefecture)
+    return published_geography(today=today, min_cell=min_cell, names="all").by_organization(prefecture)
 
 
 def flows(*, min_cell: int, today: date | None = None) -> list[dict]:

@@ -18,7 +18,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings, strategies as st
 
-from registry.figures.service import Geography, age_band_rows, dimension_rows, rows_of, series_rows
+from registry.figures.service import (
+    CounterSums, Geography, age_band_rows, dimension_rows, directory, series_rows,
+)
 from registry.figures.suppression import Release, determined_cells
 from registry.organizations.models import MUNICIPALITY, PREFECTURE
 
@@ -136,7 +138,9 @@ def publish(registry: Registry, *, complementary: bool = True) -> dict:
     """Every published table, computed by the service's code from the counters."""
     sums = count(registry)
     total = sums["total"].get("", Counter())
-    geography = Geography(rows_of(sums), list(registry.orgs), registry.min_cell, complementary=complementary)
+    geography = Geography(CounterSums.of(sums), directory((code, kind, pref) for code, _, kind, pref in registry.orgs),
+                          {code: name for code, name, _, _ in registry.orgs}, registry.min_cell,
+                          complementary=complementary)
     return {
         "totals": {f: total[f] for f in FIELDS},
         "by_prefecture": geography.by_prefecture(),
@@ -479,7 +483,8 @@ def test_drifted_counters_are_published_as_they_are(caplog):
     sums = {"total": {"": Counter(people=20, registrations=20)},
             "prefecture": {"A": Counter(people=20, registrations=20)},
             "organization": {"A1": Counter(people=19, registrations=20)}, "flow": {"unknown>A": Counter(people=20)}}
-    geography = Geography(rows_of(sums), list(orgs), 10)
+    geography = Geography(CounterSums.of(sums), directory((code, kind, pref) for code, _, kind, pref in orgs),
+                          {code: name for code, name, _, _ in orgs}, 10)
     assert geography.organization("A1")["actual_people"] == 19
     assert geography.organization("A1")["cumulative_registrations"] == 20
     assert geography.release.broken and "does not hold" in caplog.text
