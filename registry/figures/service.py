@@ -99,6 +99,26 @@ class CounterSums:
                 for metric, keys in self.at.items()}
 
     @classmethod
+    def read(cls, *metrics: str) -> "CounterSums":
+        """The sums of several metrics in ONE statement: one snapshot, so the relations between
+        them (a prefecture = Σ its 団体, …) hold exactly even while registrations commit."""
+        if not all(metric.isidentifier() for metric in metrics):
+            raise ValueError(f"not a metric: {metrics!r}")
+        sums = ", ".join(f"CAST(COALESCE(SUM({f}), 0) AS BIGINT)" for f in FIELDS)
+        listed = ", ".join(f"'{metric}'" for metric in metrics)
+        result = db.session.connection().exec_driver_sql(
+            f"SELECT metric, key, {sums} FROM figure_counters WHERE metric IN ({listed}) GROUP BY metric, key")
+        out = cls(metrics)
+        at, data = out.at, out.data
+        try:
+            for row in result.cursor:  # the driver's rows, one at a time, gone once read
+                at[row[0]][row[1]] = len(data)
+                data.extend(row[2:])
+        finally:
+            result.close()
+        return out
+
+    @classmethod
     def of(cls, sums: dict[str, dict[str, Mapping]]) -> "CounterSums":
         """From {metric: {key: {field: sum}}}."""
         out = cls(sums)
@@ -109,29 +129,9 @@ class CounterSums:
         return out
 
 
-def counter_rows(*metrics: str) -> CounterSums:
-    """The sums of several metrics in ONE statement: one snapshot, so the relations between them (a
-    prefecture = Σ its 団体, …) hold exactly even while registrations commit."""
-    if not all(metric.isidentifier() for metric in metrics):
-        raise ValueError(f"not a metric: {metrics!r}")
-    sums = ", ".join(f"CAST(COALESCE(SUM({f}), 0) AS BIGINT)" for f in FIELDS)
-    listed = ", ".join(f"'{metric}'" for metric in metrics)
-    result = db.session.connection().exec_driver_sql(
-        f"SELECT metric, key, {sums} FROM figure_counters WHERE metric IN ({listed}) GROUP BY metric, key")
-    out = CounterSums(metrics)
-    at, data = out.at, out.data
-    try:
-        for row in result.cursor:  # the driver's rows, one at a time, gone once read
-            at[row[0]][row[1]] = len(data)
-            data.extend(row[2:])
-    finally:
-        result.close()
-    return out
-
-
 def counter_sums_of(*metrics: str) -> dict[str, dict[str, dict]]:
-    """{metric: {key: {field: sum}}} of several metrics in one statement (`counter_rows`)."""
-    return counter_rows(*metrics).as_dicts()
+    """{metric: {key: {field: sum}}} of several metrics in one statement (`CounterSums.read`)."""
+    return CounterSums.read(*metrics).as_dicts()
 
 
 # --- expired premiums ---------------------------------------------------------------------------------
@@ -192,8 +192,8 @@ def _read(today: date, *metrics: str) -> dict[str, dict[str, Counter]]:
 
 
 def _read_rows(today: date, *metrics: str) -> CounterSums:
-    """`counter_rows` with the expired premiums' corrections added."""
-    sums = counter_rows(*metrics)
+    """`CounterSums.read` with the expired premiums' corrections added."""
+    sums = CounterSums.read(*metrics)
     for (metric, key), deltas in expired_premium_corrections(today).items():
         if metric in sums.at:
             for field, delta in deltas.items():
@@ -248,7 +248,7 @@ class Geography:
 
     def __init__(self, sums: CounterSums, organizations: tuple[str, ...], names: Mapping[str, str], min_cell: int,
                  *, complementary: bool = True):
-        """`sums`: the counters of GEOGRAPHY (`counter_rows`, or `CounterSums.of` a mapping);
+        """`sums`: the counters of GEOGRAPHY (`CounterSums.read`, or `.of` a mapping);
         `organizations`: every 団体 as (code, kind, prefecture_code), by code, one after the other in
         one tuple (`directory`); `names`: {code: name} of those whose rows are asked for."""
         self.organizations, self.names = organizations, names
