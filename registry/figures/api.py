@@ -17,7 +17,10 @@ from registry.figures.schemas import (
 from registry.organizations import service as organizations
 from registry.registrations.models import TIES
 
-blp = Blueprint("figures", __name__, description="The national figures (aggregates only, no personal data)")
+blp = Blueprint("figures", __name__, description=(
+    "The national figures (aggregates only, no personal data). In the breakdowns, counts under MIN_CELL "
+    "are null, and so are the counts that would let one be worked out by subtraction from other published "
+    "figures (complementary suppression, registry/figures/suppression.py); the national totals are not."))
 # Every view reads the replica when one is configured (@reads_from_replica, below @require: sign-in reads the primary).
 CSV_NOTE = "JSON; the same rows as CSV with `Accept: text/csv` (a suppressed count is an empty cell)."
 as_csv_too = blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description=CSV_NOTE,
@@ -59,7 +62,7 @@ def totals(args):
 @as_csv_too
 @reads_from_replica
 def by_prefecture():
-    return _respond(service.by_prefecture(min_cell=_min_cell()), PrefectureFiguresSchema())
+    return _respond(service.by_prefecture(min_cell=_min_cell(), today=today_tokyo()), PrefectureFiguresSchema())
 
 
 @blp.get("/stats/by-organization")
@@ -69,8 +72,8 @@ def by_prefecture():
 @as_csv_too
 @reads_from_replica
 def by_organization(args):
-    return _respond(service.by_organization(min_cell=_min_cell(), prefecture=args.get("prefecture")),
-                    OrganizationFiguresSchema())
+    return _respond(service.by_organization(min_cell=_min_cell(), prefecture=args.get("prefecture"),
+                                            today=today_tokyo()), OrganizationFiguresSchema())
 
 
 @blp.get("/stats/timeseries")
@@ -89,7 +92,7 @@ def timeseries(args):
 @as_csv_too
 @reads_from_replica
 def flows():
-    return _respond(service.flows(min_cell=_min_cell()), FlowSchema())
+    return _respond(service.flows(min_cell=_min_cell(), today=today_tokyo()), FlowSchema())
 
 
 @blp.get("/stats/by-tier")
@@ -98,8 +101,8 @@ def flows():
 @as_csv_too
 @reads_from_replica
 def by_tier():
-    return _respond(service.by_dimension("tier", "tier", min_cell=_min_cell(), order=("basic", "premium")),
-                    TierFiguresSchema())
+    return _respond(service.by_dimension("tier", "tier", min_cell=_min_cell(), order=("basic", "premium"),
+                                         today=today_tokyo()), TierFiguresSchema())
 
 
 @blp.get("/stats/by-tie")
@@ -108,7 +111,8 @@ def by_tier():
 @as_csv_too
 @reads_from_replica
 def by_tie():
-    return _respond(service.by_dimension("tie", "tie", min_cell=_min_cell(), order=TIES), TieFiguresSchema())
+    return _respond(service.by_dimension("tie", "tie", min_cell=_min_cell(), order=TIES, today=today_tokyo()),
+                    TieFiguresSchema())
 
 
 @blp.get("/stats/by-age-band")

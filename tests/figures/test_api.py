@@ -1,10 +1,13 @@
 import csv
 import io
 
+import uuid
+
 import pytest
 
+from registry.extensions import db
 from registry.figures.recount import verify
-from tests.factories import GIFU, GIFU_CITY, HIDA, register
+from tests.factories import GIFU, GIFU_CITY, HIDA, TAKAYAMA, register
 
 
 @pytest.fixture
@@ -79,7 +82,11 @@ def test_small_cells_suppressed_but_zero_and_totals_shown(api, signup, national)
     _, token = signup()
     register(api, token, HIDA)
     prefectures = {r["prefecture_code"]: r for r in api.get("/stats/by-prefecture", token=national).get_json()}
-    assert prefectures[GIFU]["actual_people"] is None and prefectures["010006"]["actual_people"] == 0
+    assert prefectures[GIFU]["actual_people"] is None
+    # The national totals (1) give it away to anyone who trusts the zeros; one 0 is suppressed with it
+    # (API.md), the other 45 are published as 0.
+    zeros = [r["actual_people"] for code, r in prefectures.items() if code != GIFU]
+    assert zeros.count(0) == 45 and zeros.count(None) == 1
     assert api.get("/stats/totals", token=national).get_json()["actual_people"] == 1  # totals are not suppressed
     one = api.get(f"/stats/totals?organization={HIDA}", token=national).get_json()
     assert one["cumulative_registrations"] is None  # a single 団体's figure, for someone else
@@ -124,3 +131,133 @@ def test_staff_sees_own_small_figures_unsuppressed(api, signup, make_account):
     assert own["actual_people"] == 1 and own["cumulative_registrations"] == 1
     pref = api.get(f"/stats/totals?organization={GIFU}", token=make_account("staff", GIFU)).get_json()
     assert pref["actual_people"] == 1  # a prefecture's figures include its municipalities
+
+
+# --- complementary suppression through every door ----------------------------------------------------
+
+@pytest.fixture
+def min_cell_3(app):
+    app.config["MIN_CELL"] = 3
+    yield
+    app.config["MIN_CELL"] = 10
+
+
+def _rows(api, path, token, key):
+    return {r[key]: r for r in api.get(path, token=token).get_json()}
+
+
+def test_a_prefecture_minus_its_organizations_gives_nothing_away(api, signup, national, min_cell_3):
+    """岐阜県 4 = 飛騨市 3 + 高山市 1: 高山市's 1 is suppressed, and so is 飛騨市 with it (4 − 3 would
+    give it away); every door publishes the same."""
+    for code in (HIDA, HIDA, HIDA, TAKAYAMA):
+        register(api, signup()[1], code)
+    prefectures = _rows(api, "/stats/by-prefecture", national, "prefecture_code")
+    assert prefectures[GIFU]["cumulative_registrations"] == 4 and prefectures[GIFU]["actual_people"] == 4
+    orgs = _rows(api, "/stats/by-organization?prefecture=21", national, "organization_code")
+    assert orgs[TAKAYAMA]["cumulative_registrations"] is None and orgs[HIDA]["cumulative_registrations"] is None
+    assert orgs[HIDA]["actual_people"] is None  # the same count as its 延べ
+    assert orgs[GIFU]["cumulative_registrations"] == 0  # the other 団体 are published as 0
+    everywhere = _rows(api, "/stats/by-organization", national, "organization_code")
+    assert everywhere[HIDA] == orgs[HIDA] and everywhere[TAKAYAMA] == orgs[TAKAYAMA]
+    one = api.get(f"/stats/totals?organization={HIDA}", token=national).get_json()
+    assert one["cumulative_registrations"] is None and one["actual_people"] is None
+    assert api.get(f"/stats/totals?organization={GIFU}", token=national).get_json()["cumulative_registrations"] == 4
+    as_csv = api.get("/stats/by-organization", token=national, headers={"Accept": "text/csv"}).get_data(as_text=True)
+    hida = next(r for r in csv.DictReader(io.StringIO(as_csv)) if r["organization_code"] == HIDA)
+    assert hida["cumulative_registrations"] == "" and hida["actual_people"] == ""
+
+
+def test_dashboard_publishes_what_the_api_does(app, api, signup, national, min_cell_3):
+    from registry.accounts import service as accounts
+    from tests.conftest import Browser
+
+    for code in (HIDA, HIDA, HIDA, TAKAYAMA):
+        register(api, signup()[1], code)
+    accounts.create_user(email="nat-dash@example.jp", password="national-pass-1", role="national")
+    db.session.commit()
+    browser = Browser(app.test_client())
+    browser.login("nat-dash@example.jp", "national-pass-1")
+    for name, path in (("by-prefecture", "/stats/by-prefecture"), ("by-organization", "/stats/by-organization"),
+                       ("timeseries-day", "/stats/timeseries?interval=day"),
+                       ("timeseries-month", "/stats/timeseries?interval=month"), ("flows", "/stats/flows")):
+        page = browser.get(f"/dashboard/{name}.csv").get_data(as_text=True)
+        assert page == api.get(path, token=national, headers={"Accept": "text/csv"}).get_data(as_text=True), name
+    assert "—" in browser.get("/dashboard").get_data(as_text=True)
+
+
+def test_small_totals_of_a_series_follow_from_the_totals(api, signup, national, min_cell_3):
+    """The last running totals are the national totals (never suppressed), so they are published;
+    the day's registered count of 2 is not (the running totals would give it)."""
+    for code in (HIDA, TAKAYAMA):
+        register(api, signup()[1], code)
+    (day,) = api.get("/stats/timeseries?interval=day", token=national).get_json()
+    assert (day["actual_people"], day["cumulative_registrations"]) == (2, 2)
+    assert day["registered"] is None and day["withdrawn"] is None  # the 0 hides it: 2 − 0 = 2 otherwise
+    (tier_basic, tier_premium) = api.get("/stats/by-tier", token=national).get_json()
+    assert tier_basic["cumulative_registrations"] == 2 and tier_premium["cumulative_registrations"] == 0
+
+
+# --- an expired premium is basic in every figure --------------------------------------------------------
+
+def _grant_premium(user_json, code):
+    from registry.accounts import service as accounts
+    from registry.registrations import service as registrations
+    from tests.factories import add_activities, user_of, verify_identity
+
+    person = user_of(user_json)
+    if not registrations.identity_verified(person.id):
+        verify_identity(person)
+    add_activities(person, code)
+    reg = next(r for r in registrations.active_registrations(person) if r.organization_code == code)
+    settings = {"PREMIUM_LIMIT": 3, "PREMIUM_ACTIVITIES_REQUIRED": 3}
+    request = registrations.request_premium(person, reg.id, settings=settings)
+    staff = accounts.create_user(email=f"staff-{uuid.uuid4().hex[:10]}@example.jp", password="staff-password-1",
+                                 role="staff", organization_code=code)
+    registrations.approve_premium(staff, request.id, settings=settings)
+    db.session.commit()
+    return reg
+
+
+def _everything(api, token):
+    tiers = _rows(api, "/stats/by-tier", token, "tier")
+    return {
+        "totals": api.get("/stats/totals", token=token).get_json()["premium_registrations"],
+        "tiers": {t: (r["actual_people"], r["cumulative_registrations"]) for t, r in tiers.items()},
+        "prefecture": _rows(api, "/stats/by-prefecture", token, "prefecture_code")[GIFU]["premium_registrations"],
+        "organizations": {c: r["premium_registrations"] for c, r in
+                          _rows(api, "/stats/by-organization?prefecture=21", token, "organization_code").items()
+                          if c in (HIDA, TAKAYAMA)},
+        "one": [api.get(f"/stats/totals?organization={c}", token=token).get_json()["premium_registrations"]
+                for c in (GIFU, HIDA, TAKAYAMA)],
+    }
+
+
+def test_an_expired_premium_is_basic_in_every_figure(app, api, signup, national, everyone):
+    """A: 飛騨市 premium (expires) + 高山市 basic; B: 飛騨市 premium only (expires); C: 飛騨市 premium
+    (valid) + 高山市 premium (expires). Before and after `lapse-premiums` alike: premium is C's 飛騨市
+    alone, basic everyone else's; the tiers' 実人数 follow the people (B becomes basic, A and B leave
+    premium, C stays in both)."""
+    from datetime import timedelta
+
+    from registry.common.time import today_tokyo
+    from registry.registrations.models import Registration
+
+    people = {name: signup() for name in "ABC"}
+    for name, codes in (("A", (HIDA, TAKAYAMA)), ("B", (HIDA,)), ("C", (HIDA, TAKAYAMA))):
+        for code in codes:
+            register(api, people[name][1], code)
+    expiring = [_grant_premium(people["A"][0], HIDA), _grant_premium(people["B"][0], HIDA),
+                _grant_premium(people["C"][0], TAKAYAMA)]
+    _grant_premium(people["C"][0], HIDA)
+    before_expiry = _everything(api, national)
+    assert before_expiry["totals"] == 4 and before_expiry["tiers"]["premium"] == (3, 4)
+    for reg in expiring:
+        db.session.get(Registration, reg.id).premium_valid_until = today_tokyo() - timedelta(days=1)
+    db.session.commit()
+    expected = {"totals": 1, "tiers": {"basic": (3, 4), "premium": (1, 1)}, "prefecture": 1,
+                "organizations": {HIDA: 1, TAKAYAMA: 0}, "one": [1, 1, 0]}
+    assert _everything(api, national) == expected
+    result = app.test_cli_runner().invoke(args=["lapse-premiums"])
+    assert result.exit_code == 0 and "lapsed 3" in result.output
+    assert _everything(api, national) == expected
+    assert verify() == []
