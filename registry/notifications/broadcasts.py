@@ -104,7 +104,7 @@ def _one_batch(broadcast: Broadcast, audience: Select, now: datetime, size: int)
         stmt = stmt.where(User.id > broadcast.cursor)
     users = list(db.session.scalars(stmt))
     if not users:
-        broadcast.finished_at = now
+        broadcast.finished_at, broadcast.cursor = now, None
         return 0
     rows = [{"id": new_id(), "user_id": user.id, "kind": broadcast.kind, "title": broadcast.title,
              "body": broadcast.body, "params": None, "link": broadcast.link, "subject_id": broadcast.subject_id,
@@ -121,6 +121,6 @@ def _one_batch(broadcast: Broadcast, audience: Select, now: datetime, size: int)
         db.session.execute(OutboxMessage.__table__.insert(), mails)
     broadcast.notified += len(created)
     broadcast.cursor = users[-1].id
-    if len(users) < size:
-        broadcast.finished_at = now
+    if len(users) < size:  # done: the cursor (a recipient's id) is no longer needed
+        broadcast.finished_at, broadcast.cursor = now, None
     return len(created)
