@@ -3,10 +3,10 @@ staff also for its municipalities) or by the national office for any; the people
 places are told through a broadcast that `send-notifications` fans out (registry/workflows/notices.py),
 offer help, and the staff of the affected 団体 — or of a proxy 団体 acting for them — read the offers.
 
-Who may do what:
+Who may do what ("staff of an affected 団体" reads as the issue's reach rule: the staff of a named
+団体, and a prefecture's staff also for its named municipalities — whoever could have declared it):
 - declare: staff, for 団体 within their reach; national, for any (else 403);
-- close, name a proxy: staff of an affected 団体 (a prefecture's staff also when one of its
-  municipalities is affected: whoever could have declared it), national;
+- close, name a proxy: staff of an affected 団体, national;
 - delivery and offer counts (GET /emergencies/{id}): those, and the proxies' staff;
 - the offers themselves, with each person's e-mail: staff of an affected or proxy 団体 only (an
   audited read); the national office reads the count.
@@ -57,7 +57,8 @@ def manages(actor: User, codes: list[str]) -> bool:
 
 
 def reads_offers(actor: User, codes: list[str], proxies: list[str]) -> bool:
-    return actor.role == STAFF and actor.organization_code in (*codes, *proxies)
+    """Staff of an affected 団体 (as `in_reach` says) or of a proxy."""
+    return actor.role == STAFF and (actor.organization_code in proxies or any(in_reach(actor, c) for c in codes))
 
 
 def not_followed() -> Problem:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from registry.audit.models import EMERGENCY_OFFERS, AuditEntry
 from registry.extensions import db
 from tests.emergencies.conftest import OFFER, emergency_body
-from tests.factories import CHIYODA, GIFU, GIFU_CITY, HIDA, NAHA, TAKAYAMA
+from tests.factories import CHIYODA, GIFU, GIFU_CITY, HIDA, NAHA, TAKAYAMA, TOKYO
 
 
 def test_staff_declare_for_their_own_団体_and_anyone_reads_it(api, staff, declare):
@@ -125,6 +125,18 @@ def test_staff_of_affected_and_proxy_団体_read_offers_with_e_mail_national_cou
     assert api.get(url, token=takayama).get_json()[0]["email"] == user["email"]
     assert api.get(f"/emergencies/{emergency['id']}", token=takayama).get_json()["offers"] == 1
     assert api.get(f"/emergencies/{emergency['id']}").get_json()["proxy_codes"] == [TAKAYAMA]
+
+
+def test_a_prefecture_s_staff_read_the_offers_of_its_municipality_s_emergency(api, make_account, declare, tied):
+    """Staff of an affected 団体, as the reach rule reads it: 岐阜県's staff for 飛騨市; not 東京都's."""
+    emergency = declare(HIDA)
+    user, token = tied(HIDA)
+    api.post(f"/emergencies/{emergency['id']}/offers", token=token, json=OFFER)
+    gifu = make_account("staff", GIFU)
+    assert [o["email"] for o in api.get(f"/emergencies/{emergency['id']}/offers", token=gifu).get_json()] == \
+        [user["email"]]
+    assert api.get(f"/emergencies/{emergency['id']}", token=gifu).get_json()["offers"] == 1
+    assert api.get(f"/emergencies/{emergency['id']}/offers", token=make_account("staff", TOKYO)).status_code == 403
 
 
 def test_proxies_are_named_by_affected_staff_and_national(api, make_account, declare):
