@@ -335,6 +335,9 @@ MATRIX: dict[tuple[str, str], Expect] = {
         302, ("staff", "national"), special={"other_staff": "302 forbidden"}),
     ("POST", "/staff/emergencies/<uuid:emergency_id>/proxies"): Expect(
         302, ("staff", "national"), special={"other_staff": "302 forbidden"}, form={"organization_code": TAKAYAMA}),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/announcements"): Expect(
+        302, STAFF, special={"other_staff": "302 forbidden"},
+        form={"organization_code": HIDA, "title": "給水所", "body": "公民館で給水しています"}),
     # --- pages: the national dashboard ------------------------------------------------------------------------------
     ("GET", "/dashboard"): Expect(200, FIGURES),
     ("GET", "/dashboard/<name>.csv"): Expect(200, FIGURES, path={"name": "by-prefecture"}),

@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import or_, select
 
 from registry.accounts.models import User
-from registry.common.auth import NATIONAL
+from registry.common.auth import NATIONAL, STAFF
 from registry.emergencies import service, ties
 from registry.emergencies.models import ACTIVE, CLOSED, AffectedOrganization, Emergency, Proxy
 from registry.extensions import db
@@ -80,10 +80,22 @@ def one(actor: User, emergency_id: uuid.UUID, *, page: int, per_page: int) -> di
     if not (manages or reads):
         raise service.not_followed()
     found = service.offers(actor, emergency_id, page=page, per_page=per_page) if reads else None
-    choices = organizations.municipalities_by_prefecture() if manages and shown["status"] == ACTIVE else []
+    active = shown["status"] == ACTIVE
+    choices = organizations.municipalities_by_prefecture() if manages and active else []
     return {"emergency": shown, "names": names_of([*codes, *proxies]), "manages": manages, "reads_offers": reads,
             "offers": found.items if found else [], "total": found.total if found else shown["offers"],
-            "page": page, "per_page": per_page, "proxy_choices": choices}
+            "page": page, "per_page": per_page, "proxy_choices": choices,
+            "writes_for": _writes_for(actor, codes, proxies) if active else []}
+
+
+def _writes_for(actor: User, codes: list[str], proxies: list[str]) -> list[str]:
+    """The affected 団体 the actor may post announcements for here: a proxy's staff for every one of
+    them (organizations/acting.py), an affected 団体's staff for their own."""
+    if actor.role != STAFF:
+        return []
+    if actor.organization_code in proxies:
+        return codes
+    return [actor.organization_code] if actor.organization_code in codes else []
 
 
 def progress_of_active() -> list[dict]:

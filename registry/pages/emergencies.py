@@ -1,9 +1,12 @@
 """Emergencies (災害時モード) on the pages: the notice with the offer form (/emergencies/<id>), and the staff
-console (/staff/emergencies) to declare, follow delivery, read offers, name a proxy 団体 and close."""
+console (/staff/emergencies) to declare, follow delivery, read offers, name a proxy 団体 and close; a
+proxy's staff also post announcements there for the 団体 they act for."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from registry.announcements import service as announcements
+from registry.announcements.schemas import AnnouncementCreateSchema
 from registry.common.auth import NATIONAL, RESIDENT, STAFF, current_actor
 from registry.emergencies import consoles, service as emergencies
 from registry.emergencies.models import OFFER_KINDS
@@ -93,3 +96,16 @@ def name_proxy(emergency_id):
     return act(lambda: emergencies.name_proxy(_me(), emergency_id, load_form(ProxyCreateSchema())["organization_code"]),
                _("The proxy 団体 is named: its staff now act for the affected ones."),
                url_for("emergency_pages.staff_emergency", emergency_id=emergency_id) + "#proxies")
+
+
+@blp.post("/staff/emergencies/<uuid:emergency_id>/announcements")
+@page_require(STAFF)
+def announce(emergency_id):
+    """An announcement to an affected 団体's registrants: its own staff, or a proxy's acting for it."""
+    def post():
+        data = load_form(AnnouncementCreateSchema(), {"title": request.form.get("title", ""),
+                                                      "body": request.form.get("body", "")})
+        return announcements.post(_me(), request.form.get("organization_code", ""), data["title"], data["body"])
+
+    return act(post, _("The announcement is sent."),
+               url_for("emergency_pages.staff_emergency", emergency_id=emergency_id) + "#announce")

@@ -79,6 +79,18 @@ def test_declare_notify_offer_follow_and_close_on_phones(app, phone, signed_in):
     staff.goto("/staff/emergencies")
     staff.no_sideways_scroll()
     staff.shot("emergencies-06-staff-console")
+
+    proxy = signed_in("staff", "212032")  # 高山市's staff, acting for 飛騨市
+    proxy.goto("/staff/emergencies")
+    proxy.page.click("text=飛騨地方で大雨災害")
+    assert "週末なら現地に行けます。" in proxy.page.inner_text("#offers")
+    proxy.page.fill("#announce-title", "給水所のお知らせ")
+    proxy.page.fill("#announce-body", "古川町公民館で給水しています。")
+    proxy.page.click("#announce button[type=submit]")
+    assert "お知らせを送信しました。" in proxy.page.inner_text("main")
+    _tap_targets_are_large(proxy)
+    proxy.no_sideways_scroll()
+    proxy.shot("emergencies-08-proxy-acts")
     staff.goto(f"/staff/emergencies/{emergency_id}")
     staff.page.click("button:has-text('終了する')")
     assert "災害時モードを終了しました" in staff.page.inner_text("main")
@@ -89,4 +101,4 @@ def test_declare_notify_offer_follow_and_close_on_phones(app, phone, signed_in):
     assert "受付は終わりました" in resident.page.inner_text("#offer")
     resident.no_sideways_scroll()
     resident.shot("emergencies-07-closed-notice")
-    assert staff.errors == [] and resident.errors == []
+    assert staff.errors == [] and resident.errors == [] and proxy.errors == []

@@ -136,3 +136,29 @@ def test_pages_in_english_and_without_csrf(browser, staff, api):
     browser.post("/organizations/212172/register", {"ties": "family"})
     assert browser.post(f"/emergencies/{emergency['id']}/offer", {"kinds": "remote"}, csrf=False).status_code == 400
     assert db.session.query(Offer).count() == 0
+
+
+def test_a_proxy_announces_for_the_affected_団体_on_the_emergency_page(app, browser, staff, api, signup):
+    emergency = _declared(api, staff, HIDA)
+    api.post(f"/emergencies/{emergency['id']}/proxies", token=staff, json={"organization_code": TAKAYAMA})
+    _, reader = signup()
+    register(api, reader, HIDA)
+    api.patch("/me", token=reader, json={"consents": {"announcements": True}})
+    proxy = _staff_browser(browser, TAKAYAMA)
+    page = proxy.get(f"/staff/emergencies/{emergency['id']}").get_data(as_text=True)
+    assert 'action="/staff/emergencies/' in page and f'<option value="{HIDA}">飛騨市</option>' in page
+    sent = proxy.post(f"/staff/emergencies/{emergency['id']}/announcements",
+                      {"organization_code": HIDA, "title": "給水所", "body": "公民館で給水しています。"})
+    assert sent.status_code == 302
+    [item] = api.get("/me/announcements", token=reader).get_json()
+    assert item["title"] == "給水所" and item["organization_code"] == HIDA
+    refused = proxy.post(f"/staff/emergencies/{emergency['id']}/announcements",
+                         {"organization_code": GIFU, "title": "x", "body": "y"})
+    assert refused.status_code == 302 and len(api.get("/me/announcements", token=reader).get_json()) == 1
+
+
+def test_the_urgent_box_on_the_need_form_only_during_an_emergency(browser, staff, api):
+    _staff_browser(browser)
+    assert 'name="urgent"' not in browser.get("/staff/needs/new").get_data(as_text=True)
+    _declared(api, staff, HIDA)
+    assert 'name="urgent"' in browser.get("/staff/needs/new").get_data(as_text=True)
