@@ -45,25 +45,30 @@ def declarable(actor: User) -> list[tuple[Organization, list[Organization]]]:
         Organization.prefecture_code == own.code, Organization.kind == MUNICIPALITY).order_by(Organization.code))))]
 
 
-def _in_reach_of(actor: User):
-    """SQL: the emergencies a staff member follows (an affected 団体 in reach, or their 団体 a proxy)."""
+def _in_reach_of(actor: User, *, as_proxy: bool):
+    """SQL: the emergencies a staff member follows (an affected 団体 in reach; with `as_proxy`, also
+    those their 団体 acts in)."""
     own = organizations.find(actor.organization_code)
     reach = [own.code]
     if own.kind == PREFECTURE:
         reach += db.session.scalars(select(Organization.code).where(Organization.prefecture_code == own.code))
-    return or_(Emergency.id.in_(select(AffectedOrganization.emergency_id)
-                                .where(AffectedOrganization.organization_code.in_(reach))),
-               Emergency.id.in_(select(Proxy.emergency_id).where(Proxy.organization_code == own.code)))
+    followed = Emergency.id.in_(select(AffectedOrganization.emergency_id)
+                                .where(AffectedOrganization.organization_code.in_(reach)))
+    if not as_proxy:
+        return followed
+    return or_(followed, Emergency.id.in_(select(Proxy.emergency_id).where(Proxy.organization_code == own.code)))
 
 
 def console(actor: User) -> dict:
-    """/staff/emergencies: the active emergencies the actor follows with their delivery, the recently
-    closed ones, and the 団体 they may declare for."""
-    followed = [] if actor.role == NATIONAL else [_in_reach_of(actor)]
-    active = db.session.scalars(select(Emergency).where(Emergency.status == ACTIVE, *followed)
-                                .order_by(Emergency.declared_at.desc(), Emergency.id.desc()))
-    closed = db.session.scalars(select(Emergency).where(Emergency.status == CLOSED, *followed)
-                                .order_by(Emergency.closed_at.desc(), Emergency.id.desc()).limit(RECENTLY_CLOSED))
+    """/staff/emergencies: the active emergencies the actor follows with their delivery (a proxy's
+    staff: those they act in too), the recently closed ones, and the 団体 they may declare for."""
+    national = actor.role == NATIONAL
+    active = db.session.scalars(select(Emergency).where(
+        Emergency.status == ACTIVE, *([] if national else [_in_reach_of(actor, as_proxy=True)]))
+        .order_by(Emergency.declared_at.desc(), Emergency.id.desc()))
+    closed = db.session.scalars(select(Emergency).where(
+        Emergency.status == CLOSED, *([] if national else [_in_reach_of(actor, as_proxy=False)]))
+        .order_by(Emergency.closed_at.desc(), Emergency.id.desc()).limit(RECENTLY_CLOSED))
     cards = [{**service.summary(e), **service.delivery(e)} for e in active]
     gone = [service.summary(e) for e in closed]
     codes = {code for card in (*cards, *gone) for code in (*card["organization_codes"], *card["proxy_codes"])}
@@ -75,12 +80,12 @@ def one(actor: User, emergency_id: uuid.UUID, *, page: int, per_page: int) -> di
     page of its offers when they may read them (an audited read)."""
     shown = service.detail(actor, emergency_id)
     codes, proxies = shown["organization_codes"], shown["proxy_codes"]
+    active = shown["status"] == ACTIVE
     manages = service.manages(actor, codes)
-    reads = service.reads_offers(actor, codes, proxies)
+    reads = service.reads_offers(actor, codes, proxies if active else [])
     if not (manages or reads):
         raise service.not_followed()
     found = service.offers(actor, emergency_id, page=page, per_page=per_page) if reads else None
-    active = shown["status"] == ACTIVE
     choices = organizations.municipalities_by_prefecture() if manages and active else []
     return {"emergency": shown, "names": names_of([*codes, *proxies]), "manages": manages, "reads_offers": reads,
             "offers": found.items if found else [], "total": found.total if found else shown["offers"],

@@ -10,6 +10,7 @@ Who may do what ("staff of an affected 団体" reads as the issue's reach rule: 
 - delivery and offer counts (GET /emergencies/{id}): those, and the proxies' staff;
 - the offers themselves, with each person's e-mail: staff of an affected or proxy 団体 only (an
   audited read); the national office reads the count.
+A proxy acts only while the emergency is active: once it is closed, its staff read nothing more.
 Tied residents offer help while the emergency is active, one offer each (made again, it is updated).
 """
 import uuid
@@ -67,6 +68,11 @@ def not_followed() -> Problem:
 
 def _sees_delivery(actor: User | None, codes: list[str], proxies: list[str]) -> bool:
     return actor is not None and (manages(actor, codes) or reads_offers(actor, codes, proxies))
+
+
+def acting_proxies(emergency: Emergency, proxies: list[str]) -> list[str]:
+    """The proxies that act for the affected 団体 now: none once the emergency is closed."""
+    return proxies if emergency.status == ACTIVE else []
 
 
 def _get(emergency_id: uuid.UUID, *, lock: bool = False, share: bool = False) -> Emergency:
@@ -136,7 +142,7 @@ def detail(viewer: User | None, emergency_id: uuid.UUID) -> dict:
     they may offer help and their offer."""
     emergency = _get(emergency_id)
     shown = summary(emergency)
-    if _sees_delivery(viewer, shown["organization_codes"], shown["proxy_codes"]):
+    if _sees_delivery(viewer, shown["organization_codes"], acting_proxies(emergency, shown["proxy_codes"])):
         shown.update(delivery(emergency))
     if viewer is not None and viewer.role == RESIDENT:
         shown["can_offer"] = emergency.status == ACTIVE and ties.is_tied(viewer, emergency.id)
@@ -228,7 +234,8 @@ def offers(actor: User, emergency_id: uuid.UUID, *, page: int, per_page: int | N
     """GET /emergencies/{id}/offers: a page of offers, oldest first, each with the person's name, age band
     and e-mail, for the staff of an affected or proxy 団体 (the read is audited); 403 for anyone else."""
     emergency = _get(emergency_id)
-    if not reads_offers(actor, ties.affected_codes(emergency.id), ties.proxy_codes(emergency.id)):
+    if not reads_offers(actor, ties.affected_codes(emergency.id),
+                        acting_proxies(emergency, ties.proxy_codes(emergency.id))):
         raise Problem(403, "forbidden", N_("Only the staff of an affected or proxy 団体 read the offers."))
     found = page_of(select(Offer, User).join(User, User.id == Offer.user_id).where(Offer.emergency_id == emergency.id)
                     .order_by(Offer.created_at, Offer.id), page, per_page, rows=True)

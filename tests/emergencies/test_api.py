@@ -159,7 +159,9 @@ def test_closing_ends_offers_and_proxies(api, make_account, declare, tied):
     _, token = tied(HIDA)
     url = f"/emergencies/{emergency['id']}"
     api.post(f"{url}/proxies", token=staff, json={"organization_code": TAKAYAMA})
-    assert api.post(f"{url}/close", token=make_account("staff", TAKAYAMA)).status_code == 403  # a proxy may not
+    proxy = make_account("staff", TAKAYAMA)
+    assert api.post(f"{url}/close", token=proxy).status_code == 403  # a proxy may not
+    assert api.get(f"{url}/offers", token=proxy).status_code == 200
     closed = api.post(f"{url}/close", token=staff)
     assert closed.status_code == 200 and closed.get_json()["status"] == "closed"
     assert closed.get_json()["closed_at"] is not None
@@ -171,6 +173,9 @@ def test_closing_ends_offers_and_proxies(api, make_account, declare, tied):
     assert api.get("/emergencies").get_json() == []
     assert [e["id"] for e in api.get("/emergencies?status=closed").get_json()] == [emergency["id"]]
     assert api.get(f"{url}", token=token).get_json()["can_offer"] is False
+    assert api.get(f"{url}/offers", token=proxy).status_code == 403  # a proxy acts only while it lasts
+    assert "offers" not in api.get(url, token=proxy).get_json()
+    assert api.get(f"{url}/offers", token=staff).status_code == 200  # the affected 団体's staff still read them
 
 
 def test_a_prefecture_closes_an_emergency_of_its_municipality_national_any(api, make_account, declare):
