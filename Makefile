@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-fast test-sqlite test-postgres lint-imports install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster debian-deps
+.PHONY: run serve test test-fast test-sqlite test-postgres lint-imports install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster bench-emergency debian-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -117,3 +117,8 @@ bench-recommendations: install
 # import-roster at 100,000 rows (BENCH_ROSTER_ROWS) on a throwaway PostgreSQL.
 bench-roster: install
 	PG_REPLICA=0 PG_SERVER_OPTS="$(BENCH_PG_OPTS)" scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/roster.py'
+
+# An emergency's notice fanned out by send-notifications to 100,000 people (BENCH_EMERGENCY_RECIPIENTS) on a
+# throwaway PostgreSQL (a database of its own beside the server's).
+bench-emergency: install
+	PG_REPLICA=0 PG_SERVER_OPTS="$(BENCH_PG_OPTS)" scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/emergency.py'

@@ -87,6 +87,7 @@ def register_extensions(app: Flask) -> None:
     from registry.common.database import init_database
     from registry.common.replica import init_replica
     from registry.evidence.service import subscribe as keep_evidence
+    from registry.emergencies.ties import provide_rules as emergency_rules
     from registry.figures.ledger import subscribe as keep_figures
 
     db.init_app(app)
@@ -104,6 +105,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     keep_figures()  # the figures follow every registration change (registry/registrations/events.py)
     keep_evidence()  # evidence waiting for review leaves the queue when its registration ends
+    emergency_rules()  # proxies act for stricken 団体, whose needs may be urgent (registry/organizations/acting.py)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -113,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.announcements.api import blp as announcements
     from registry.benefits.api import blp as benefits
     from registry.certificates.api import blp as certificates
+    from registry.emergencies.api import blp as emergencies
     from registry.evidence.api import blp as evidence
     from registry.figures.api import blp as figures
     from registry.hosts.api import blp as hosts
@@ -123,14 +126,15 @@ def register_blueprints(app: Flask) -> None:
     from registry.registrations.api import blp as registrations
 
     for blueprint in (accounts, organizations, registrations, figures, certificates, needs, announcements,
-                      evidence, benefits, notifications, hosts, audit, invitations):
+                      evidence, benefits, notifications, hosts, audit, invitations, emergencies):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.blp)
     health.register_docs_assets(app, API_PREFIX)
 
-    from registry.pages import auth, dashboard, hosts as host_pages, needs as need_pages, public, resident, staff
+    from registry.pages import auth, dashboard, emergencies as emergency_pages, hosts as host_pages, needs as need_pages
+    from registry.pages import public, resident, staff
     from registry.pages.labels import template_helpers
-    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard):
+    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard, emergency_pages):
         app.register_blueprint(module.blp)
     app.context_processor(template_helpers)
 
@@ -143,6 +147,7 @@ def register_errors(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from registry.accounts.cli import create_user_command
     from registry.demo.cli import seed_demo_command
+    from registry.emergencies.cli import emergency_status_command
     from registry.evidence.cli import sweep_uploads_command
     from registry.figures.cli import lapse_premiums_command, verify_counts_command
     from registry.invitations.cli import import_roster_command
@@ -151,7 +156,7 @@ def register_commands(app: Flask) -> None:
 
     for command in (create_user_command, load_reference_data_command, verify_counts_command,
                     lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command,
-                    import_roster_command):
+                    import_roster_command, emergency_status_command):
         app.cli.add_command(command)
 
 

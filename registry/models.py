@@ -3,6 +3,7 @@ from registry.accounts.models import ApiToken, LoginThrottle, SetPasswordToken, 
 from registry.audit.models import AuditEntry  # noqa: F401
 from registry.announcements.models import Announcement, AnnouncementRead  # noqa: F401
 from registry.benefits.models import Benefit  # noqa: F401
+from registry.emergencies.models import AffectedOrganization, Emergency, Offer, Proxy  # noqa: F401
 from registry.evidence.models import ActivityEvidence  # noqa: F401
 from registry.figures.models import FigureCounter, PersonTally, RegistrationEvent  # noqa: F401
 from registry.hosts.models import Host  # noqa: F401

@@ -33,6 +33,7 @@ from registry.accounts.login import WEB_SESSION_KEY
 from registry.accounts.models import ApiToken, User
 from registry.announcements import service as announcements
 from registry.benefits import service as benefits
+from registry.emergencies import service as emergencies
 from registry.common.time import today_tokyo
 from registry.errors import HTTP_CODES
 from registry.evidence import files as evidence_files, service as evidence
@@ -230,6 +231,18 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/stats/by-tie"): Expect(200, FIGURES),
     ("GET", "/api/v1/stats/by-age-band"): Expect(200, FIGURES),
     ("GET", "/api/v1/audit"): Expect(200, ("admin",)),
+    # --- emergencies -----------------------------------------------------------------------------------------
+    # The world's emergency names 飛騨市; the bystander (registered there) offered help. 高山市's staff are
+    # outside its reach; the other resident (高山市 only) is not tied to it.
+    ("POST", "/api/v1/emergencies"): Expect(201, ("staff", "national"), json={
+        "title": "大雨災害", "message": "支援をお願いします", "organization_codes": [HIDA]}),
+    ("GET", "/api/v1/emergencies"): Expect(200, ANYONE),
+    ("GET", "/api/v1/emergencies/<uuid:emergency_id>"): Expect(200, ANYONE),
+    ("POST", "/api/v1/emergencies/<uuid:emergency_id>/close"): Expect(200, ("staff", "national")),
+    ("POST", "/api/v1/emergencies/<uuid:emergency_id>/offers"): Expect(201, OWNER, json={"kinds": ["remote"]}),
+    ("GET", "/api/v1/emergencies/<uuid:emergency_id>/offers"): Expect(200, STAFF),
+    ("POST", "/api/v1/emergencies/<uuid:emergency_id>/proxies"): Expect(
+        201, ("staff", "national"), json={"organization_code": TAKAYAMA}),
     # --- operations and documentation -------------------------------------------------------------------------
     ("GET", "/healthz"): Expect(200, ANYONE),
     ("GET", "/readyz"): Expect(200, ANYONE),
@@ -310,6 +323,21 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/host/needs/<uuid:need_id>/complete-checked-in"): Expect(302, ("host",), at={"need_id": "accepted_need"}),
     ("POST", "/host/applications/<uuid:application_id>/<any(accept, decline, complete, 'no-show'):decision>"): Expect(
         302, ("host",), path={"decision": "accept"}),
+    # --- pages: emergencies ----------------------------------------------------------------------------------------
+    ("GET", "/emergencies/<uuid:emergency_id>"): Expect(200, ANYONE),
+    ("POST", "/emergencies/<uuid:emergency_id>/offer"): Expect(
+        302, OWNER, special={"other_resident": "422 forbidden"}, form={"kinds": "remote"}),
+    ("GET", "/staff/emergencies"): Expect(200, ANY_STAFF + ("national",)),
+    ("POST", "/staff/emergencies"): Expect(302, ("staff", "national"), special={"other_staff": "422 forbidden"},
+                                           form={"title": "大雨災害", "message": "支援を", "organization_codes": HIDA}),
+    ("GET", "/staff/emergencies/<uuid:emergency_id>"): Expect(200, ("staff", "national")),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/close"): Expect(
+        302, ("staff", "national"), special={"other_staff": "302 forbidden"}),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/proxies"): Expect(
+        302, ("staff", "national"), special={"other_staff": "302 forbidden"}, form={"organization_code": TAKAYAMA}),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/announcements"): Expect(
+        302, STAFF, special={"other_staff": "302 forbidden"},
+        form={"organization_code": HIDA, "title": "給水所", "body": "公民館で給水しています"}),
     # --- pages: the national dashboard ------------------------------------------------------------------------------
     ("GET", "/dashboard"): Expect(200, FIGURES),
     ("GET", "/dashboard/<name>.csv"): Expect(200, FIGURES, path={"name": "by-prefecture"}),
@@ -320,6 +348,7 @@ DEFAULT_OBJECTS = {
     "registration_id": "registration", "application_id": "application", "need_id": "need", "evidence_id": "evidence",
     "benefit_id": "benefit", "host_id": "host", "verification_id": "verification", "notification_id": "notification",
     "announcement_id": "announcement", "invitation_id": "roster_invitation", "token_id": "token", "request_id": "premium_request", "code": "organization",
+    "emergency_id": "emergency",
 }
 PARAMETER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 FIGURE_ROUTES = ("/api/v1/stats/", "/dashboard")
@@ -412,6 +441,9 @@ class World:
                                 store=evidence_files.store_for(self.app.config))
         self.evidence_file = (proof.file_name, evidence_files.store_for(self.app.config).read(proof.file_name))
         notification = db.session.scalar(select(Notification).where(Notification.user_id == u["resident"].id))
+        emergency = emergencies.declare(u["staff"], "大雨災害", "支援をお願いします", [HIDA])
+        emergencies.make_offer(u["bystander"], emergency.id, {"kinds": ["remote"], "skills": ["力仕事"],
+                                                               "message": "手伝えます"})
         roster_invitation = Invitation(organization_code=TAKAYAMA, user_id=u["resident"].id, ties=["family"])
         db.session.add(roster_invitation)
         db.session.flush()
@@ -425,7 +457,7 @@ class World:
                         fresh_need=fresh_need.id, application=application.id, accepted_application=accepted.id,
                         announcement=announcement.id, benefit=benefit.id, evidence=proof.id, host=u["host"].id,
                         notification=notification.id, token=token.id, staff=u["staff"].id,
-                        roster_invitation=roster_invitation.id)
+                        roster_invitation=roster_invitation.id, emergency=emergency.id)
         self.ids = {key: str(value) for key, value in self.ids.items()}
         self.people = {name: Person(user.email, str(user.id), user.display_name) for name, user in u.items()}
         # Flask-Login's session value and the browser session open on the server (accounts.login)
@@ -540,6 +572,8 @@ def leaks(world: World, caller: str, method: str, rule: str, response) -> list[s
         hide(residents, "email")
     else:  # anonymous and national see no personal data at all
         hide(residents, "email", "id", "display_name")
+    if caller == "staff" and rule in OFFER_ROUTES:  # an offer is consent to be contacted by the 団体's staff
+        unseen.remove(("bystander", "email"))
     if rule.startswith(FIGURE_ROUTES):  # figures name nobody (but the reader, on a page's header)
         hide([name for name in p if name != caller], "email", "id", "display_name")
     text = text_of(response)
@@ -590,7 +624,19 @@ def candidates(world: World, rows) -> list[str]:
     return found
 
 
+def offers(world: World, rows) -> list[str]:
+    """Only the people who offered help, with what API.md lists."""
+    found = [f"offer fields {sorted(row)}" for row in rows if set(row) != {
+        "id", "display_name", "age_band", "skills", "kinds", "available_from", "available_until", "message", "email",
+        "created_at", "updated_at"}]
+    if {row["email"] for row in rows} != {world.people["bystander"].email}:
+        found.append("offers of people who made none")
+    return found
+
+
+OFFER_ROUTES = ("/api/v1/emergencies/<uuid:emergency_id>/offers", "/staff/emergencies/<uuid:emergency_id>")
 LISTINGS: dict[tuple[str, str], Callable] = {
+    ("GET", "/api/v1/emergencies/<uuid:emergency_id>/offers"): offers,
     ("GET", "/api/v1/organizations/<string:code>/registrants"): registrants,
     ("GET", "/api/v1/needs/<uuid:need_id>/applications"): applicants,
     ("GET", "/api/v1/needs/<uuid:need_id>/candidates"): candidates,

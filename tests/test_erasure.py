@@ -20,6 +20,7 @@ from registry.accounts.service import start_web_session
 from registry.accounts.models import PASSWORD_RESET
 from registry.invitations.models import Invitation
 from registry.registrations.models import Activity
+from registry.workflows.notices import fan_out_broadcasts
 from tests.factories import GERO, HIDA, PASSWORD, TAKAYAMA
 from tests.scenes import account, apply, host, need, register, resident, submit_evidence
 
@@ -30,12 +31,15 @@ TABLES = {
     "registrations": True, "registration_events": True, "person_tallies": True, "identity_verifications": True,
     "premium_requests": True, "activities": True, "activity_evidence": True, "applications": True,
     "notifications": True, "outbox_messages": True, "announcement_reads": True, "audit_entries": True,
-    "invitations": True, "web_sessions": True,
+    "invitations": True, "web_sessions": True, "emergency_offers": True,
     "organizations": "reference data (団体)", "wards": "reference data (designated-city wards)",
     "figure_counters": "sums over people, never one person",
     "needs": "written by staff and hosts about the work, not about an applicant",
     "announcements": "written by staff to every registrant of a 団体",
-    "broadcasts": "an announcement's text on its way to every registrant of a 団体, never about one person",
+    "broadcasts": "an announcement's or emergency's text on its way to everyone tied to a 団体, never about one person",
+    "emergencies": "written by staff to everyone tied to the stricken 団体",
+    "emergency_organizations": "which 団体 an emergency names",
+    "emergency_proxies": "which 団体 act for the stricken ones",
     "benefits": "written by staff about what a tier gets",
     "hosts": "host accounts only; DELETE /me is for residents (a host is deactivated by staff)",
 }
@@ -103,6 +107,7 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
         "description": f"雪かきの証明{mark}", "evidence_host": f"古川町内会{mark}",
         "evidence_reason": f"日付が読めません{mark}", "premium_reason": f"活動の記録が不足{mark}",
         "identity_reason": f"写真が不鮮明{mark}",
+        "offer_message": f"重機を持って行けます{mark}", "offer_skill": f"重機の運転{mark}",
     }
     staff = account(api, "staff", HIDA)
     trusted_host = host(api, staff)
@@ -155,7 +160,14 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
     # A 団体's roster invited them (import-roster's invitation, pending).
     db.session.add(Invitation(organization_code=GERO, user_id=person_id, ties=["family"]))
     db.session.commit()
+    # An emergency: they were notified and offered help.
+    emergency = _ok(api.post("/emergencies", token=staff.token, json={
+        "title": "大雨災害", "message": "支援をお願いします", "organization_codes": [HIDA]}), 201)["id"]
+    fan_out_broadcasts()
+    _ok(api.post(f"/emergencies/{emergency}/offers", token=person.token, json={
+        "kinds": ["on_site"], "skills": [personal["offer_skill"]], "message": personal["offer_message"]}), 201)
     # Staff and the host read their data (audit entries naming them).
+    _ok(api.get(f"/emergencies/{emergency}/offers", token=staff.token))
     _ok(api.get(f"/organizations/{HIDA}/registrants", token=staff.token))
     _ok(api.get(f"/needs/{host_need}/applications", token=trusted_host.token))
     _ok(api.get("/activity-evidence", token=staff.token))

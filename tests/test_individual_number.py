@@ -32,7 +32,8 @@ NEAR_MISSES = ["12345678901", "090-1234-5678", "0577-12-3456", VALID + "3", "9" 
                "1234 5678 9018 3456", "〒506-8555 飛騨市古川町本町2-22"]
 # Strings a person writes that are not prose: never checked (nor shown back as someone's text).
 NOT_PROSE = {"email": "an e-mail address", "password": "a password", "token": "a link's token",
-             "code": "a check-in code", "organization_code": "a 団体 code", "home_municipality_code": "a 団体 code"}
+             "code": "a check-in code", "organization_code": "a 団体 code", "home_municipality_code": "a 団体 code",
+             "organization_codes": "団体 codes"}
 
 
 # --- the detector -----------------------------------------------------------------------------------

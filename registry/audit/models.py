@@ -19,8 +19,9 @@ EVIDENCE_FILE = "evidence_file"  # the uploaded document itself
 PREMIUM_REQUESTS = "premium_requests"
 IDENTITY_VERIFICATIONS = "identity_verifications"
 HOSTS = "hosts"  # hosts' contact people (name, e-mail)
+EMERGENCY_OFFERS = "emergency_offers"  # offers of help in an emergency, with each person's e-mail
 ACTIONS = (REGISTRANTS, APPLICATIONS, CANDIDATES, EVIDENCE, EVIDENCE_FILE, PREMIUM_REQUESTS,
-           IDENTITY_VERIFICATIONS, HOSTS)
+           IDENTITY_VERIFICATIONS, HOSTS, EMERGENCY_OFFERS)
 
 
 class AuditEntry(db.Model):

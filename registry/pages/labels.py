@@ -17,6 +17,8 @@ KINDS = {"volunteer": _l("Volunteer"), "side_job": _l("Side job"), "experience":
 STATUSES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"), "cancelled": _l("Cancelled"),
             "applied": _l("Applied"), "waitlisted": _l("On the waiting list"), "accepted": _l("Accepted"),
             "declined": _l("Declined"), "completed": _l("Completed"), "no_show": _l("No-show")}
+OFFER_KINDS = {"remote": _l("Remote help"), "on_site": _l("Help on site"), "supplies": _l("Supplies"),
+               "lodging": _l("Lodging"), "donation": _l("Donation")}
 REASONS = {"bad_signature": _l("this is not a genuine certificate"), "expired": _l("the code has expired"),
            "withdrawn": _l("the registration was withdrawn"), "moved_in": _l("the holder has moved there"),
            "not_found": _l("no such registration")}
@@ -30,6 +32,7 @@ def template_helpers() -> dict:
         "kind_label": lambda code: str(KINDS.get(code, code)),
         "benefit_label": lambda code: str(BENEFITS.get(code, code)),
         "status_label": lambda code: str(STATUSES.get(code, code)),
+        "offer_kind_label": lambda code: str(OFFER_KINDS.get(code, code)),
         "current_locale": lambda: str(get_locale() or "ja"),
         "tokyo": TOKYO,
     }

@@ -11,6 +11,7 @@ from registry.accounts.models import User
 from registry.announcements import service as announcements
 from registry.common.auth import RESIDENT
 from registry.common.time import utcnow
+from registry.emergencies import service as emergencies
 from registry.errors import Problem
 from registry.evidence import service as evidence
 from registry.invitations import service as invitations
@@ -28,6 +29,7 @@ def erase(user: User, *, now: datetime | None = None) -> None:
     evidence.erase_for(user, now=now)  # uploaded files deleted, texts emptied
     notifications.erase_for(user, now=now)  # inbox and e-mails deleted (after the steps above notify)
     announcements.erase_for(user)
+    emergencies.erase_for(user)  # offers of help
     links.erase_for(user)  # set-password links
     invitations.erase_for(user)  # a 団体 roster's invitations
     accounts.erase_personal_data(user, now=now)  # last: the steps above still read the account

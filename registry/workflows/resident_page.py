@@ -1,4 +1,4 @@
-"""The resident's own page (/my) in one call: everything it shows comes from seven domains."""
+"""The resident's own page (/my) in one call: everything it shows comes from eight domains."""
 from collections.abc import Mapping
 from datetime import date
 
@@ -6,6 +6,7 @@ from registry.accounts.models import User
 from registry.announcements import service as announcements
 from registry.certificates import service as certificates
 from registry.certificates.keys import CertificateKey
+from registry.emergencies import consoles as emergencies
 from registry.invitations import service as invitations
 from registry.needs import checkin, recommendations, service as needs
 from registry.notifications import service as notifications
@@ -16,7 +17,8 @@ from registry.registrations import service as registrations
 def overview(me: User, *, settings: Mapping, site_root: str, key: CertificateKey, today: date) -> dict:
     """What /my shows: a card per active registration (its certificate, signed with `key`, and
     premium progress), the home municipality, the latest applications, activities, announcements,
-    notifications and pending invitations, what to check in to today, and recommended needs."""
+    notifications and pending invitations, what to check in to today, recommended needs, and the
+    active emergencies touching one of the person's 団体 (a banner)."""
     cards = []
     for reg in registrations.active_registrations(me):
         certificate = certificates.issue(me, reg.id, key=key, ttl_hours=settings["CERTIFICATE_TTL_HOURS"],
@@ -33,4 +35,5 @@ def overview(me: User, *, settings: Mapping, site_root: str, key: CertificateKey
     return {"cards": cards, "home": home, "today": today, "notices": notifications.latest(me, 10),
             "invitations": invitations.pending(me, 20), "check_in_due": checkin.due_today(me),
             "recommendations": recommendations.recommend_needs(me, 5, today=today),
-            "applications": applications, "activities": activities, "inbox": inbox, "names": names}
+            "applications": applications, "activities": activities, "inbox": inbox, "names": names,
+            "emergencies": emergencies.touching(me)}
