@@ -1,4 +1,4 @@
-"""The resident's own page (/my) in one call: everything it shows comes from seven domains."""
+"""The resident's own page (/my) in one call: everything it shows comes from eight domains."""
 from collections.abc import Mapping
 from datetime import date
 
@@ -10,13 +10,15 @@ from registry.invitations import service as invitations
 from registry.needs import checkin, recommendations, service as needs
 from registry.notifications import service as notifications
 from registry.organizations import service as organizations
+from registry.partners import service as partners
 from registry.registrations import service as registrations
 
 
 def overview(me: User, *, settings: Mapping, site_root: str, key: CertificateKey, today: date) -> dict:
     """What /my shows: a card per active registration (its certificate, signed with `key`, and
     premium progress), the home municipality, the latest applications, activities, announcements,
-    notifications and pending invitations, what to check in to today, and recommended needs."""
+    notifications and pending invitations, what to check in to today, recommended needs, and the
+    partners the person allowed to act for them."""
     cards = []
     for reg in registrations.active_registrations(me):
         certificate = certificates.issue(me, reg.id, key=key, ttl_hours=settings["CERTIFICATE_TTL_HOURS"],
@@ -33,4 +35,5 @@ def overview(me: User, *, settings: Mapping, site_root: str, key: CertificateKey
     return {"cards": cards, "home": home, "today": today, "notices": notifications.latest(me, 10),
             "invitations": invitations.pending(me, 20), "check_in_due": checkin.due_today(me),
             "recommendations": recommendations.recommend_needs(me, 5, today=today),
-            "applications": applications, "activities": activities, "inbox": inbox, "names": names}
+            "applications": applications, "activities": activities, "inbox": inbox, "names": names,
+            "partner_grants": partners.grants_of(me).items}
