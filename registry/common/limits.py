@@ -1,6 +1,6 @@
 """Rate limits, per endpoint. Per-IP limits are generous (carrier-grade NAT puts many phones behind
 one address); per-account limits are the tight ones. `RATELIMIT_ENABLED=false` turns them off."""
-from flask import g, request
+from flask import current_app, g, request
 from flask_login import current_user
 from flask_limiter.util import get_remote_address
 
@@ -14,10 +14,12 @@ PER_ACCOUNT_APPLY = "30/hour"
 PER_ACCOUNT_CHECK_IN = "10/minute"
 PER_IP_SET_PASSWORD = "300/hour"  # each try costs an argon2 hash; the token itself is 256 random bits
 # Partners (registry.partners), per partner (its client id), whichever person each call is for: a
-# platform reporting for many people at once stays within these, and one partner cannot crowd out others.
-PER_PARTNER_CALLS = "1200/minute"  # /api/v1/partner/*
-PER_PARTNER_TOKENS = "600/minute"  # /oauth/token and /oauth/revoke, by the client id the call names
-PER_IP_OAUTH = "1200/minute"  # the same endpoints per address, whatever client id is claimed
+# platform reporting for many people at once stays within these, and one partner cannot crowd out
+# others. `PARTNER_RATE_LIMIT` (/api/v1/partner/*) and `PARTNER_TOKEN_RATE_LIMIT` (/oauth/token and
+# /oauth/revoke, by the client id the call names) set them.
+PER_PARTNER_CALLS = "1200/minute"
+PER_PARTNER_TOKENS = "600/minute"
+PER_IP_OAUTH = "1200/minute"  # the OAuth endpoints per address, whatever client id is claimed
 PARTNER_KEY = "partner_client_id"  # in flask.g: set by the partner's token check before the limit is counted
 
 
@@ -82,13 +84,18 @@ def per_account(limit: str):
     return decorator
 
 
+def _setting(name: str, default: str):
+    return lambda: current_app.config.get(name) or default
+
+
 def per_partner(view):
     """A partner's API calls, counted per partner (its token is checked first, see PARTNER_KEY)."""
-    return _limited(limiter.shared_limit(PER_PARTNER_CALLS, scope="partner-calls", key_func=_partner)(view))
+    return _limited(limiter.shared_limit(_setting("PARTNER_RATE_LIMIT", PER_PARTNER_CALLS), scope="partner-calls",
+                                         key_func=_partner)(view))
 
 
 def oauth_client(view):
     """/oauth/token and /oauth/revoke: per client id, and per address."""
     return _limited(limiter.limit(PER_IP_OAUTH, methods=WRITES)(
-        limiter.shared_limit(PER_PARTNER_TOKENS, scope="partner-tokens", key_func=_client_in_basic_auth,
-                             methods=WRITES)(view)))
+        limiter.shared_limit(_setting("PARTNER_TOKEN_RATE_LIMIT", PER_PARTNER_TOKENS), scope="partner-tokens",
+                             key_func=_client_in_basic_auth, methods=WRITES)(view)))

@@ -24,6 +24,7 @@ from flask import Blueprint, g
 from registry.common import limits
 from registry.common.auth import PARTNER
 from registry.errors import Problem
+from registry.i18n import N_
 from registry.partners import service, tokens
 from registry.partners.models import CLIENT_SECRET_BASIC, SCOPES
 
@@ -180,7 +181,7 @@ def require_partner(scope: str):
 
 def _refusal(error: OAuth2Error, scope: str) -> Problem:
     if isinstance(error, InsufficientScopeError):
-        return Problem(403, "forbidden", f"This token does not carry the scope {scope}.",
+        return Problem(403, "forbidden", N_("This token does not carry the scope this call needs."),
                        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
     challenge = 'Bearer error="invalid_token"' if error.error == "invalid_token" else "Bearer"
     return Problem(401, "unauthorized", headers={"WWW-Authenticate": challenge})

@@ -4,13 +4,10 @@ Screenshots go to test-artifacts/screens/ (not committed) so a reviewer can look
 """
 import os
 import shutil
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
 from registry.accounts import service as accounts
 from registry.extensions import db
 from tests.factories import PASSWORD
@@ -31,15 +28,6 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 class Phone:
