@@ -52,9 +52,10 @@ def authorize():
 
 def _refused(error: OAuth2Error):
     """After the partner and its redirect URI are known good, the partner hears of the error (a redirect
-    with `error` and `state`); before, only the person does."""
+    with `error` and `state`); before, only the person does: the error's code, and nothing the link
+    carried (a page must not repeat what a stranger's link says)."""
     if error.redirect_uri:
         return server.handle_error_response(None, error)
     return render_template("pages/error.html", title=_("This link to a partner service is not valid"),
                            detail=_("Go back to the service you came from and try again. (%(error)s)",
-                                    error=error.description or error.error)), 400
+                                    error=error.error)), 400

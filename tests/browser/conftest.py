@@ -33,8 +33,8 @@ def chromium():
 class Phone:
     """One browser context at phone size that records console errors and takes screenshots."""
 
-    def __init__(self, chromium, base_url):
-        self.context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+    def __init__(self, chromium, base_url, viewport=None):
+        self.context = chromium.new_context(viewport=viewport or PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                             locale="ja-JP", base_url=base_url)
         self.page = self.context.new_page()
         self.errors = []
@@ -77,8 +77,8 @@ class Phone:
 def phone(chromium, live_server):
     phones = []
 
-    def open_phone():
-        p = Phone(chromium, live_server)
+    def open_phone(viewport=None):
+        p = Phone(chromium, live_server, viewport)
         phones.append(p)
         return p
 
