@@ -1,11 +1,10 @@
 from marshmallow import fields, validate
 
 from registry.common.schemas import (
-    BaseSchema, BoundedString, CalendarDate, Id, NonEmptyText, OrganizationCode, Text, TokyoDateTime,
+    BaseSchema, CalendarDate, Id, NonEmptyText, OrganizationCode, TokyoDateTime,
 )
 from registry.evidence.models import KINDS
 from registry.evidence.schemas import EvidenceSchema
-from registry.i18n import N_
 from registry.partners.models import SCOPES
 
 
@@ -24,10 +23,8 @@ class ActivityReportSchema(BaseSchema):
     done_on = CalendarDate(required=True, metadata={"description": "today or within the last 12 months"})
     title = NonEmptyText(200, required=True, metadata={"description": "what the person did, shown to the 団体's staff"})
     kind = fields.String(required=True, validate=validate.OneOf(KINDS), metadata={"description": "a tie name or `event`"})
-    # The partner's own id of the activity (printable ASCII, no spaces): the same id again for the same
-    # person answers the first report.
-    external_id = Text(200, required=True, validate=validate.Regexp(
-        r"^[\x21-\x7e]+$", error=N_("Use letters, digits and punctuation only (no spaces).")))
+    # The partner's own id of the activity: the same id again for the same person answers the first report.
+    external_id = NonEmptyText(200, required=True, metadata={"description": "the partner's own id of the activity"})
 
 
 class ReportedActivitySchema(EvidenceSchema):
@@ -43,7 +40,7 @@ class GrantSchema(BaseSchema):
 
 
 class TrustCreateSchema(BaseSchema):
-    client_id = BoundedString(64, required=True, metadata={"description": "the partner's client id"})
+    client_id = fields.UUID(required=True, metadata={"description": "the partner's client id"})
 
 
 class TrustSchema(BaseSchema):

@@ -107,7 +107,8 @@ def test_the_same_external_id_answers_the_first_report(api, connect, connected, 
     ({"done_on": days(-400)}, 422, "validation_error"),
     ({"done_on": "1999-12-31"}, 422, "validation_error"),
     ({"title": "マイナンバー 1234 5678 9018"}, 422, "validation_error"),  # a valid check digit
-    ({"external_id": "has spaces"}, 422, "validation_error"),
+    ({"external_id": ""}, 422, "validation_error"),
+    ({"external_id": "No. 1234-5678-9018"}, 422, "validation_error"),  # no Individual Number, even in an id
     ({"external_id": "x" * 201}, 422, "validation_error"),
     ({"kind": "shopping"}, 422, "validation_error"),
     ({"title": ""}, 422, "validation_error"),
