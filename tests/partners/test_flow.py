@@ -157,3 +157,21 @@ def test_two_exchanges_of_one_code_at_the_same_moment(served):
 
     results = together(2, exchange)
     assert sorted(r if isinstance(r, str) else "token" for r in results) == ["invalid_grant", "token"]
+
+
+def test_the_same_report_twice_at_the_same_moment(served):
+    """One report is made; the other answers it (the unique index on the partner's id decides)."""
+    base = served["base"]
+    partner, location, verifier = _authorized(served)
+    token = partner.fetch_token(f"{base}/oauth/token", authorization_response=location, code_verifier=verifier)
+    body = {"organization_code": HIDA, "done_on": days(-1), "title": "古川町の雪かき", "kind": "volunteer",
+            "external_id": "twice-1"}
+
+    def send(_i, start):
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        start()
+        return requests.post(f"{base}/api/v1/partner/activities", json=body, headers=headers, timeout=30)
+
+    answers = together(2, send)
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
