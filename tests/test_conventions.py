@@ -10,6 +10,7 @@ import pytest
 
 import registry
 from registry.common.auth import PARTNER, ROLES
+from tests.factories import partner_token, user_of
 
 API = "/api/v1"
 
@@ -116,9 +117,9 @@ def _operations(app, client):
 
 @pytest.fixture
 def tokens(signup, make_account):
-    _, resident = signup()
+    user, resident = signup()
     return {"resident": resident, "staff": make_account("staff", "212172"), "national": make_account("national"),
-            "admin": make_account("admin")}
+            "admin": make_account("admin"), PARTNER: partner_token(user_of(user))}
 
 
 def _concrete(path):
