@@ -10,6 +10,7 @@ and revocation endpoints here (/oauth/token, /oauth/revoke), and the check of pa
 - Errors are RFC 6749 §5.2 JSON as Authlib writes them; the request's changes roll back, except the
   revocation that a replayed code or refresh token causes (tokens.py).
 """
+import logging
 import secrets
 from functools import wraps
 
@@ -27,6 +28,9 @@ from registry.errors import Problem
 from registry.i18n import N_
 from registry.partners import service, tokens
 from registry.partners.models import CLIENT_SECRET_BASIC, SCOPES
+
+# Authlib logs issued tokens at DEBUG: never, whatever LOG_LEVEL says (the logs hold no tokens).
+logging.getLogger("authlib").setLevel(logging.INFO)
 
 S256 = "S256"
 KEEP_CHANGES = "oauth_keep_changes"  # in flask.g: a refused request whose revocation must commit

@@ -44,10 +44,13 @@ def create_partner(name: str, redirect_uris: list[str], *, now: datetime | None 
 
 
 def find_partner(client_id) -> Partner | None:
+    """The partner whose client id is exactly `client_id` (a UUID's canonical text, or a UUID)."""
     try:
-        partner_id = uuid.UUID(str(client_id))
-    except ValueError:
+        partner_id = client_id if isinstance(client_id, uuid.UUID) else uuid.UUID(client_id)
+    except (TypeError, ValueError):
         return None
+    if not isinstance(client_id, uuid.UUID) and str(partner_id) != client_id:
+        return None  # another spelling of the same UUID is not the partner's client id
     return db.session.get(Partner, partner_id)
 
 

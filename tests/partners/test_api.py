@@ -9,8 +9,10 @@ from sqlalchemy import select
 from registry.audit.models import AuditEntry
 from registry.extensions import db
 from registry.partners.models import PartnerGrant
-from tests.factories import GERO, HIDA, TAKAYAMA, days
+from tests.conftest import Browser
+from tests.factories import GERO, HIDA, PASSWORD, TAKAYAMA, days
 from tests.partners.conftest import code_for, exchange, refresh
+from tests.scenes import account
 
 
 def report(**fields) -> dict:
@@ -49,7 +51,7 @@ def test_each_endpoint_needs_its_scope(api, connect, partner, resident_with_brow
 
 # --- /partner/activities ----------------------------------------------------------------------------------------
 
-def test_a_report_waits_for_review_and_then_counts_like_uploaded_evidence(api, staff, connected, partner):
+def test_a_report_waits_for_review_and_then_counts_like_uploaded_evidence(app, api, staff, connected, partner):
     person, token = connected
     created = api.post("/partner/activities", token=token["access_token"], json=report())
     assert created.status_code == 201
@@ -59,6 +61,10 @@ def test_a_report_waits_for_review_and_then_counts_like_uploaded_evidence(api, s
     assert evidence["external_id"] == "hidasuke-2027-0001" and evidence["has_file"] is False
     queue = api.get("/activity-evidence?status=pending", token=staff).get_json()
     assert [e["id"] for e in queue] == [evidence["id"]] and queue[0]["source"] == "partner"
+    staff_page = Browser(app.test_client())
+    reviewer = account(api, "staff", HIDA)
+    assert staff_page.login(reviewer.email, PASSWORD).status_code == 302
+    assert "ヒダスケ!からの報告" in staff_page.get("/staff").get_data(as_text=True)
     assert api.get("/me/activities", token=person.token).get_json() == []
     assert api.post(f"/activity-evidence/{evidence['id']}/approve", token=staff).status_code == 200
     activities = api.get("/me/activities", token=person.token).get_json()

@@ -60,6 +60,8 @@ def test_trust_belongs_to_the_organizations_staff(partner):
     assert service.trust(staff, HIDA, partner.client_id)[1] is False
     assert refused(service.trust, other, HIDA, partner.client_id) == (403, "forbidden")
     assert refused(service.trust, staff, HIDA, "not-a-client") == (422, "validation_error")
+    assert service.find_partner(partner.client_id.replace("-", "")) is None  # only the exact client id
+    assert service.find_partner(partner.client_id.upper()) is None
     assert service.is_trusted(HIDA, partner.id) and not service.is_trusted(TAKAYAMA, partner.id)
     service.untrust(staff, HIDA, partner.client_id)
     assert not service.is_trusted(HIDA, partner.id)
