@@ -212,3 +212,14 @@ def test_only_residents_grant(app, api, partner):
     assert browser.login(staff.email, PASSWORD).status_code == 302
     _, challenge = pkce()
     assert browser.get(authorize_path(partner, challenge)).status_code == 403
+
+
+def test_the_token_endpoint_is_rate_limited_per_partner(app, oauth, partner, make_partner, monkeypatch):
+    monkeypatch.setitem(app.config, "PARTNER_TOKEN_RATE_LIMIT", "2/minute")
+    other = make_partner("SMOUT", ("https://smout.example/cb",))
+    body = {"grant_type": "refresh_token", "refresh_token": "unknown"}
+    assert [oauth.post("/oauth/token", body, headers=partner.basic).status_code for _ in range(2)] == [400, 400]
+    limited = oauth.post("/oauth/token", body, headers=partner.basic)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert oauth.post("/oauth/revoke", {"token": "unknown"}, headers=partner.basic).status_code == 429  # shared
+    assert oauth.post("/oauth/token", body, headers=other.basic).status_code == 400  # counted alone
