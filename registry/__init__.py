@@ -123,18 +123,21 @@ def register_blueprints(app: Flask) -> None:
     from registry.needs.api import blp as needs
     from registry.notifications.api import blp as notifications
     from registry.organizations.api import blp as organizations
+    from registry.partners.api import blp as partners
+    from registry.partners.oauth import blp as oauth
     from registry.registrations.api import blp as registrations
 
     for blueprint in (accounts, organizations, registrations, figures, certificates, needs, announcements,
-                      evidence, benefits, notifications, hosts, audit, invitations, emergencies):
+                      evidence, benefits, notifications, hosts, audit, invitations, emergencies, partners):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.blp)
+    app.register_blueprint(oauth)  # /oauth/token, /oauth/revoke at the site root
     health.register_docs_assets(app, API_PREFIX)
 
     from registry.pages import auth, dashboard, emergencies as emergency_pages, hosts as host_pages, needs as need_pages
-    from registry.pages import public, resident, staff
+    from registry.pages import oauth as oauth_pages, public, resident, staff
     from registry.pages.labels import template_helpers
-    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard, emergency_pages):
+    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard, emergency_pages, oauth_pages):
         app.register_blueprint(module.blp)
     app.context_processor(template_helpers)
 
@@ -153,10 +156,11 @@ def register_commands(app: Flask) -> None:
     from registry.invitations.cli import import_roster_command
     from registry.notifications.cli import send_notifications_command
     from registry.organizations.cli import load_reference_data_command
+    from registry.partners.cli import create_partner_command
 
     for command in (create_user_command, load_reference_data_command, verify_counts_command,
                     lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command,
-                    import_roster_command, emergency_status_command):
+                    import_roster_command, emergency_status_command, create_partner_command):
         app.cli.add_command(command)
 
 

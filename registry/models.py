@@ -11,6 +11,9 @@ from registry.invitations.models import Invitation  # noqa: F401
 from registry.needs.models import Application, Need  # noqa: F401
 from registry.notifications.models import Notification, OutboxMessage  # noqa: F401
 from registry.organizations.models import Organization, Ward  # noqa: F401
+from registry.partners.models import (  # noqa: F401
+    Partner, PartnerAuthorizationCode, PartnerGrant, PartnerToken, TrustedPartner,
+)
 from registry.registrations.models import (  # noqa: F401
     Activity, IdentityVerification, PremiumRequest, Registration,
 )

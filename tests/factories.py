@@ -4,6 +4,7 @@ services (no HTTP), identity checks and designated activities, dates relative to
 The fixtures built on these (signup, make_account, staff, resident, verified_resident, browser,
 upload_dir) are in tests/conftest.py.
 """
+import secrets
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -16,6 +17,7 @@ from registry.common.time import today_tokyo
 from registry.errors import Problem
 from registry.extensions import db
 from registry.figures.recount import maintained_counters
+from registry.partners import service as partners, tokens as partner_tokens
 from registry.registrations import service as registrations
 from registry.registrations.models import IdentityVerification
 
@@ -125,3 +127,16 @@ def flushed_not_committed(model, ident) -> bool:
 def counters() -> dict:
     """The maintained figures summed over their slots, {(metric, key): {field: value}}, zeros left out."""
     return {key: dict(values) for key, values in maintained_counters().items()}
+
+
+def partner_token(user: User, scope: str = "registrations:read activities:write") -> str:
+    """An access token of a new partner for `user`, as if they had allowed it on the consent page and
+    the partner had exchanged the code (tests/partners/ drive that flow over HTTP)."""
+    partner, _secret = partners.create_partner("テスト連携", ["https://partner.example/cb"])
+    code = partner_tokens.save_code(secrets.token_urlsafe(32), partner=partner, user=user,
+                                    redirect_uri="https://partner.example/cb", scope=scope, challenge="c" * 43,
+                                    method="S256")
+    access = secrets.token_urlsafe(32)
+    partner_tokens.save_token({"access_token": access, "expires_in": partner_tokens.ACCESS_TOKEN_SECONDS,
+                               "scope": scope}, partner=partner, user=user, origin=code)
+    return access

@@ -19,7 +19,7 @@ from registry.common.schemas import REFUSES_INDIVIDUAL_NUMBER
 from registry.extensions import db
 from registry.needs.models import Application
 from tests.conftest import Browser
-from tests.factories import HIDA, PASSWORD
+from tests.factories import HIDA, PASSWORD, partner_token, user_of
 from tests.scenes import World, account, need, register, resident
 
 API = "/api/v1"
@@ -138,8 +138,10 @@ def test_every_written_string_refuses_it_or_is_a_code():
 @pytest.fixture
 def callers(api):
     staff = account(api, "staff", HIDA)
-    return {"resident": resident(api).token, "staff": staff.token, "host": account(api, "host", HIDA).token,
-            "admin": account(api, "admin").token, "national": account(api, "national").token}
+    person = resident(api)
+    return {"resident": person.token, "staff": staff.token, "host": account(api, "host", HIDA).token,
+            "admin": account(api, "admin").token, "national": account(api, "national").token,
+            "partner": partner_token(user_of({"id": person.id}))}
 
 
 def _concrete(path: str) -> str:

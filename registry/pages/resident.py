@@ -20,6 +20,7 @@ from registry.needs import service as needs
 from registry.notifications import service as notifications
 from registry.organizations import service as organizations
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
+from registry.partners import service as partners
 from registry.registrations import service as registrations
 from registry.workflows import accounts as workflows, erasure, resident_page
 
@@ -148,3 +149,11 @@ def submit_evidence(registration_id):
                                store=evidence_files.store_for(current_app.config))
 
     return act(submit, _("Your evidence was sent to the 団体 for review."), url_for("resident_pages.my") + "#registrations")
+
+
+@blp.post("/my/partner-grants/<uuid:grant_id>/revoke")
+@page_require(RESIDENT)
+def revoke_partner_grant(grant_id):
+    """Withdraw a partner's access: its tokens for the person stop working at once."""
+    return act(lambda: partners.revoke_grant(_me(), grant_id), _("The partner service can no longer act for you."),
+               url_for("resident_pages.my") + "#partners")

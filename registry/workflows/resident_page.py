@@ -11,6 +11,7 @@ from registry.invitations import service as invitations
 from registry.needs import checkin, recommendations, service as needs
 from registry.notifications import service as notifications
 from registry.organizations import service as organizations
+from registry.partners import service as partners
 from registry.registrations import service as registrations
 
 
@@ -18,7 +19,8 @@ def overview(me: User, *, settings: Mapping, site_root: str, key: CertificateKey
     """What /my shows: a card per active registration (its certificate, signed with `key`, and
     premium progress), the home municipality, the latest applications, activities, announcements,
     notifications and pending invitations, what to check in to today, recommended needs, and the
-    active emergencies touching one of the person's 団体 (a banner)."""
+    active emergencies touching one of the person's 団体 (a banner), and the partners the person
+    allowed to act for them."""
     cards = []
     for reg in registrations.active_registrations(me):
         certificate = certificates.issue(me, reg.id, key=key, ttl_hours=settings["CERTIFICATE_TTL_HOURS"],
@@ -36,4 +38,4 @@ def overview(me: User, *, settings: Mapping, site_root: str, key: CertificateKey
             "invitations": invitations.pending(me, 20), "check_in_due": checkin.due_today(me),
             "recommendations": recommendations.recommend_needs(me, 5, today=today),
             "applications": applications, "activities": activities, "inbox": inbox, "names": names,
-            "emergencies": emergencies.touching(me)}
+            "emergencies": emergencies.touching(me), "partner_grants": partners.grants_of(me).items}

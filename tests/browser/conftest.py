@@ -4,13 +4,10 @@ Screenshots go to test-artifacts/screens/ (not committed) so a reviewer can look
 """
 import os
 import shutil
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
 from registry.accounts import service as accounts
 from registry.extensions import db
 from tests.factories import PASSWORD
@@ -33,20 +30,11 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 class Phone:
     """One browser context at phone size that records console errors and takes screenshots."""
 
-    def __init__(self, chromium, base_url):
-        self.context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+    def __init__(self, chromium, base_url, viewport=None):
+        self.context = chromium.new_context(viewport=viewport or PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                             locale="ja-JP", base_url=base_url)
         self.page = self.context.new_page()
         self.errors = []
@@ -89,8 +77,8 @@ class Phone:
 def phone(chromium, live_server):
     phones = []
 
-    def open_phone():
-        p = Phone(chromium, live_server)
+    def open_phone(viewport=None):
+        p = Phone(chromium, live_server, viewport)
         phones.append(p)
         return p
 
