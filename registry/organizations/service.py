@@ -102,12 +102,13 @@ def search(*, page: int, per_page: int, **filters) -> Page:
     return page_of(list_statement(**filters), page, per_page)
 
 
-def municipalities_by_prefecture() -> list[tuple[Organization, list[Organization]]]:
-    """Every prefecture with its municipalities, for a home-address picker."""
-    orgs = list(db.session.scalars(select(Organization).order_by(Organization.code)))
-    prefectures = [o for o in orgs if o.kind != MUNICIPALITY]
-    by_pref = {p.code: [] for p in prefectures}
-    for org in orgs:
-        if org.kind == MUNICIPALITY:
-            by_pref[org.prefecture_code].append(org)
-    return [(p, by_pref[p.code]) for p in prefectures]
+def home_choices(prefecture_code: str | None) -> dict:
+    """The home-address picker (sign-up, the profile): every prefecture, the one chosen (None if
+    `prefecture_code` names none), and its municipalities by code, as 総務省 lists them."""
+    prefectures = list(db.session.scalars(
+        select(Organization).where(Organization.kind != MUNICIPALITY).order_by(Organization.code)))
+    chosen = next((p for p in prefectures if p.code == prefecture_code), None)
+    municipalities = list(db.session.scalars(
+        select(Organization).where(Organization.kind == MUNICIPALITY, Organization.prefecture_code == chosen.code)
+        .order_by(Organization.code))) if chosen else []
+    return {"prefectures": prefectures, "prefecture": chosen, "municipalities": municipalities}

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from registry.accounts import service as accounts
 from registry.extensions import db
+from registry.organizations.codes import prefecture_code_of
 from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -102,9 +103,14 @@ class Phone:
     """One browser context at phone size that records console errors, checks every page it shows with
     axe-core, and takes screenshots."""
 
-    def __init__(self, chromium, base_url, axe_source):
+    def __init__(self, chromium, base_url, axe_source, javascript=True):
         self.context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                             locale="ja-JP", base_url=base_url)
+        if not javascript:
+            # The pages' scripts are all files (the CSP allows no inline script): served empty, the
+            # pages run as without JavaScript. (Turning JavaScript off would stop axe-core's timers.)
+            self.context.route("**/*.js", lambda route: route.fulfill(status=200, body="",
+                                                                      content_type="text/javascript"))
         self.raw = self.context.new_page()
         self.page = AuditedPage(self.raw, self.check_accessibility)
         self.axe_source = axe_source
@@ -147,22 +153,27 @@ class Phone:
         self.page.fill("#password", password)
         self.page.click("main button[type=submit]")
 
+    def choose_home(self, municipality_code):
+        """The home picker: the prefecture, then (listed in place by its script) the municipality."""
+        self.page.select_option("#home_prefecture", prefecture_code_of(municipality_code))
+        self.page.select_option("#home_municipality_code", municipality_code)
+
     def sign_up(self, email, display_name, birth_year, home="131016"):
         self.goto("/signup")
+        self.choose_home(home)
         self.page.fill("#email", email)
         self.page.fill("#password", "password-123")
         self.page.fill("#display_name", display_name)
-        self.page.select_option("#home_municipality_code", home)
         self.page.fill("#birth_year", str(birth_year))
-        self.page.click("main button[type=submit]")
+        self.page.click("main button:has-text('アカウントを作成')")
 
     def no_sideways_scroll(self):
         width = self.page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], f"{self.page.url} scrolls sideways: {width}"
 
-    def shot(self, name):
+    def shot(self, name, full_page=True):
         SCREENS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=full_page)
 
     def qr_codes(self, name, selector):
         """Scrolls `selector` into view and decodes a screenshot of the phone's screen, as drawn."""
@@ -187,8 +198,9 @@ class Phone:
 def phone(chromium, live_server, axe_source):
     phones = []
 
-    def open_phone():
-        p = Phone(chromium, live_server, axe_source)
+    def open_phone(javascript=True):
+        """A phone; javascript=False: one on which the pages' own scripts do not run."""
+        p = Phone(chromium, live_server, axe_source, javascript)
         phones.append(p)
         return p
 
