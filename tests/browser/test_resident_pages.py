@@ -137,7 +137,7 @@ def test_my_reads_well_to_a_screen_reader(app, phone):
             assert target.bounding_box()["height"] >= 44, target.evaluate("e => e.outerHTML")
     p.no_sideways_scroll()
     p.shot("resident-03-my")
-    p.page.locator("#contents").get_by_role("link", name=re.compile("プロフィール")).click()
+    p.page.locator("#contents").get_by_role("link", name=re.compile("アカウント設定")).click()
     p.shot("resident-04-my-profile", full_page=False)
     p.goto("/my?lang=en")
     p.shot("resident-05-my-english")
