@@ -21,7 +21,7 @@ def consenting(app, phone):
         made, secret = service.create_partner("ヒダスケ!", [REDIRECT])
         db.session.commit()
         partner = PartnerApp(made.client_id, secret, made.name)
-    p = phone(SMALL_PHONE)
+    p = phone(viewport=SMALL_PHONE)
     p.sign_up(f"consent-{uuid.uuid4().hex[:8]}@example.jp", "同意花子", 1990)
     p.page.route(REDIRECT + "*", lambda route: route.fulfill(status=200, content_type="text/plain",
                                                               body="partner callback"))
