@@ -22,7 +22,6 @@ of pytest.
 """
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.launch_day import _fresh_database  # noqa: E402
-from bench.serve import app_for, postgres_url  # noqa: E402
+from bench.serve import OutOfTime, app_for, postgres_url, time_limit  # noqa: E402
 
 RECIPIENTS = int(os.environ.get("BENCH_EMERGENCY_RECIPIENTS", "100000"))
 OTHERS = int(os.environ.get("BENCH_EMERGENCY_OTHERS", str(RECIPIENTS)))
@@ -46,27 +45,16 @@ CHUNK = 20_000
 TARGET_SECONDS = 300  # deploy/cron/registry runs send-notifications every 5 minutes
 
 
-class OutOfTime(Exception):
-    pass
-
-
 def main() -> int:
     url = postgres_url("emergency.py", "a PostgreSQL server")
     if url is None:
         return 2
-
-    def out_of_time(*_):
-        raise OutOfTime
-
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.alarm(TIMEOUT)
     try:
-        result = measure(url)
+        with time_limit(TIMEOUT):
+            result = measure(url)
     except OutOfTime:
         print(f"bench: out of time after {TIMEOUT} s (BENCH_TIMEOUT)", file=sys.stderr)
         return 1
-    finally:
-        signal.alarm(0)
     print_table(result)
     return 0 if result["exactly_once"] else 1
 

@@ -160,3 +160,23 @@ def national_token(tag: str) -> str:
     token = accounts.issue_token(user, ttl_days=1)
     db.session.commit()
     return token
+
+
+class OutOfTime(Exception):
+    """A bench's BENCH_TIMEOUT ran out."""
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Raises OutOfTime in the main thread once `seconds` have passed (SIGALRM): every bench run is
+    bounded in time."""
+    def out_of_time(*_):
+        raise OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -3,7 +3,6 @@
 address, without announcement consent, through the fan-out of send-notifications: each person once
 however many of their registrations it touches and however runs overlap; staff and the CLI see the
 delivery (API.md "Emergencies")."""
-import threading
 import uuid
 
 import pytest
@@ -20,6 +19,7 @@ from registry.workflows.notices import AUDIENCES, fan_out_broadcasts
 from tests.conftest import Api
 from tests.emergencies.conftest import emergency_body
 from tests.factories import CHIYODA, GIFU, GIFU_CITY, HIDA, NAHA, TAKAYAMA, register
+from tests.parallel import together
 from tests.notifications.conftest import send
 from tests.notifications.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
@@ -154,21 +154,13 @@ def test_overlapping_runs_notify_each_person_once(app, client):
         token = api.post("/auth/login", json={"email": "overlap-staff@example.jp",
                                               "password": "staff-password-1"}).get_json()["token"]
         assert api.post("/emergencies", token=token, json=emergency_body(GIFU, HIDA)).status_code == 201
-    errors = []
 
-    def run():
-        try:
-            with app.app_context():
-                broadcasts.fan_out(AUDIENCES, batch=4)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def run(_i, start):
+        with app.app_context():
+            start()
+            broadcasts.fan_out(AUDIENCES, batch=4)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    together(4, run, timeout=60)
     with app.app_context():
         counts = dict(db.session.execute(select(Notification.user_id, func.count()).where(
             Notification.kind == EMERGENCY).group_by(Notification.user_id)).all())
