@@ -72,6 +72,20 @@ def issue(user: User, purpose: str, *, created_by: User | None = None, subject_i
     return raw, row
 
 
+def invitation_for_mail(user: User, *, now: datetime | None = None) -> str:
+    """The invitation link an e-mail carries, minted as it is composed (no usable token is ever
+    stored): a host's or a roster's, by the account's role. The link staff were shown stays good
+    too; whichever is used first spends the others. Returns the raw token."""
+    purpose = HOST_INVITATION if user.role == "host" else ROSTER_INVITATION
+    return issue(user, purpose, keep_others=True, now=now)[0]
+
+
+def reset_for_mail(user: User, *, now: datetime | None = None) -> str:
+    """The password-reset link an e-mail carries, minted as it is composed; the earlier reset
+    links stop working (the newest wins). Returns the raw token."""
+    return issue(user, PASSWORD_RESET, now=now)[0]
+
+
 def void_unused(user: User, purpose: str | None = None, *, now: datetime | None = None) -> None:
     """Every unused link of the user (of one purpose, or all) is spent."""
     stmt = update(SetPasswordToken).where(SetPasswordToken.user_id == user.id, SetPasswordToken.used_at.is_(None))

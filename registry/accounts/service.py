@@ -146,6 +146,19 @@ def _check_age_rules(birth_year: int | None, guardian_consent: bool, today) -> N
                       errors={"guardian_consent": [N_("A guardian's consent is required under 16.")]})
 
 
+def account(user_id, *, for_update: bool = False) -> User | None:
+    """The account with this id (its row locked until the transaction ends when `for_update`), or None.
+    How other domains look an account up without reaching into this domain's models."""
+    return db.session.get(User, user_id, with_for_update=for_update or None)
+
+
+def mark_address_verified(user: User, *, now: datetime) -> None:
+    """The account's current address is verified (from now; a second check changes nothing)."""
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+        db.session.flush()
+
+
 def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email_key == normalize_email(email)))
 

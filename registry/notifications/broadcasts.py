@@ -20,7 +20,6 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select, text
 
-from registry.accounts.models import User
 from registry.common.database import insert_for_upsert
 from registry.common.ids import new_id
 from registry.common.time import utcnow
@@ -111,9 +110,10 @@ def _new_notifications(dialect: str):
 def _one_batch(broadcast: Broadcast, audience: Select, now: datetime, size: int) -> int:
     if broadcast.recipients is None:
         broadcast.recipients = db.session.scalar(select(func.count()).select_from(audience.order_by(None).subquery()))
-    stmt = audience.order_by(User.id).limit(size)
+    person_id = audience.column_descriptions[0]["entity"].id  # the audience selects the people's rows
+    stmt = audience.order_by(person_id).limit(size)
     if broadcast.cursor is not None:
-        stmt = stmt.where(User.id > broadcast.cursor)
+        stmt = stmt.where(person_id > broadcast.cursor)
     users = list(db.session.scalars(stmt))
     if not users:
         broadcast.finished_at, broadcast.cursor = now, None

@@ -27,8 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from registry.accounts import links
-from registry.accounts.models import HOST_INVITATION, PASSWORD_RESET, ROSTER_INVITATION, User
+from registry.accounts import links, service as accounts
 from registry.common.redaction import redact
 from registry.common.time import utcnow
 from registry.extensions import db
@@ -80,7 +79,7 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
     """The e-mail for an outbox row, or Skip when it must not be sent (any more)."""
     if row.expires_at <= now:
         raise Skip("expired")
-    user = db.session.get(User, row.user_id)
+    user = accounts.account(row.user_id)
     if user is None or user.email is None or not user.is_active:
         raise Skip("no address")
     site_url = config["SITE_URL"]
@@ -101,14 +100,11 @@ def compose(row: OutboxMessage, *, config: Mapping, now: datetime):
     elif row.kind == INVITATION_MAIL:
         if user.password_hash is not None:
             raise Skip("password already set")
-        # The link is minted now, so no usable token is ever stored; the link staff were shown
-        # stays good too, and whichever is used first spends the others.
-        purpose = HOST_INVITATION if user.role == "host" else ROSTER_INVITATION
-        raw, _row = links.issue(user, purpose, keep_others=True, now=now)
+        raw = links.invitation_for_mail(user, now=now)
         sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.INVITATION))
         url = links.link(raw, site_url)
-    elif row.kind == PASSWORD_RESET_MAIL:  # minted now: no usable token is stored (the newest link wins)
-        raw, _row = links.issue(user, PASSWORD_RESET, now=now)
+    elif row.kind == PASSWORD_RESET_MAIL:
+        raw = links.reset_for_mail(user, now=now)
         sections = mail.localized(lambda: tuple(service.render_text(text, {}) for text in texts.PASSWORD_RESET))
         url = links.link(raw, site_url)
     else:

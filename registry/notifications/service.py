@@ -6,12 +6,12 @@ without consent; announcements only to people who consented to them (API.md "Not
 """
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from flask_babel import gettext
 from sqlalchemy import delete, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from registry.accounts.models import User
 from registry.common.time import utcnow
 from registry.errors import not_found
 from registry.extensions import db
@@ -24,7 +24,18 @@ from registry.notifications.models import (
 EMAIL_TTL = timedelta(days=3)
 
 
-def can_email(user: User, kind: str) -> bool:
+class Recipient(Protocol):
+    """What this domain needs of a person (an account, registry.accounts): it imports no other
+    domain's models; the callers pass their account, and accounts' service looks one up by id."""
+    id: uuid.UUID
+    email: str | None
+    email_key: str | None
+    email_verified_at: datetime | None
+    is_active: bool
+    consent_announcements: bool
+
+
+def can_email(user: Recipient, kind: str) -> bool:
     """A verified address of an account still in use; announcements need consent (an emergency's
     safety notice, like every other kind, does not)."""
     if user.email is None or user.email_verified_at is None or not user.is_active:
@@ -32,7 +43,7 @@ def can_email(user: User, kind: str) -> bool:
     return kind != ANNOUNCEMENT or bool(user.consent_announcements)
 
 
-def notify(user: User, kind: str, title: str, body: str, link: str | None = None, *,
+def notify(user: Recipient, kind: str, title: str, body: str, link: str | None = None, *,
            now: datetime | None = None, params: dict | None = None, subject_id: uuid.UUID | None = None,
            subject_on: date | None = None) -> Notification | None:
     """The in-app notification and, where allowed, its e-mail; both flushed in the caller's
@@ -61,7 +72,7 @@ def notify(user: User, kind: str, title: str, body: str, link: str | None = None
     return notification
 
 
-def queue_account_mail(user: User, kind: str = VERIFY_EMAIL_MAIL, *, now: datetime | None = None) -> OutboxMessage:
+def queue_account_mail(user: Recipient, kind: str = VERIFY_EMAIL_MAIL, *, now: datetime | None = None) -> OutboxMessage:
     """An account message (the address check) for the outbox; at most one waits per person."""
     now = now or utcnow()
     waiting = db.session.scalar(select(OutboxMessage).where(
@@ -92,7 +103,7 @@ def one_writer_at_a_time() -> None:
 
 # --- the inbox ---------------------------------------------------------------------------------------
 
-def inbox(user: User, *, unread: bool | None = None):
+def inbox(user: Recipient, *, unread: bool | None = None):
     """Own notifications, newest first."""
     stmt = select(Notification).where(Notification.user_id == user.id)
     if unread is True:
@@ -102,12 +113,12 @@ def inbox(user: User, *, unread: bool | None = None):
     return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
 
 
-def latest(user: User, limit: int) -> list[tuple[Notification, str, str]]:
+def latest(user: Recipient, limit: int) -> list[tuple[Notification, str, str]]:
     """The person's newest notifications, each with its (title, body) in the current language."""
     return [(n, *render(n)) for n in db.session.scalars(inbox(user).limit(limit))]
 
 
-def mark_read(user: User, notification_id: uuid.UUID, *, now: datetime | None = None) -> Notification:
+def mark_read(user: Recipient, notification_id: uuid.UUID, *, now: datetime | None = None) -> Notification:
     """The first reading time stays."""
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
@@ -137,7 +148,7 @@ def render_text(text: str, params: dict | None) -> str:
 
 # --- erasure -----------------------------------------------------------------------------------------
 
-def erase_for(user: User, *, now: datetime | None = None) -> None:
+def erase_for(user: Recipient, *, now: datetime | None = None) -> None:
     """DELETE /me: the person's notifications and e-mails (queued or sent) are deleted."""
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user.id))
     db.session.execute(delete(Notification).where(Notification.user_id == user.id))

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from registry.accounts.models import User
+from registry.accounts import service as accounts
 from registry.common.time import utcnow
 from registry.errors import Problem
-from registry.extensions import db
 from registry.notifications import service
+from registry.notifications.service import Recipient
 from registry.notifications.models import VERIFY_EMAIL_MAIL
 
 SALT = "registry.verify-email"
@@ -28,11 +28,11 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=SALT)
 
 
-def _address_digest(user: User) -> str:
+def _address_digest(user: Recipient) -> str:
     return hashlib.sha256((user.email_key or "").encode()).hexdigest()[:24]
 
 
-def make_token(user: User, secret_key: str) -> str:
+def make_token(user: Recipient, secret_key: str) -> str:
     return _serializer(secret_key).dumps({"u": str(user.id), "a": _address_digest(user)})
 
 
@@ -40,7 +40,7 @@ def link(token: str, site_url: str) -> str:
     return f"{site_url.rstrip('/')}{PAGE_PATH}?token={token}"
 
 
-def verify(token: str, secret_key: str, *, now: datetime | None = None) -> User:
+def verify(token: str, secret_key: str, *, now: datetime | None = None) -> Recipient:
     """Marks the account's address verified (again: no change); 422 `invalid_token` otherwise."""
     try:
         claims = _serializer(secret_key).loads(token, max_age=MAX_AGE_SECONDS)
@@ -48,12 +48,10 @@ def verify(token: str, secret_key: str, *, now: datetime | None = None) -> User:
         digest = claims["a"]
     except (BadData, KeyError, TypeError, ValueError, AttributeError):
         raise Problem(422, "invalid_token")
-    user = db.session.get(User, user_id, with_for_update=True)
+    user = accounts.account(user_id, for_update=True)
     if user is None or not user.is_active or user.email_key is None or digest != _address_digest(user):
         raise Problem(422, "invalid_token")
-    if user.email_verified_at is None:
-        user.email_verified_at = now or utcnow()
-        db.session.flush()
+    accounts.mark_address_verified(user, now=now or utcnow())
     return user
 
 
@@ -61,7 +59,7 @@ def mail_configured(settings: Mapping) -> bool:
     return bool(settings.get("SMTP_URL"))
 
 
-def request_verification(user: User, *, settings: Mapping, now: datetime | None = None) -> bool:
+def request_verification(user: Recipient, *, settings: Mapping, now: datetime | None = None) -> bool:
     """Queues the address check (signup, or asked again); False when mail is off or the address is
     already verified."""
     if not mail_configured(settings) or user.email_verified_at is not None or user.email is None:
