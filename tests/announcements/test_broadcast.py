@@ -15,8 +15,7 @@ from registry.notifications import broadcasts
 from registry.notifications.models import ANNOUNCEMENT, Broadcast, Notification, OutboxMessage
 from registry.workflows.notices import AUDIENCES, fan_out_broadcasts
 from tests.conftest import Api
-from tests.parallel import together
-from tests.notifications.conftest import send
+from tests.notifications.conftest import overlapping_fan_outs, send
 from tests.notifications.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 HIDA, GIFU, GIFU_CITY, TAKAYAMA, CHIYODA = "212172", "210005", "212016", "212032", "131016"
@@ -140,15 +139,8 @@ def test_overlapping_runs_notify_each_person_once(app, client):
         assert api.post(f"/organizations/{HIDA}/announcements", token=token,
                         json={"title": "重ねて送る", "body": "一度だけ届くこと"}).status_code == 201
 
-    def run(_i, start):
-        with app.app_context():
-            start()
-            broadcasts.fan_out(AUDIENCES, batch=4)
-
-    together(4, run, timeout=60)
+    counts = overlapping_fan_outs(app, ANNOUNCEMENT)
     with app.app_context():
-        counts = dict(db.session.execute(select(Notification.user_id, func.count()).where(
-            Notification.kind == ANNOUNCEMENT).group_by(Notification.user_id)).all())
         assert counts == {person: 1 for person in people}
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 30
         assert db.session.scalar(select(Broadcast.notified)) == 30

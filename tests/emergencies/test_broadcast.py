@@ -19,8 +19,7 @@ from registry.workflows.notices import AUDIENCES, fan_out_broadcasts
 from tests.conftest import Api
 from tests.emergencies.conftest import emergency_body
 from tests.factories import CHIYODA, GIFU, GIFU_CITY, HIDA, NAHA, TAKAYAMA, register
-from tests.parallel import together
-from tests.notifications.conftest import send
+from tests.notifications.conftest import overlapping_fan_outs, send
 from tests.notifications.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 
@@ -155,15 +154,8 @@ def test_overlapping_runs_notify_each_person_once(app, client):
                                               "password": "staff-password-1"}).get_json()["token"]
         assert api.post("/emergencies", token=token, json=emergency_body(GIFU, HIDA)).status_code == 201
 
-    def run(_i, start):
-        with app.app_context():
-            start()
-            broadcasts.fan_out(AUDIENCES, batch=4)
-
-    together(4, run, timeout=60)
+    counts = overlapping_fan_outs(app, EMERGENCY)
     with app.app_context():
-        counts = dict(db.session.execute(select(Notification.user_id, func.count()).where(
-            Notification.kind == EMERGENCY).group_by(Notification.user_id)).all())
         assert counts == {person: 1 for person in people} and outside not in counts
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 30
         assert db.session.scalar(select(Broadcast.notified)) == 30
