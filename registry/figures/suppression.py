@@ -30,7 +30,9 @@ its downloads, a later release built from the same cells) is suppressed the same
 To publish something new (a monthly open-data release, a funnel per 団体): add its cells and their
 relations to the `Release` of the figures they relate to (or build one), `protect()` it, and read
 the rows through `Protected.get`. Cells a release shares with another must be built in the same
-release, or the two suppressions can differ and be subtracted from each other.
+release, or the two suppressions can differ and be subtracted from each other — or, where a release
+only relates its own cells to cells another publishes (the funnel to the time series and the
+geography), enter those as the other publishes them: public, or `hidden` (kept unknown here too).
 """
 import copy
 import heapq
@@ -71,16 +73,22 @@ class Release:
         self.cell_rels: list[list[int]] = []  # cell → the relations it is in
         self.broken: list[list[tuple[Hashable, int]]] = []
         self._derived: list[tuple[int, int]] = []  # (overlap cell, the relation that defines it)
+        self.forced: set[int] = set()  # cells suppressed by another release, to be kept unknown here
 
     def __contains__(self, key) -> bool:
         return key in self._index
 
-    def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False) -> Hashable:
-        """A count. `public`: published whatever its size (a national total). `internal`: never
-        published (a count other figures add up to, e.g. people without a known home), so unknown
-        unless it is 0 — an attacker is assumed to know where nothing is."""
+    def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False,
+             hidden: bool = False) -> Hashable:
+        """A count. `public`: published whatever its size (a national total, or a cell another
+        release has published). `internal`: never published (a count other figures add up to, e.g.
+        people without a known home), so unknown unless it is 0 — an attacker is assumed to know
+        where nothing is. `hidden`: suppressed by the release that publishes it (this one relates
+        its own cells to it and must not let it be worked out)."""
         if key in self._index:
             raise ValueError(f"cell {key!r} given twice")
+        if hidden:
+            self.forced.add(len(self.keys))
         self._index[key] = len(self.keys)
         self.keys.append(key)
         self.values.append(int(value))
@@ -189,7 +197,7 @@ class Release:
         """Which cells to publish as null (`complementary=False`: the primary rule alone, which
         subtraction undoes — kept for the tests that show it)."""
         primary = [i for i, (kind, value) in enumerate(zip(self.kinds, self.values))
-                   if kind == PUBLISHED and 0 < value < min_cell]
+                   if kind == PUBLISHED and (0 < value < min_cell or i in self.forced)]
         if complementary and primary:
             return Protected(self, _Protection(self, min_cell).run())
         return Protected(self, set(primary))
@@ -233,7 +241,7 @@ class _Protection:
         for i in self._follows_from_public():
             self.known[i] = True
         self.hidden = {i for i, (kind, value, known) in enumerate(zip(self.kinds, self.values, self.known))
-                       if kind == PUBLISHED and not known and 0 < value < min_cell}
+                       if kind == PUBLISHED and not known and (0 < value < min_cell or i in release.forced)}
         self.secret = {i for i, (kind, known) in enumerate(zip(self.kinds, self.known)) if kind == INTERNAL and not known}
         self.inherent: set[int] = set()  # given away by the totals and the zeros alone
         self.unknown: set[int] = set()

@@ -1,6 +1,6 @@
+import codecs
 import csv
 import io
-
 import uuid
 
 import pytest
@@ -177,11 +177,24 @@ def test_dashboard_publishes_what_the_api_does(app, api, signup, national, min_c
     db.session.commit()
     browser = Browser(app.test_client())
     browser.login("nat-dash@example.jp", "national-pass-1")
+    identifiers = {"by-prefecture": ["prefecture_code", "name"], "by-organization": ["organization_code", "prefecture_code", "name", "kind"],
+                   "timeseries-day": ["period"], "timeseries-month": ["period"], "by-type": ["type"],
+                   "flows": ["home_prefecture_code", "prefecture_code"], "funnel": ["cohort"]}
     for name, path in (("by-prefecture", "/stats/by-prefecture"), ("by-organization", "/stats/by-organization"),
                        ("timeseries-day", "/stats/timeseries?interval=day"),
-                       ("timeseries-month", "/stats/timeseries?interval=month"), ("flows", "/stats/flows")):
-        page = browser.get(f"/dashboard/{name}.csv").get_data(as_text=True)
-        assert page == api.get(path, token=national, headers={"Accept": "text/csv"}).get_data(as_text=True), name
+                       ("timeseries-month", "/stats/timeseries?interval=month"), ("flows", "/stats/flows"),
+                       ("by-type", "/stats/by-type"), ("funnel", "/stats/funnel")):
+        # The download is for spreadsheets (a BOM, CRLF, identifiers first); the API's text/csv for programs
+        # (plain UTF-8, the schema's order): the same rows and values.
+        page = browser.get(f"/dashboard/{name}.csv").get_data()
+        assert page.startswith(codecs.BOM_UTF8) and page.endswith(b"\r\n"), name
+        plain = api.get(path, token=national, headers={"Accept": "text/csv"}).get_data()
+        assert not plain.startswith(codecs.BOM_UTF8), name
+        spreadsheet = list(csv.DictReader(io.StringIO(page.decode("utf-8-sig"), newline="")))
+        program = list(csv.DictReader(io.StringIO(plain.decode("utf-8"), newline="")))
+        assert spreadsheet == program and spreadsheet, name
+        header = page.decode("utf-8-sig").split("\r\n", 1)[0].split(",")
+        assert header[:len(identifiers[name])] == identifiers[name], name
     assert "—" in browser.get("/dashboard").get_data(as_text=True)
 
 

@@ -1,0 +1,105 @@
+"""The relationship funnel's service (GET /stats/funnel, the staff console, the dashboard): a 団体's
+own staff get its cells as they are; others get them published through
+funnel_release.py, which says which further counters a suppression needs. Every counter a response
+rests on is read in ONE statement, so the relations between them hold exactly even while events
+commit; when the component reaches counters not read yet, the statement is run again with them.
+
+What it costs: the cohorts (months since the registry's first registration) of the 団体 asked for
+and of the country, the time series' days, and where a relation pulls them in, the 団体 of a
+cohort and the geography — never the registrations.
+"""
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import and_, func, or_, select
+
+from registry.extensions import db
+from registry.figures.funnel_release import FunnelData, NeedMore, published_cells, rows
+from registry.figures.models import FigureCounter
+from registry.figures.recount import FIELDS
+from registry.figures.service import GEOGRAPHY, Geography, series_release
+from registry.figures.stages import COLUMN, NATIONAL, PAIRS, STAGES, cohort_metric, month_of
+from registry.figures.sums import CounterSums, expired_premium_corrections
+from registry.organizations.models import Organization
+
+ATTEMPTS = 6
+
+
+def cohorts(today: date) -> list[str]:
+    """Every month from the registry's first registration to this one."""
+    first = db.session.scalar(select(func.min(FigureCounter.key)).where(FigureCounter.metric == "day"))
+    if first is None:
+        return []
+    year, month = int(first[:4]), int(first[5:7])
+    last = month_of(today)
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def funnel(scope: str, *, own: bool, min_cell: int, today: date) -> list[dict]:
+    """Rows of `scope` (a 団体's code, or NATIONAL): as they are when `own` (its staff), else published."""
+    months = cohorts(today)
+    if own:
+        sums = _read(months, {scope}, set(), ())
+        return rows({(c, s): sums.get((cohort_metric(c), scope), Counter())[COLUMN[s]] for c in months for s in STAGES},
+                    months)
+    scopes, full, geography = {NATIONAL, PAIRS, scope}, set(), False
+    for attempt in range(ATTEMPTS + 1):
+        if attempt == ATTEMPTS:  # whatever the component reaches is read
+            full, geography = set(months), True
+        data = _data(months, scopes, full, geography, min_cell, today)
+        try:
+            return rows(published_cells(data, scope, min_cell), months)
+        except NeedMore as more:
+            scopes |= more.scopes
+            full |= more.cohorts
+            geography = geography or more.geography
+    raise RuntimeError("unreachable: everything was read")
+
+
+def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple) -> dict:
+    """{(metric, key): Counter} in one statement: `scopes` in every cohort, every key of the `full`
+    cohorts and of `metrics`."""
+    partial = [cohort_metric(c) for c in months if c not in full]
+    whole = [cohort_metric(c) for c in months if c in full] + list(metrics)
+    stmt = select(FigureCounter.metric, FigureCounter.key, *[func.sum(getattr(FigureCounter, f)) for f in FIELDS]) \
+        .where(or_(and_(FigureCounter.metric.in_(partial), FigureCounter.key.in_(sorted(scopes))),
+                   FigureCounter.metric.in_(whole))) \
+        .group_by(FigureCounter.metric, FigureCounter.key)
+    return {(metric, key): Counter({f: int(v or 0) for f, v in zip(FIELDS, values)})
+            for metric, key, *values in db.session.execute(stmt)}
+
+
+def _data(months, scopes, full, geography: bool, min_cell: int, today: date) -> FunnelData:
+    metrics = ("total", "day") + (tuple(m for m in GEOGRAPHY if m != "total") if geography else ())
+    sums = _read(months, scopes, full, metrics)
+    total = sums.get(("total", ""), Counter())
+    days = {key: c for (metric, key), c in sums.items() if metric == "day"}
+    series = series_release(days, total)
+    hidden = series.protect(min_cell).hidden
+    published_months = {key[1] for key in series.keys if key[0] == "month"}
+    data = FunnelData(cohorts=months, sums=sums, full=set(full), scopes=set(scopes), moved_in_total=total["moved_in"],
+                      series={m: (series.value(("month", m, "registered")), ("month", m, "registered") in hidden)
+                              for m in published_months})
+    if geography:
+        data.moved_in = _moved_in(sums, min_cell, today)
+    return data
+
+
+def _moved_in(sums: dict, min_cell: int, today: date) -> dict:
+    """{団体: (moved_in, suppressed?)} as /stats/by-organization publishes them now."""
+    rows_ = CounterSums.of({metric: {key: c for (m, key), c in sums.items() if m == metric} for metric in GEOGRAPHY})
+    for (metric, key), deltas in expired_premium_corrections(today).items():
+        if metric in rows_.at:
+            for field, delta in deltas.items():
+                rows_.add(metric, key, field, delta)
+    organizations = tuple(value for row in db.session.execute(
+        select(Organization.code, Organization.kind, Organization.prefecture_code).order_by(Organization.code))
+        for value in row)
+    geography = Geography(rows_, organizations, {}, min_cell)
+    hidden = geography.published.hidden
+    return {code: (geography.release.value(("organization", code, "moved_in")),
+                   ("organization", code, "moved_in") in hidden) for code in organizations[0::3]}
