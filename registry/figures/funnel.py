@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text
 from registry.extensions import db
 from registry.figures.ledger import COUNTERS, MARKS, SLOTS
 from registry.figures.stages import (
-    APPLIED, COLUMN, COMPLETED, MOVED_IN, NATIONAL, PAIRS, PREMIUM, REGISTERED, RENEWED, cohort_metric, month_of,
+    APPLIED, COLUMN, COMPLETED, MOVED_IN, NATIONAL, PAIRS, PREMIUM, RENEWED, cohort_metric, month_of,
 )
 from registry.needs import events as need_events
 from registry.evidence import events as evidence_events

@@ -12,29 +12,41 @@ exactly — where the count that would close it (never published) is 0, as an at
 - R3, per cohort: the 団体' `registered` cells add up to the month's `registered` of the time series
   (/stats/timeseries) plus the registrations with a 団体 the person had registered with before;
 - R2, per 団体: its `moved_in` cells add up to its `moved_in` in /stats/by-organization plus the
-  people who moved in twice; and the country's to the national moved_in total (public).
+  people who moved in twice; the country's to the national moved_in total (public) plus the same.
 
-The time series' and the geography's cells enter as they publish them: a published one is known
-(public), a suppressed one stays hidden (its own release decided that; this one keeps it unknown).
 Where a relation does not hold exactly, it tells an attacker nothing about any single cell (the
 count that closes it appears nowhere else), so it is left out. Stages are not nested (evidence
 counts as an activity without an application; renewal is not premium's subset once a premium
 lapses and is granted again), and nothing adds a 団体's stages or cohorts up to another published
 figure but R2: no other relation holds.
 
-A cell's suppression depends on the cells it is connected to through these relations: each request
-works out that component from the cells it publishes (reading more counters where a relation pulls
-them in, in one statement with everything else it reads, so the relations hold in the snapshot), so
-the same cell comes out the same in every view. A 0 takes part only where a relation names every
-cell (R2); elsewhere it is published as 0 and hides nothing. The cost is the components, never the
-registrations: at most every 団体 of a cohort.
+The other figures' cells enter as they publish them: a published one is known (public), a
+suppressed one stays hidden (its own release decided that; this one keeps it unknown). A month's
+`registered` is the only series cell the funnel reaches, and no funnel relation links two months: it
+enters alone. The 団体' moved_in are linked to each other by the funnel (R1 over a cohort's 団体, R2
+per 団体) and by the geography (a prefecture = Σ its 団体, the country = Σ prefectures): once R2 is
+reached, the geography's moved_in cells and relations enter too, with every 団体's R2 — the moved-in
+figures are protected as one system.
+
+A cell's suppression depends on the cells it is connected to through these relations (its
+component): each request works out the components of the cells it publishes, reading more counters
+where a relation pulls them in (in one statement with everything else it reads, so the relations
+hold in the snapshot), and the same cell comes out the same in every view. Zeros: a relation over
+every cohort of one 団体 (R2) names all its cells; a relation over every 団体 (R1, R3) names those
+that are not 0 and, for all its zeros, the first 団体 by code with 0 there — the one a 0 would be
+hidden as when nothing else can hide a count (suppression.py; any 0 there hides alike, and that one
+is the one the full relation would pick). Every other 0 is published as 0. The cost is the
+components, never the registrations: at most every 団体 of a cohort, and the moved-in figures.
 """
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
-from registry.figures.recount import FIELDS
+from registry.figures.service import Geography, series_release
 from registry.figures.stages import COLUMN, MOVED_IN, NATIONAL, PAIRS, REGISTERED, STAGES, cohort_metric
 from registry.figures.suppression import Release
+from registry.figures.sums import CounterSums
+
+COUNTRY_MOVED_IN = ("moved_in", "")  # the national moved_in total (public)
 
 
 class NeedMore(Exception):
@@ -48,32 +60,72 @@ class NeedMore(Exception):
 @dataclass
 class FunnelData:
     """What has been read: {(metric, key): Counter(field → sum)} of the funnel metrics (every key of
-    the cohorts in `full`, the `scopes` in every cohort), and the published cells the relations
-    reach into: the time series' months' `registered` (value, suppressed?), the geography's 団体
-    `moved_in` (value, suppressed?) when read, the national moved_in total."""
+    the cohorts in `full`, the `scopes` in every cohort), and the cells of other figures the
+    relations reach into, as they are published — (value, suppressed?): the time series' months'
+    `registered`, and when the geography was read, each 団体's and prefecture's moved_in. `codes`:
+    every 団体 by code; `prefecture_of`: a 団体's prefecture."""
     cohorts: list[str]
     sums: dict
     full: set[str] = field(default_factory=set)
     scopes: set[str] = field(default_factory=set)
-    series: dict = field(default_factory=dict)  # month → (registered, hidden)
-    moved_in: dict | None = None  # 団体 → (moved_in, hidden); None: not read
+    series: dict = field(default_factory=dict)
+    moved_in: dict | None = None
+    moved_in_prefectures: dict | None = None
     moved_in_total: int = 0
+    codes: tuple = ()
+    prefecture_of: dict = field(default_factory=dict)
 
     def count(self, scope: str, cohort: str, stage: str) -> int:
+        if scope not in (NATIONAL, PAIRS) and scope not in self.scopes and cohort not in self.full:
+            raise NeedMore(scopes=[scope])
         return self.sums.get((cohort_metric(cohort), scope), {}).get(COLUMN[stage], 0)
 
     def members(self, cohort: str, stage: str) -> list[str]:
         """The 団体 with anyone in this cohort's stage (the cohort must be read whole)."""
+        if not self.count(PAIRS, cohort, stage):
+            return []
         if cohort not in self.full:
             raise NeedMore(cohorts=[cohort])
         metric = cohort_metric(cohort)
         return sorted(key for (m, key), c in self.sums.items()
                       if m == metric and key not in (NATIONAL, PAIRS) and c.get(COLUMN[stage], 0))
 
-    def own(self, scope: str) -> None:
-        """Every cohort's cells of `scope` must be read."""
-        if scope != NATIONAL and scope not in self.scopes and not all(c in self.full for c in self.cohorts):
-            raise NeedMore(scopes=[scope])
+    def zero(self, cohort: str, stage: str) -> str | None:
+        """The first 団体 by code with 0 in this cohort's stage."""
+        taken = set(self.members(cohort, stage))
+        return next((code for code in self.codes if code not in taken), None)
+
+    def geography(self) -> None:
+        if self.moved_in is None:
+            raise NeedMore(geography=True)
+
+    def external(self, cell: tuple) -> tuple[int, bool, bool]:
+        """(value, suppressed?, worked out anyway by an attacker who knows the zeros?) of another
+        figure's cell."""
+        if cell[0] == "series":
+            return self.series.get(cell[1], (0, False, False))
+        if cell == COUNTRY_MOVED_IN:
+            return self.moved_in_total, False, False
+        self.geography()
+        if cell[0] == "moved_in_pref":
+            return self.moved_in_prefectures.get(cell[1], (0, False, False))
+        return self.moved_in.get(cell[1], (0, False, False))
+
+    def binding(self, rid: tuple) -> bool:
+        """Whether relation `rid` holds exactly (the count that would close it is 0; an R2 of a 団体
+        nobody moved in with names only zeros and is left out)."""
+        kind, subject = rid[0], rid[1]
+        if kind == "R1":
+            return self.count(NATIONAL, subject, rid[2]) == self.count(PAIRS, subject, rid[2])
+        if kind == "R3":
+            return self.series.get(subject, (0, False, False))[0] == self.count(PAIRS, subject, REGISTERED)
+        if kind == "G":
+            self.geography()
+            return True
+        if subject == NATIONAL:
+            return self.moved_in_total == sum(self.count(NATIONAL, c, MOVED_IN) for c in self.cohorts)
+        total = self.external(("moved_in", subject))[0]
+        return total > 0 and total == sum(self.count(subject, c, MOVED_IN) for c in self.cohorts)
 
 
 def key(scope: str, cohort: str, stage: str) -> tuple:
@@ -81,78 +133,158 @@ def key(scope: str, cohort: str, stage: str) -> tuple:
 
 
 class Component:
-    """The binding relations reached from some cells, and the cells they name."""
+    """The binding relations reached from some cells, and the cells they name. Two kinds:
+
+    - a cohort's stage other than moved_in is a block of its own: R1 (and for `registered` R3)
+      over the country's cell (the series' month), the 団体 that are not 0, and the first 0;
+    - moved_in is one system (the geography links every 団体's moved_in): the geography's moved_in
+      cells and relations, every R2 that holds with all the cells of its 団体 (or of the country),
+      and every R1 of a cohort's moved_in that holds, with the 団体 not 0 there and the first 0 of
+      a 団体 whose moved_in says nothing of it (R2 not holding, or a published total that is not 0).
+
+    A cell is in no relation that holds, or in one of these: either way the same whatever view
+    asked, so each cell comes out the same everywhere."""
 
     def __init__(self, data: FunnelData):
         self.data = data
-        self.relations: dict = {}  # relation id → (total cell, parts)
+        self.relations: set = set()
         self.cells: set = set()
+        self.moved_in = False
 
-    def reach(self, start: list[tuple]) -> None:
-        data, todo = self.data, list(start)
-        while todo:
-            cell = todo.pop()
-            if cell in self.cells:
+    def zero(self, cohort: str, stage: str) -> str | None:
+        """The first 0 a relation over every 団体 names (see the class docstring)."""
+        data = self.data
+        taken = set(data.members(cohort, stage))
+        for code in data.codes:
+            if code in taken:
                 continue
-            self.cells.add(cell)
-            for rid in self._relations_of(cell):
-                if rid not in self.relations:
-                    self.relations[rid] = relation = self._relation(rid)
-                    todo.extend(c for c in (relation[0], *relation[1]) if c[0] == "funnel")
-        del data
+            if stage == MOVED_IN and not self._free_zero(code):
+                continue
+            return code
+        return None
 
-    def _relations_of(self, cell: tuple) -> list:
-        _, scope, cohort, stage = cell
-        data, out = self.data, []
-        national, pairs = data.count(NATIONAL, cohort, stage), data.count(PAIRS, cohort, stage)
-        if pairs and national == pairs and (scope == NATIONAL or data.count(scope, cohort, stage)):
-            out.append(("R1", cohort, stage))
-        if scope != NATIONAL and stage == REGISTERED and data.count(scope, cohort, stage):
-            published = data.series.get(cohort, (0, False))[0]
-            if pairs and published == pairs:
-                out.append(("R3", cohort))
-        if stage == MOVED_IN:
+    def _free_zero(self, code: str) -> bool:
+        """A 団体's 0 in a cohort's moved_in that its R2 does not give away: its R2 does not hold, or
+        holds over a published total that is not 0 (then it names that 0 itself)."""
+        total, hidden, _ = self.data.external(("moved_in", code))
+        return not (total == 0 and not hidden) or not self._r2(code)
+
+    def _r2(self, scope: str) -> bool:
+        """R2 of a 団体 (or NATIONAL) holds exactly."""
+        data = self.data
+        if scope == NATIONAL:
+            return data.moved_in_total == sum(data.count(NATIONAL, c, MOVED_IN) for c in data.cohorts)
+        total = data.external(("moved_in", scope))[0]
+        return total == sum(data.count(scope, c, MOVED_IN) for c in data.cohorts)
+
+    def _r2_names(self, scope: str) -> bool:
+        """R2 holds and can say something: its total is not a published 0 (then all its cells are
+        0 and stay published as 0)."""
+        if not self._r2(scope):
+            return False
+        if scope == NATIONAL:
+            return True
+        total, hidden, _ = self.data.external(("moved_in", scope))
+        return total > 0 or hidden
+
+    def reach(self, targets: list[tuple]) -> None:
+        data = self.data
+        for cell in targets:
+            _, scope, cohort, stage = cell
+            value = data.count(scope, cohort, stage)
+            if stage == MOVED_IN:
+                if self._in_moved_in_system(cell, value):
+                    self._moved_in_system()
+                elif value:
+                    self.cells.add(cell)
+                continue
+            block = self._block_relations(cohort, stage)
             if scope == NATIONAL:
-                if data.moved_in_total == sum(data.count(NATIONAL, c, MOVED_IN) for c in data.cohorts):
-                    out.append(("R2", NATIONAL))
+                named = ("R1", cohort, stage) in block
             else:
-                data.own(scope)
-                if data.moved_in is None:
-                    raise NeedMore(geography=True)
-                if data.moved_in.get(scope, (0, False))[0] == sum(data.count(scope, c, MOVED_IN) for c in data.cohorts):
-                    out.append(("R2", scope))
+                named = bool(block) and (value > 0 or self.zero(cohort, stage) == scope)
+            if named:
+                self._block(cohort, stage, block)
+            elif value:
+                self.cells.add(cell)  # in no relation that holds: suppressed by its own size only
+
+    def _block_relations(self, cohort: str, stage: str) -> set:
+        data, out = self.data, set()
+        if data.binding(("R1", cohort, stage)):
+            out.add(("R1", cohort, stage))
+        if stage == REGISTERED and data.binding(("R3", cohort)):
+            out.add(("R3", cohort))
         return out
 
-    def _relation(self, rid: tuple) -> tuple:
+    def _block(self, cohort: str, stage: str, relations: set) -> None:
         data = self.data
-        if rid[0] == "R1":
-            _, cohort, stage = rid
-            return key(NATIONAL, cohort, stage), [key(b, cohort, stage) for b in data.members(cohort, stage)]
-        if rid[0] == "R3":
-            return ("series", rid[1]), [key(b, rid[1], REGISTERED) for b in data.members(rid[1], REGISTERED)]
-        scope = rid[1]
-        if scope != NATIONAL:
-            data.own(scope)
-        total = ("moved_in", "") if scope == NATIONAL else ("moved_in", scope)
-        return total, [key(scope, cohort, MOVED_IN) for cohort in data.cohorts]
+        self.relations |= relations
+        zero = self.zero(cohort, stage)
+        self.cells.update(key(b, cohort, stage) for b in data.members(cohort, stage) + ([zero] if zero else []))
+        if ("R1", cohort, stage) in relations:
+            self.cells.add(key(NATIONAL, cohort, stage))
+        if ("R3", cohort) in relations:
+            self.cells.add(("series", cohort))
+
+    def _in_moved_in_system(self, cell: tuple, value: int) -> bool:
+        _, scope, cohort, _ = cell
+        r1 = self.data.binding(("R1", cohort, MOVED_IN))
+        if scope == NATIONAL:
+            return r1 or self._r2_names(NATIONAL)
+        if self._r2_names(scope):
+            return True
+        return r1 and (value > 0 or self.zero(cohort, MOVED_IN) == scope)
+
+    def _moved_in_system(self) -> None:
+        if self.moved_in:
+            return
+        self.moved_in = True
+        data = self.data
+        data.geography()
+        prefectures = sorted(set(data.prefecture_of.values()))
+        self.relations.add(("G", ""))
+        self.cells.add(COUNTRY_MOVED_IN)
+        for pref in prefectures:
+            self.relations.add(("G", pref))
+            self.cells.add(("moved_in_pref", pref))
+        for code in data.codes:
+            self.cells.add(("moved_in", code))
+        for scope in (NATIONAL, *data.codes):
+            if self._r2_names(scope):
+                self.relations.add(("R2", scope))
+                self.cells.update(key(scope, cohort, MOVED_IN) for cohort in data.cohorts)
+        for cohort in data.cohorts:
+            if data.binding(("R1", cohort, MOVED_IN)):
+                self._block(cohort, MOVED_IN, {("R1", cohort, MOVED_IN)})
+
+    def equation(self, rid: tuple) -> tuple[tuple, list[tuple]]:
+        """(total, parts) of a relation, once the component is whole (the 0s it leaves out are
+        published as 0 and add nothing)."""
+        data = self.data
+        if rid[0] == "G":
+            if rid[1] == "":
+                return COUNTRY_MOVED_IN, [("moved_in_pref", p) for p in sorted(set(data.prefecture_of.values()))]
+            return ("moved_in_pref", rid[1]), [("moved_in", b) for b in data.codes if data.prefecture_of[b] == rid[1]]
+        if rid[0] == "R2":
+            total = COUNTRY_MOVED_IN if rid[1] == NATIONAL else ("moved_in", rid[1])
+            return total, [key(rid[1], cohort, MOVED_IN) for cohort in data.cohorts]
+        cohort, stage = rid[1], (rid[2] if rid[0] == "R1" else REGISTERED)
+        total = key(NATIONAL, cohort, stage) if rid[0] == "R1" else ("series", cohort)
+        return total, sorted(c for c in self.cells
+                             if c[0] == "funnel" and c[1] != NATIONAL and c[2] == cohort and c[3] == stage)
 
 
 def release_of(data: FunnelData, component: Component) -> Release:
     """The component's cells and relations, in one order whatever view asked for them."""
     release = Release()
-    for cell in sorted(component.cells):
-        _, scope, cohort, stage = cell
-        release.cell(cell, data.count(scope, cohort, stage))
+    for cell in sorted(component.cells, key=repr):
+        if cell[0] == "funnel":
+            release.cell(cell, data.count(*cell[1:]))
+        else:
+            value, hidden, strong_knows = data.external(cell)
+            release.cell(cell, value, public=not hidden, hidden=hidden, strong_knows=strong_knows)
     for rid in sorted(component.relations, key=repr):
-        total, parts = component.relations[rid]
-        if total not in release:
-            if total[0] == "series":
-                value, hidden = data.series.get(total[1], (0, False))
-            elif total[1] == "":
-                value, hidden = data.moved_in_total, False
-            else:
-                value, hidden = data.moved_in.get(total[1], (0, False))
-            release.cell(total, value, public=not hidden, hidden=hidden)
+        total, parts = component.equation(rid)
         release.sum_of(total, parts)
     return release
 
@@ -161,13 +293,11 @@ def published_cells(data: FunnelData, scope: str, min_cell: int, *, complementar
     """{(cohort, stage): published value} of `scope`'s cells (None: suppressed)."""
     targets = [key(scope, cohort, stage) for cohort in data.cohorts for stage in STAGES]
     component = Component(data)
-    component.reach([cell for cell in targets if data.count(*cell[1:]) or cell[3] == MOVED_IN])
+    component.reach(targets)
     release = release_of(data, component)
     protected = release.protect(min_cell, complementary=complementary)
-    out = {}
-    for cell in targets:
-        out[(cell[2], cell[3])] = protected.get(cell) if cell in release else data.count(*cell[1:])
-    return out
+    return {(cell[2], cell[3]): protected.get(cell) if cell in release else data.count(*cell[1:])
+            for cell in targets}
 
 
 def rows(values: dict, cohorts: list[str]) -> list[dict]:
@@ -185,10 +315,30 @@ def rows(values: dict, cohorts: list[str]) -> list[dict]:
     return out
 
 
-def as_counters(sums: dict) -> dict:
-    """{(metric, key): Counter} from rows of (metric, key, *FIELDS)."""
-    return {k: Counter(dict(zip(FIELDS, v))) for k, v in sums.items()}
+def make_data(cohorts: list[str], sums: dict, *, full, scopes, min_cell: int, organizations: tuple[str, ...],
+              geography: CounterSums | None = None) -> FunnelData:
+    """FunnelData from the counters read ({(metric, key): Counter}: the funnel's, "total" and "day"):
+    the time series' months as /stats/timeseries publishes them; `organizations`: every 団体
+    (`service.directory`); with `geography` (the counters of service.GEOGRAPHY as
+    /stats/by-organization reads them), the 団体' and prefectures' moved_in as published there."""
+    total = sums.get(("total", ""), Counter())
+    series = series_release({key: c for (metric, key), c in sums.items() if metric == "day"}, total)
+    codes = organizations[0::3]
+    data = FunnelData(cohorts=cohorts, sums=sums, full=set(full), scopes=set(scopes), moved_in_total=total["moved_in"],
+                      series=_as_published(series, series.protect(min_cell),
+                                           {m: ("month", m, "registered") for m in {k[1] for k in series.keys
+                                                                                     if k[0] == "month"}}),
+                      codes=tuple(codes), prefecture_of=dict(zip(codes, organizations[2::3])))
+    if geography is not None:
+        published = Geography(geography, organizations, {}, min_cell)
+        data.moved_in = _as_published(published.release, published.published,
+                                      {code: ("organization", code, "moved_in") for code in codes})
+        data.moved_in_prefectures = _as_published(published.release, published.published,
+                                                  {p: ("prefecture", p, "moved_in") for p in set(organizations[2::3])})
+    return data
 
 
-def empty_data(cohorts: list[str]) -> FunnelData:
-    return FunnelData(cohorts=cohorts, sums=defaultdict(Counter))
+def _as_published(release: Release, protected, cells: dict) -> dict:
+    """{name: (value, suppressed?, worked out anyway by an attacker who knows the zeros?)}."""
+    hidden, strong = protected.hidden, protected.strong_knows
+    return {name: (release.value(cell), cell in hidden, cell in strong) for name, cell in cells.items()}

@@ -14,10 +14,10 @@ from datetime import date
 from sqlalchemy import and_, func, or_, select
 
 from registry.extensions import db
-from registry.figures.funnel_release import FunnelData, NeedMore, published_cells, rows
+from registry.figures.funnel_release import FunnelData, NeedMore, make_data, published_cells, rows
 from registry.figures.models import FigureCounter
 from registry.figures.recount import FIELDS
-from registry.figures.service import GEOGRAPHY, Geography, series_release
+from registry.figures.service import GEOGRAPHY
 from registry.figures.stages import COLUMN, NATIONAL, PAIRS, STAGES, cohort_metric, month_of
 from registry.figures.sums import CounterSums, expired_premium_corrections
 from registry.organizations.models import Organization
@@ -76,30 +76,16 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple) -
 def _data(months, scopes, full, geography: bool, min_cell: int, today: date) -> FunnelData:
     metrics = ("total", "day") + (tuple(m for m in GEOGRAPHY if m != "total") if geography else ())
     sums = _read(months, scopes, full, metrics)
-    total = sums.get(("total", ""), Counter())
-    days = {key: c for (metric, key), c in sums.items() if metric == "day"}
-    series = series_release(days, total)
-    hidden = series.protect(min_cell).hidden
-    published_months = {key[1] for key in series.keys if key[0] == "month"}
-    data = FunnelData(cohorts=months, sums=sums, full=set(full), scopes=set(scopes), moved_in_total=total["moved_in"],
-                      series={m: (series.value(("month", m, "registered")), ("month", m, "registered") in hidden)
-                              for m in published_months})
-    if geography:
-        data.moved_in = _moved_in(sums, min_cell, today)
-    return data
-
-
-def _moved_in(sums: dict, min_cell: int, today: date) -> dict:
-    """{団体: (moved_in, suppressed?)} as /stats/by-organization publishes them now."""
-    rows_ = CounterSums.of({metric: {key: c for (m, key), c in sums.items() if m == metric} for metric in GEOGRAPHY})
-    for (metric, key), deltas in expired_premium_corrections(today).items():
-        if metric in rows_.at:
-            for field, delta in deltas.items():
-                rows_.add(metric, key, field, delta)
-    organizations = tuple(value for row in db.session.execute(
+    organizations = tuple(value for row in db.session.execute(  # reference data: the same in every snapshot
         select(Organization.code, Organization.kind, Organization.prefecture_code).order_by(Organization.code))
         for value in row)
-    geography = Geography(rows_, organizations, {}, min_cell)
-    hidden = geography.published.hidden
-    return {code: (geography.release.value(("organization", code, "moved_in")),
-                   ("organization", code, "moved_in") in hidden) for code in organizations[0::3]}
+    counted = None
+    if geography:
+        counted = CounterSums.of({metric: {key: c for (m, key), c in sums.items() if m == metric}
+                                  for metric in GEOGRAPHY})
+        for (metric, key), deltas in expired_premium_corrections(today).items():  # as /stats/by-organization reads
+            if metric in counted.at:
+                for field, delta in deltas.items():
+                    counted.add(metric, key, field, delta)
+    return make_data(months, sums, full=full, scopes=scopes, min_cell=min_cell, geography=counted,
+                     organizations=organizations)

@@ -74,21 +74,25 @@ class Release:
         self.broken: list[list[tuple[Hashable, int]]] = []
         self._derived: list[tuple[int, int]] = []  # (overlap cell, the relation that defines it)
         self.forced: set[int] = set()  # cells suppressed by another release, to be kept unknown here
+        self.strong_knows: set[int] = set()  # of those, the ones an attacker who knows the zeros works out
 
     def __contains__(self, key) -> bool:
         return key in self._index
 
     def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False,
-             hidden: bool = False) -> Hashable:
+             hidden: bool = False, strong_knows: bool = False) -> Hashable:
         """A count. `public`: published whatever its size (a national total, or a cell another
         release has published). `internal`: never published (a count other figures add up to, e.g.
         people without a known home), so unknown unless it is 0 — an attacker is assumed to know
         where nothing is. `hidden`: suppressed by the release that publishes it (this one relates
-        its own cells to it and must not let it be worked out)."""
+        its own cells to it and must not let it be worked out; `strong_knows`: there, only zeros
+        could hide it, so an attacker who knows which suppressed cells are 0 knows it)."""
         if key in self._index:
             raise ValueError(f"cell {key!r} given twice")
         if hidden:
             self.forced.add(len(self.keys))
+            if strong_knows:
+                self.strong_knows.add(len(self.keys))
         self._index[key] = len(self.keys)
         self.keys.append(key)
         self.values.append(int(value))
@@ -199,16 +203,25 @@ class Release:
         primary = [i for i, (kind, value) in enumerate(zip(self.kinds, self.values))
                    if kind == PUBLISHED and (0 < value < min_cell or i in self.forced)]
         if complementary and primary:
-            return Protected(self, _Protection(self, min_cell).run())
+            protection = _Protection(self, min_cell)
+            hidden = protection.run()
+            return Protected(self, hidden, protection.inherent & hidden)
         return Protected(self, set(primary))
 
 
 class Protected:
     """A release's published values: `get(key)` is the count, or None where it is suppressed."""
 
-    def __init__(self, release: Release, hidden: set[int]):
+    def __init__(self, release: Release, hidden: set[int], inherent: set[int] = frozenset()):
         self.release = release
         self._hidden = hidden
+        self._inherent = inherent
+
+    @property
+    def strong_knows(self) -> frozenset:
+        """The keys of suppressed cells an attacker who knows which suppressed cells are 0 works
+        out anyway (from the totals and the zeros alone: no complement could help)."""
+        return frozenset(self.release.keys[i] for i in self._inherent)
 
     @property
     def hidden(self) -> frozenset:
@@ -235,6 +248,7 @@ class _Protection:
 
     def __init__(self, release: Release, min_cell: int):
         self.values, self.kinds = release.values, release.kinds
+        self.strong_knows = release.strong_knows
         self.rel_cells, self.rel_coefs, self.cell_rels = release.rel_cells, release.rel_coefs, release.cell_rels
         # Known to every attacker: the totals, what follows from them, and the never-published zeros.
         self.known = [kind == PUBLIC or (kind == INTERNAL and value == 0) for kind, value in zip(self.kinds, self.values)]
@@ -260,6 +274,8 @@ class _Protection:
             return False
         if self.kinds[i] == INTERNAL:
             return True
+        if strong and i in self.strong_knows:
+            return False
         return i in self.hidden and (not strong or self.values[i] != 0)
 
     def _candidate(self, i: int, strong: bool) -> bool:
