@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wsgi
 PO := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run serve test test-fast test-sqlite test-postgres lint-imports install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster debian-deps
+.PHONY: run serve test test-fast browser-deps test-sqlite test-postgres lint-imports install install-production migrate clean bench install-bench bench-writes bench-launch bench-recommendations bench-roster bench-emergency debian-deps
 
 install: $(VENV)/.installed $(MO)
 
@@ -43,16 +43,24 @@ run: migrate
 serve: migrate
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-test: debian-deps lint-imports test-sqlite test-postgres
+test: debian-deps browser-deps lint-imports test-sqlite test-postgres
+
+# What the browser tests inject into every page they visit (axe-core, pinned in tests/browser/
+# package-lock.json), installed by npm ci into tests/browser/node_modules (not committed).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser-deps: $(AXE)
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The real parts the tests start, from Debian's packages: chromium and its CJK fonts (browser tests),
 # pgbouncer, redis-server, nginx, pg_auto_failover and pgbackrest, zbar-tools (decoding QR codes in
-# screenshots). CI runs as root on a clean machine and installs what is missing in one apt-get run;
-# packages that would start a server at install (redis, nginx) are kept stopped by a policy-rc.d, and
-# the tests start their own as unprivileged users. As another user, a missing one is named and the
-# tests that need it are skipped.
+# screenshots), npm (browser-deps installs axe-core with it). CI runs as root on a clean machine and
+# installs what is missing in one apt-get run; packages that would start a server at install (redis,
+# nginx) are kept stopped by a policy-rc.d, and the tests start their own as unprivileged users. As
+# another user, a missing one is named and the tests that need it are skipped.
 DEBIAN_PACKAGES := chromium:chromium fonts-noto-cjk:- pgbouncer:pgbouncer redis-server:redis-server nginx:nginx \
-	postgresql-15-auto-failover:pg_autoctl pgbackrest:pgbackrest zbar-tools:zbarimg
+	postgresql-15-auto-failover:pg_autoctl pgbackrest:pgbackrest zbar-tools:zbarimg npm:npm
 debian-deps:
 	@missing=; for entry in $(DEBIAN_PACKAGES); do package=$${entry%%:*}; command=$${entry#*:}; \
 	  if [ "$$command" = - ]; then dpkg -s "$$package" >/dev/null 2>&1 || missing="$$missing $$package"; \
@@ -117,3 +125,8 @@ bench-recommendations: install
 # import-roster at 100,000 rows (BENCH_ROSTER_ROWS) on a throwaway PostgreSQL.
 bench-roster: install
 	PG_REPLICA=0 PG_SERVER_OPTS="$(BENCH_PG_OPTS)" scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/roster.py'
+
+# An emergency's notice fanned out by send-notifications to 100,000 people (BENCH_EMERGENCY_RECIPIENTS) on a
+# throwaway PostgreSQL (a database of its own beside the server's).
+bench-emergency: install
+	PG_REPLICA=0 PG_SERVER_OPTS="$(BENCH_PG_OPTS)" scripts/with-postgres.sh sh -c 'DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python bench/emergency.py'

@@ -18,7 +18,6 @@ and BENCH_REQUESTS (300) timed requests per endpoint, interleaved.
 The whole run is bounded by BENCH_TIMEOUT seconds (2,700 by default). Never part of pytest.
 """
 import os
-import signal
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ from sqlalchemy import func, inspect, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.serve import app_for  # noqa: E402
+from bench.serve import OutOfTime, app_for, time_limit  # noqa: E402
 from registry.extensions import db  # noqa: E402
 
 SMALL = int(os.environ.get("BENCH_SMALL", "1000"))
@@ -40,22 +39,14 @@ ENDPOINTS = ("/api/v1/stats/totals", "/api/v1/stats/by-prefecture")
 READ_TABLES = ("figure_counters", "registrations", "users", "api_tokens", "organizations")
 
 
-class OutOfTime(Exception):
-    pass
-
-
 def main() -> int:
     url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not url:
         print("bench: set DATABASE_URL to an empty database (make bench starts a throwaway PostgreSQL)",
               file=sys.stderr)
         return 2
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(TIMEOUT)
-    try:
+    with time_limit(TIMEOUT):
         result = measure(url)
-    finally:
-        signal.alarm(0)
     print_table(result)
     return 0 if result["rows"] and result["drift"] == [] else 1
 
@@ -92,10 +83,6 @@ def measure(url: str) -> dict:
         ratios = [rows[1][p][0] / rows[0][p][0] for p in ENDPOINTS]
     return {"rows": rows, "version": version, "verify_seconds": verify_seconds, "drift": drift,
             "ratios": ratios, "seconds": time.perf_counter() - started}
-
-
-def _out_of_time(signum, frame):
-    raise OutOfTime()
 
 
 def _prepare() -> str:

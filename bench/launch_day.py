@@ -77,10 +77,10 @@ def measure(url: str) -> dict:
             "drift": drift}
 
 
-def _fresh_database(url: str) -> str:
-    """`<database>_launch` on the same server, empty."""
+def _fresh_database(url: str, suffix: str = "launch") -> str:
+    """`<database>_<suffix>` on the same server, empty."""
     base = make_url(database_url(url, url))
-    name = f"{base.database}_launch"
+    name = f"{base.database}_{suffix}"
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

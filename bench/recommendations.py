@@ -20,7 +20,6 @@ Never part of pytest.
 """
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ from sqlalchemy import func, inspect, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.serve import app_for  # noqa: E402
+from bench.serve import OutOfTime, app_for, time_limit  # noqa: E402
 from registry.extensions import db  # noqa: E402
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000000"))
@@ -43,24 +42,17 @@ TARGETS = {"recommend_needs": 100.0, "candidates": 300.0}
 TABLES = ("needs", "applications", "users", "registrations", "activities", "organizations")
 
 
-class OutOfTime(Exception):
-    pass
-
-
 def main() -> int:
     url = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not url:
         print("bench: set DATABASE_URL (make bench-recommendations starts a throwaway PostgreSQL)", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(TIMEOUT)
     try:
-        result = measure(url)
+        with time_limit(TIMEOUT):
+            result = measure(url)
     except OutOfTime:
         print(f"bench: out of time after {TIMEOUT} s (BENCH_TIMEOUT)", file=sys.stderr)
         return 1
-    finally:
-        signal.alarm(0)
     print_table(result)
     return 0
 
@@ -77,10 +69,6 @@ def measure(url: str) -> dict:
         result = _measure()
     result.update(seeded=seeded, version=version, seconds=time.perf_counter() - started)
     return result
-
-
-def _out_of_time(signum, frame):
-    raise OutOfTime()
 
 
 def _residents() -> int:

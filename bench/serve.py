@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MASTERS: dict[int, int] = {}  # port → pid of the gunicorn master serving it (for cpu_seconds)
 
 
 def postgres_url(script: str, what: str) -> str | None:
@@ -56,13 +57,42 @@ def gunicorn(url: str, app_module: str = "wsgi:app", *, env: dict | None = None)
     server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
     try:
         _wait_ready(port, server)
+        MASTERS[port] = server.pid
         yield port, _workers(server)
     finally:
+        MASTERS.pop(port, None)
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process, every live descendant, and the children it has reaped
+    (a gunicorn worker that restarted, a PostgreSQL backend that exited): /proc, Linux only."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total, pending, first = 0, [str(pid)], True
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if first else 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                pending += Path(f"/proc/{current}/task/{task}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+        first = False
+    return total / hz
+
+
+def postgres_pid() -> int | None:
+    """The postmaster of the throwaway server scripts/with-postgres.sh started (PG_TEST_DATA)."""
+    data = os.environ.get("PG_TEST_DATA")
+    try:
+        return int(Path(data, "postmaster.pid").read_text().split()[0]) if data else None
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _wait_ready(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
@@ -130,3 +160,23 @@ def national_token(tag: str) -> str:
     token = accounts.issue_token(user, ttl_days=1)
     db.session.commit()
     return token
+
+
+class OutOfTime(Exception):
+    """A bench's BENCH_TIMEOUT ran out."""
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Raises OutOfTime in the main thread once `seconds` have passed (SIGALRM): every bench run is
+    bounded in time."""
+    def out_of_time(*_):
+        raise OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -161,6 +161,10 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False  # Retry-After is set by registry.errors, whatever refused
+    # Partners (registry.partners): calls per partner (its client id) to /api/v1/partner/*, and to
+    # /oauth/token and /oauth/revoke (flask-limiter's notation).
+    PARTNER_RATE_LIMIT = os.environ.get("PARTNER_RATE_LIMIT", "1200/minute")
+    PARTNER_TOKEN_RATE_LIMIT = os.environ.get("PARTNER_TOKEN_RATE_LIMIT", "600/minute")
     # Failed sign-ins per e-mail address before back-off starts (then 1, 2, 4 … minutes, at most 60).
     LOGIN_FAILURES_BEFORE_BACKOFF = 5
 

@@ -3,8 +3,8 @@
 Environment: `PORT` (5000) on 127.0.0.1, or `BIND` (`0.0.0.0:8000`, `unix:/run/registry.sock`);
 `WEB_CONCURRENCY` workers (default 2 × cores + 1, at most 12: each holds its own database pool);
 `GUNICORN_THREADS` per worker (1: sync workers; more switches to gthread); `GUNICORN_TIMEOUT` (30 s),
-`GUNICORN_GRACEFUL_TIMEOUT` (30 s), `GUNICORN_KEEPALIVE` (5 s); `GUNICORN_MAX_REQUESTS` (1000, plus up
-to `GUNICORN_MAX_REQUESTS_JITTER` 100, so workers do not all restart together); `LOG_FORMAT`,
+`GUNICORN_GRACEFUL_TIMEOUT` (30 s), `GUNICORN_KEEPALIVE` (5 s); `GUNICORN_MAX_REQUESTS` (10000, plus
+up to `GUNICORN_MAX_REQUESTS_JITTER` 1000, so workers do not all restart together); `LOG_FORMAT`,
 `LOG_LEVEL` as for the app; `PROMETHEUS_MULTIPROC_DIR` (a fresh temporary directory when unset);
 `GUNICORN_PIDFILE` (none by default; scripts/gunicorn-reload.sh needs one).
 
@@ -68,8 +68,11 @@ worker_class = "gthread" if threads > 1 else "sync"
 timeout = _int("GUNICORN_TIMEOUT", 30, 1)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30, 1)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
+# A worker restarts after this many requests (a leak, should one creep in, stays bounded). Not fewer: a
+# new worker starts without its compiled-statement cache, its 団体 facts and its pooled connections, and
+# at 1000 a busy worker paid that every few seconds (bench/writes.py).
+max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 1000)
 # Load the app once in the master: a broken configuration stops the start, and workers share memory.
 preload_app = True
 control_socket_disable = True  # gunicorn ≥ 25.1: one shared $HOME/.gunicorn/gunicorn.ctl per user otherwise

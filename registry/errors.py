@@ -54,6 +54,7 @@ TITLES = {
     "invalid_check_in": _l("This check-in code is wrong or has expired."),
     "not_accepted": _l("You have no accepted application to this need."),
     "already_checked_in": _l("You have already checked in."),
+    "not_registered": _l("The person has no active registration with this 団体."),
 }
 
 # HTTP errors raised outside our services (routing, webargs, werkzeug) get these codes.

@@ -24,8 +24,12 @@ MARSHMALLOW = [
     N_("Special numeric values (nan or infinity) are not permitted."),
 ]
 
+# A text's length, where marshmallow's own message would serve lists as well ("件（文字）").
+CHARACTERS = N_("Use {min} to {max} characters.")
+
 # (pattern of the English message, template in the catalog)
 PATTERNS = [
+    (re.compile(r"^Use (?P<min>\d+) to (?P<max>\d+) characters\.$"), CHARACTERS),
     (re.compile(r"^Longer than maximum length (?P<max>\d+)\.$"), N_("Longer than maximum length {max}.")),
     (re.compile(r"^Shorter than minimum length (?P<min>\d+)\.$"), N_("Shorter than minimum length {min}.")),
     (re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"), N_("Length must be between {min} and {max}.")),

@@ -10,12 +10,14 @@ tests/factories.py.
 """
 import os
 import re
+import threading
 import uuid
 
 import pytest
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy import delete, text
 from sqlalchemy.orm import scoped_session, sessionmaker
+from werkzeug.serving import make_server
 
 from config import TestingConfig, database_url
 from registry import create_app
@@ -291,3 +293,14 @@ class Browser:
 @pytest.fixture
 def browser(app):
     return Browser(app.test_client())
+
+
+@pytest.fixture
+def live_server(app):
+    """The test session's app served on 127.0.0.1 by werkzeug's threaded server (for tests marked
+    `committing`: the server's requests commit)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

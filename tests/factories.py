@@ -4,6 +4,7 @@ services (no HTTP), identity checks and designated activities, dates relative to
 The fixtures built on these (signup, make_account, staff, resident, verified_resident, browser,
 upload_dir) are in tests/conftest.py.
 """
+import secrets
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -17,6 +18,7 @@ from registry.errors import Problem
 from registry.extensions import db
 from registry.figures.recount import maintained_counters
 from registry.figures.stages import COLUMN, PREFIX
+from registry.partners import service as partners, tokens as partner_tokens
 from registry.registrations import service as registrations
 from registry.registrations.models import IdentityVerification
 
@@ -135,3 +137,16 @@ def funnel_counters() -> dict:
     stage_of = {column: stage for stage, column in COLUMN.items()}
     return {(metric[len(PREFIX):], key): {stage_of[f]: n for f, n in values.items() if n}
             for (metric, key), values in maintained_counters().items() if metric.startswith(PREFIX)}
+
+
+def partner_token(user: User, scope: str = "registrations:read activities:write") -> str:
+    """An access token of a new partner for `user`, as if they had allowed it on the consent page and
+    the partner had exchanged the code (tests/partners/ drive that flow over HTTP)."""
+    partner, _secret = partners.create_partner("テスト連携", ["https://partner.example/cb"])
+    code = partner_tokens.save_code(secrets.token_urlsafe(32), partner=partner, user=user,
+                                    redirect_uri="https://partner.example/cb", scope=scope, challenge="c" * 43,
+                                    method="S256")
+    access = secrets.token_urlsafe(32)
+    partner_tokens.save_token({"access_token": access, "expires_in": partner_tokens.ACCESS_TOKEN_SECONDS,
+                               "scope": scope}, partner=partner, user=user, origin=code)
+    return access

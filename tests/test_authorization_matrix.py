@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Mapping
+from urllib.parse import parse_qsl
 
 import pytest
 from flask import session
@@ -33,6 +34,7 @@ from registry.accounts.login import WEB_SESSION_KEY
 from registry.accounts.models import ApiToken, User
 from registry.announcements import service as announcements
 from registry.benefits import service as benefits
+from registry.emergencies import service as emergencies
 from registry.common.time import today_tokyo
 from registry.errors import HTTP_CODES
 from registry.evidence import files as evidence_files, service as evidence
@@ -46,6 +48,8 @@ from registry.needs.schemas import NeedCreateSchema
 from registry.notifications import verification as email_verification
 from registry.notifications.models import Notification
 from registry.pages import common as page_common, hosts as host_pages
+from registry.partners import service as partners
+from registry.partners.models import SCOPES
 from registry.registrations import service as registrations
 from registry.registrations.models import PremiumRequest
 
@@ -54,6 +58,7 @@ from tests.evidence.images import plain_jpeg
 from tests.factories import CHIYODA, GIFU, HIDA, TAJIMI, TAKAYAMA, add_activities, days, verify_identity
 from tests.hosts.conftest import in_progress
 from tests.needs.conftest import need_body
+from tests.partners.conftest import REDIRECT, PartnerApp, authorize_path, pkce
 
 PASSWORD = "matrix-password-1"
 
@@ -114,6 +119,20 @@ def evidence_form(w):
 
 SIGNUP = {"email": "newcomer@authz.example.jp", "password": PASSWORD, "display_name": "新人",
           "home_municipality_code": CHIYODA, "birth_year": 1990}
+
+# Partners (registry.partners): an account's token never works on /api/v1/partner/* (a partner's own
+# tokens are tested in tests/partners/), and the OAuth endpoints want the partner's HTTP Basic.
+ONLY_PARTNERS = {caller: "401 unauthorized" for caller in CALLERS}
+_, CHALLENGE = pkce()
+
+
+def consent_query(w):
+    return dict(parse_qsl(authorize_path(w.partner_app, CHALLENGE).split("?", 1)[1]))
+
+
+def partner_report(w):
+    return {"organization_code": HIDA, "done_on": days(-1), "title": "雪かき", "kind": "volunteer", "external_id": "m-1"}
+
 
 MATRIX: dict[tuple[str, str], Expect] = {
     # --- accounts -------------------------------------------------------------------------------------------
@@ -230,6 +249,31 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/stats/by-tie"): Expect(200, FIGURES),
     ("GET", "/api/v1/stats/by-age-band"): Expect(200, FIGURES),
     ("GET", "/api/v1/audit"): Expect(200, ("admin",)),
+    # --- emergencies -----------------------------------------------------------------------------------------
+    # The world's emergency names 飛騨市; the bystander (registered there) offered help. 高山市's staff are
+    # outside its reach; the other resident (高山市 only) is not tied to it.
+    ("POST", "/api/v1/emergencies"): Expect(201, ("staff", "national"), json={
+        "title": "大雨災害", "message": "支援をお願いします", "organization_codes": [HIDA]}),
+    ("GET", "/api/v1/emergencies"): Expect(200, ANYONE),
+    ("GET", "/api/v1/emergencies/<uuid:emergency_id>"): Expect(200, ANYONE),
+    ("POST", "/api/v1/emergencies/<uuid:emergency_id>/close"): Expect(200, ("staff", "national")),
+    ("POST", "/api/v1/emergencies/<uuid:emergency_id>/offers"): Expect(201, OWNER, json={"kinds": ["remote"]}),
+    ("GET", "/api/v1/emergencies/<uuid:emergency_id>/offers"): Expect(200, STAFF),
+    ("POST", "/api/v1/emergencies/<uuid:emergency_id>/proxies"): Expect(
+        201, ("staff", "national"), json={"organization_code": TAKAYAMA}),
+    # --- partners (連携サービス) -------------------------------------------------------------------------------------
+    ("GET", "/api/v1/partner/me"): Expect(200, (), special=ONLY_PARTNERS),
+    ("POST", "/api/v1/partner/activities"): Expect(201, (), special=ONLY_PARTNERS, json=partner_report),
+    ("GET", "/api/v1/me/partner-grants"): Expect(200, RESIDENTS),
+    ("DELETE", "/api/v1/me/partner-grants/<uuid:grant_id>"): Expect(204, OWNER, hide=("other_resident",)),
+    ("GET", "/api/v1/organizations/<string:code>/trusted-partners"): Expect(200, STAFF),
+    ("POST", "/api/v1/organizations/<string:code>/trusted-partners"): Expect(
+        201, STAFF, json=lambda w: {"client_id": w.ids["other_partner"]}),
+    ("DELETE", "/api/v1/organizations/<string:code>/trusted-partners/<string:client_id>"): Expect(204, STAFF),
+    ("POST", "/oauth/token"): Expect(200, (), special={c: "400 bad_request" for c in CALLERS}),  # no grant_type
+    ("POST", "/oauth/revoke"): Expect(200, (), special=ONLY_PARTNERS),  # no client credentials
+    ("GET", "/oauth/authorize"): Expect(200, RESIDENTS, query=consent_query),
+    ("POST", "/oauth/authorize"): Expect(302, RESIDENTS, query=consent_query, form={"decision": "allow"}),
     # --- operations and documentation -------------------------------------------------------------------------
     ("GET", "/healthz"): Expect(200, ANYONE),
     ("GET", "/readyz"): Expect(200, ANYONE),
@@ -273,6 +317,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/my/notifications/<uuid:notification_id>/read"): Expect(302, OWNER, hide=("other_resident",), hidden=FLASHED),
     ("POST", "/my/erase"): Expect(302, RESIDENTS, form={"confirm": "erase"}),
     ("GET", "/my/check-in"): Expect(200, RESIDENTS),
+    ("POST", "/my/partner-grants/<uuid:grant_id>/revoke"): Expect(302, OWNER, hide=("other_resident",), hidden=FLASHED),
     ("POST", "/my/check-in"): Expect(302, OWNER, special={"other_resident": "409 not_accepted"},
                                      form=lambda w: {"need": w.ids["accepted_need"], "code": w.check_in_code()}),
     # --- pages: staff ---------------------------------------------------------------------------------------------
@@ -310,6 +355,21 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/host/needs/<uuid:need_id>/complete-checked-in"): Expect(302, ("host",), at={"need_id": "accepted_need"}),
     ("POST", "/host/applications/<uuid:application_id>/<any(accept, decline, complete, 'no-show'):decision>"): Expect(
         302, ("host",), path={"decision": "accept"}),
+    # --- pages: emergencies ----------------------------------------------------------------------------------------
+    ("GET", "/emergencies/<uuid:emergency_id>"): Expect(200, ANYONE),
+    ("POST", "/emergencies/<uuid:emergency_id>/offer"): Expect(
+        302, OWNER, special={"other_resident": "422 forbidden"}, form={"kinds": "remote"}),
+    ("GET", "/staff/emergencies"): Expect(200, ANY_STAFF + ("national",)),
+    ("POST", "/staff/emergencies"): Expect(302, ("staff", "national"), special={"other_staff": "422 forbidden"},
+                                           form={"title": "大雨災害", "message": "支援を", "organization_codes": HIDA}),
+    ("GET", "/staff/emergencies/<uuid:emergency_id>"): Expect(200, ("staff", "national")),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/close"): Expect(
+        302, ("staff", "national"), special={"other_staff": "302 forbidden"}),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/proxies"): Expect(
+        302, ("staff", "national"), special={"other_staff": "302 forbidden"}, form={"organization_code": TAKAYAMA}),
+    ("POST", "/staff/emergencies/<uuid:emergency_id>/announcements"): Expect(
+        302, STAFF, special={"other_staff": "302 forbidden"},
+        form={"organization_code": HIDA, "title": "給水所", "body": "公民館で給水しています"}),
     # --- pages: the national dashboard ------------------------------------------------------------------------------
     ("GET", "/dashboard"): Expect(200, FIGURES),
     ("GET", "/dashboard/<name>.csv"): Expect(200, FIGURES, path={"name": "by-prefecture"}),
@@ -320,6 +380,8 @@ DEFAULT_OBJECTS = {
     "registration_id": "registration", "application_id": "application", "need_id": "need", "evidence_id": "evidence",
     "benefit_id": "benefit", "host_id": "host", "verification_id": "verification", "notification_id": "notification",
     "announcement_id": "announcement", "invitation_id": "roster_invitation", "token_id": "token", "request_id": "premium_request", "code": "organization",
+    "emergency_id": "emergency",
+    "grant_id": "partner_grant", "client_id": "partner",
 }
 PARAMETER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 FIGURE_ROUTES = ("/api/v1/stats/", "/dashboard")
@@ -412,9 +474,18 @@ class World:
                                 store=evidence_files.store_for(self.app.config))
         self.evidence_file = (proof.file_name, evidence_files.store_for(self.app.config).read(proof.file_name))
         notification = db.session.scalar(select(Notification).where(Notification.user_id == u["resident"].id))
+        emergency = emergencies.declare(u["staff"], "大雨災害", "支援をお願いします", [HIDA])
+        emergencies.make_offer(u["bystander"], emergency.id, {"kinds": ["remote"], "skills": ["力仕事"],
+                                                               "message": "手伝えます"})
         roster_invitation = Invitation(organization_code=TAKAYAMA, user_id=u["resident"].id, ties=["family"])
         db.session.add(roster_invitation)
         db.session.flush()
+        # Partners: one the resident allowed and 飛騨市 trusts, and another.
+        partner, secret = partners.create_partner("ヒダスケ!", [REDIRECT])
+        other_partner, _ = partners.create_partner("SMOUT", ["https://smout.example/cb"])
+        grant = partners.consent(u["resident"], partner, list(SCOPES))
+        partners.trust(u["staff"], HIDA, partner.client_id)
+        self.partner_app = PartnerApp(partner.client_id, secret, partner.name)
 
         for caller in SIGNED_IN:
             self.tokens[caller] = accounts.issue_token(u[caller], ttl_days=ttl)
@@ -425,7 +496,8 @@ class World:
                         fresh_need=fresh_need.id, application=application.id, accepted_application=accepted.id,
                         announcement=announcement.id, benefit=benefit.id, evidence=proof.id, host=u["host"].id,
                         notification=notification.id, token=token.id, staff=u["staff"].id,
-                        roster_invitation=roster_invitation.id)
+                        roster_invitation=roster_invitation.id, partner=partner.client_id,
+                        other_partner=other_partner.client_id, partner_grant=grant.id, emergency=emergency.id)
         self.ids = {key: str(value) for key, value in self.ids.items()}
         self.people = {name: Person(user.email, str(user.id), user.display_name) for name, user in u.items()}
         # Flask-Login's session value and the browser session open on the server (accounts.login)
@@ -540,6 +612,8 @@ def leaks(world: World, caller: str, method: str, rule: str, response) -> list[s
         hide(residents, "email")
     else:  # anonymous and national see no personal data at all
         hide(residents, "email", "id", "display_name")
+    if caller == "staff" and rule in OFFER_ROUTES:  # an offer is consent to be contacted by the 団体's staff
+        unseen.remove(("bystander", "email"))
     if rule.startswith(FIGURE_ROUTES):  # figures name nobody (but the reader, on a page's header)
         hide([name for name in p if name != caller], "email", "id", "display_name")
     text = text_of(response)
@@ -590,7 +664,19 @@ def candidates(world: World, rows) -> list[str]:
     return found
 
 
+def offers(world: World, rows) -> list[str]:
+    """Only the people who offered help, with what API.md lists."""
+    found = [f"offer fields {sorted(row)}" for row in rows if set(row) != {
+        "id", "display_name", "age_band", "skills", "kinds", "available_from", "available_until", "message", "email",
+        "created_at", "updated_at"}]
+    if {row["email"] for row in rows} != {world.people["bystander"].email}:
+        found.append("offers of people who made none")
+    return found
+
+
+OFFER_ROUTES = ("/api/v1/emergencies/<uuid:emergency_id>/offers", "/staff/emergencies/<uuid:emergency_id>")
 LISTINGS: dict[tuple[str, str], Callable] = {
+    ("GET", "/api/v1/emergencies/<uuid:emergency_id>/offers"): offers,
     ("GET", "/api/v1/organizations/<string:code>/registrants"): registrants,
     ("GET", "/api/v1/needs/<uuid:need_id>/applications"): applicants,
     ("GET", "/api/v1/needs/<uuid:need_id>/candidates"): candidates,

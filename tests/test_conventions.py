@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import registry
-from registry.common.auth import ROLES
+from registry.common.auth import PARTNER, ROLES
+from tests.factories import partner_token, user_of
 
 API = "/api/v1"
 
@@ -116,9 +117,9 @@ def _operations(app, client):
 
 @pytest.fixture
 def tokens(signup, make_account):
-    _, resident = signup()
+    user, resident = signup()
     return {"resident": resident, "staff": make_account("staff", "212172"), "national": make_account("national"),
-            "admin": make_account("admin")}
+            "admin": make_account("admin"), PARTNER: partner_token(user_of(user))}
 
 
 def _concrete(path):
@@ -172,7 +173,7 @@ def test_every_route_states_who_may_call_it(app):
         view = app.view_functions[rule.endpoint]
         roles = getattr(view, "required_roles", None)
         assert roles is not None, f"{rule.rule} ({rule.endpoint}) has no @require/@public"
-        assert set(roles) <= set(ROLES)
+        assert set(roles) <= set(ROLES) | {PARTNER}  # a partner: registry.partners (OAuth)
 
 
 # --- the code's shape -------------------------------------------------------------------------------

@@ -20,7 +20,11 @@ from registry.accounts.service import start_web_session
 from registry.accounts.models import PASSWORD_RESET
 from registry.invitations.models import Invitation
 from registry.registrations.models import Activity
-from tests.factories import GERO, HIDA, PASSWORD, TAKAYAMA
+from registry.partners import service as partners
+from registry.workflows.notices import fan_out_broadcasts
+from tests.conftest import Browser
+from tests.factories import GERO, HIDA, PASSWORD, TAKAYAMA, days
+from tests.partners.conftest import REDIRECT, PartnerApp, PartnerClient, Resident, code_for, exchange
 from tests.scenes import account, apply, host, need, register, resident, submit_evidence
 
 
@@ -30,14 +34,20 @@ TABLES = {
     "registrations": True, "registration_events": True, "person_tallies": True, "identity_verifications": True,
     "premium_requests": True, "activities": True, "activity_evidence": True, "applications": True,
     "notifications": True, "outbox_messages": True, "announcement_reads": True, "audit_entries": True,
-    "invitations": True, "web_sessions": True,
+    "invitations": True, "web_sessions": True, "emergency_offers": True,
+    "partner_grants": True, "partner_authorization_codes": True, "partner_tokens": True,
     "organizations": "reference data (団体)", "wards": "reference data (designated-city wards)",
     "figure_counters": "sums over people, never one person",
     "needs": "written by staff and hosts about the work, not about an applicant",
     "announcements": "written by staff to every registrant of a 団体",
-    "broadcasts": "an announcement's text on its way to every registrant of a 団体, never about one person",
+    "broadcasts": "an announcement's or emergency's text on its way to everyone tied to a 団体, never about one person",
+    "emergencies": "written by staff to everyone tied to the stricken 団体",
+    "emergency_organizations": "which 団体 an emergency names",
+    "emergency_proxies": "which 団体 act for the stricken ones",
     "benefits": "written by staff about what a tier gets",
     "hosts": "host accounts only; DELETE /me is for residents (a host is deactivated by staff)",
+    "partners": "partner services (OAuth clients) an operator registered, never about a person",
+    "trusted_partners": "which partners a 団体's staff trust",
 }
 
 # Where the erased person's id may remain: pseudonymous references the design keeps, each for a
@@ -53,6 +63,8 @@ PSEUDONYMOUS = {
     ("premium_requests", "user_id"): "who decided which request when (reasons emptied)",
     ("identity_verifications", "user_id"): "the fact, method and date of a check and who decided it (reasons emptied)",
     ("audit_entries", "subject_ids"): "the record of who read this person's data stays the controller's to show",
+    ("audit_entries", "actor_id"): "the person's own consents to partners and their withdrawals: when which partner "
+                                   "was allowed, the controller's to show",
 }
 
 
@@ -103,6 +115,8 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
         "description": f"雪かきの証明{mark}", "evidence_host": f"古川町内会{mark}",
         "evidence_reason": f"日付が読めません{mark}", "premium_reason": f"活動の記録が不足{mark}",
         "identity_reason": f"写真が不鮮明{mark}",
+        "offer_message": f"重機を持って行けます{mark}", "offer_skill": f"重機の運転{mark}",
+        "partner_title": f"棚田の草刈り{mark}", "partner_activity_id": f"hidasuke-{mark}",
     }
     staff = account(api, "staff", HIDA)
     trusted_host = host(api, staff)
@@ -142,6 +156,17 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
     first = _ok(api.post(f"/registrations/{registration}/premium-request", token=person.token), 202)["id"]
     _ok(api.post(f"/premium-requests/{first}/reject", token=staff.token, json={"reason": personal["premium_reason"]}))
     _ok(api.post(f"/registrations/{registration}/premium-request", token=person.token), 202)
+    # A partner they allowed (a grant, a code, tokens) reported an activity for them.
+    made, secret = partners.create_partner("ヒダスケ!", [REDIRECT])
+    db.session.commit()
+    partner = PartnerApp(made.client_id, secret, made.name)
+    browser = Browser(app.test_client())
+    assert browser.login(person.email, PASSWORD).status_code == 302
+    code, verifier = code_for(Resident(person.id, person.email, person.token, browser), partner)
+    partner_token = _ok(exchange(PartnerClient(app.test_client()), partner, code, verifier))["access_token"]
+    _ok(api.post("/partner/activities", token=partner_token, json={
+        "organization_code": HIDA, "done_on": days(-2), "title": personal["partner_title"], "kind": "volunteer",
+        "external_id": personal["partner_activity_id"]}), 201)
     # An announcement read; a password-reset link and its e-mail; a browser session; failed sign-ins.
     announcement = _ok(api.post(f"/organizations/{HIDA}/announcements", token=staff.token,
                                 json={"title": "雪まつり", "body": "2月に開催します"}), 201)["id"]
@@ -155,7 +180,14 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
     # A 団体's roster invited them (import-roster's invitation, pending).
     db.session.add(Invitation(organization_code=GERO, user_id=person_id, ties=["family"]))
     db.session.commit()
+    # An emergency: they were notified and offered help.
+    emergency = _ok(api.post("/emergencies", token=staff.token, json={
+        "title": "大雨災害", "message": "支援をお願いします", "organization_codes": [HIDA]}), 201)["id"]
+    fan_out_broadcasts()
+    _ok(api.post(f"/emergencies/{emergency}/offers", token=person.token, json={
+        "kinds": ["on_site"], "skills": [personal["offer_skill"]], "message": personal["offer_message"]}), 201)
     # Staff and the host read their data (audit entries naming them).
+    _ok(api.get(f"/emergencies/{emergency}/offers", token=staff.token))
     _ok(api.get(f"/organizations/{HIDA}/registrants", token=staff.token))
     _ok(api.get(f"/needs/{host_need}/applications", token=trusted_host.token))
     _ok(api.get("/activity-evidence", token=staff.token))
@@ -180,6 +212,7 @@ def test_erasure_leaves_nothing_personal_in_any_table(app, api, upload_dir):
     assert verify() == []
     # Nothing of theirs can be used any more.
     assert api.get("/me", token=person.token).status_code == 401
+    assert api.get("/partner/me", token=partner_token).status_code == 401
     assert api.post("/auth/login", json={"email": person.email, "password": PASSWORD}).status_code == 401
     assert db.session.scalar(select(db.func.count()).select_from(
         select(User).where(User.email_key == person.email.lower()).subquery())) == 0

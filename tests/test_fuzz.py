@@ -107,11 +107,14 @@ def _build_world(api) -> dict:
         "organization_code": HIDA, "kind": "experience", "title": "宿の朝ごはん作り", "description": "朝の仕込み",
         "host_name": "古川の宿", "skills": [], "remote": False, "starts_on": days(7), "ends_on": days(7),
         "apply_by": days(3), "capacity": 2, "reward": "朝食", "counts_as_activity": False}))
+    emergency = _created(api.post("/emergencies", token=staff, json={
+        "title": "大雨災害", "message": "支援をお願いします。", "organization_codes": [HIDA]}))
+    _created(api.post(f"/emergencies/{emergency['id']}/offers", token=resident, json={"kinds": ["remote"]}))
     KNOWN.update({
         "code": [HIDA], "organization": [HIDA], "token": [certificate["token"]], "registration_id": [registration["id"]], "need_id": [need["id"]],
         "application_id": [application["id"]], "verification_id": [verification["id"]],
         "evidence_id": [evidence["id"]], "benefit_id": [benefit["id"]], "announcement_id": [announcement["id"]],
-        "host_id": [host["id"]],
+        "host_id": [host["id"]], "emergency_id": [emergency["id"]],
         "notification_id": [n["id"] for n in api.get("/me/notifications", token=resident).get_json()],
         "token_id": [t["id"] for token in (resident, staff, host_token)
                      for t in api.get("/me/tokens", token=token).get_json()]})

@@ -19,7 +19,7 @@ from registry.common.schemas import REFUSES_INDIVIDUAL_NUMBER
 from registry.extensions import db
 from registry.needs.models import Application
 from tests.conftest import Browser
-from tests.factories import HIDA, PASSWORD
+from tests.factories import HIDA, PASSWORD, partner_token, user_of
 from tests.scenes import World, account, need, register, resident
 
 API = "/api/v1"
@@ -32,7 +32,8 @@ NEAR_MISSES = ["12345678901", "090-1234-5678", "0577-12-3456", VALID + "3", "9" 
                "1234 5678 9018 3456", "〒506-8555 飛騨市古川町本町2-22"]
 # Strings a person writes that are not prose: never checked (nor shown back as someone's text).
 NOT_PROSE = {"email": "an e-mail address", "password": "a password", "token": "a link's token",
-             "code": "a check-in code", "organization_code": "a 団体 code", "home_municipality_code": "a 団体 code"}
+             "code": "a check-in code", "organization_code": "a 団体 code", "home_municipality_code": "a 団体 code",
+             "organization_codes": "団体 codes"}
 
 
 # --- the detector -----------------------------------------------------------------------------------
@@ -137,8 +138,10 @@ def test_every_written_string_refuses_it_or_is_a_code():
 @pytest.fixture
 def callers(api):
     staff = account(api, "staff", HIDA)
-    return {"resident": resident(api).token, "staff": staff.token, "host": account(api, "host", HIDA).token,
-            "admin": account(api, "admin").token, "national": account(api, "national").token}
+    person = resident(api)
+    return {"resident": person.token, "staff": staff.token, "host": account(api, "host", HIDA).token,
+            "admin": account(api, "admin").token, "national": account(api, "national").token,
+            "partner": partner_token(user_of({"id": person.id}))}
 
 
 def _concrete(path: str) -> str:

@@ -7,7 +7,7 @@ from flask_login import login_user, logout_user
 
 from registry.accounts import service
 from registry.accounts.models import User
-from registry.common.auth import bearer_token, session_allowed
+from registry.common.auth import bearer_token, partner_path, session_allowed
 from registry.errors import Problem
 from registry.extensions import db
 
@@ -35,8 +35,10 @@ def init_login(login_manager) -> None:
     def load_from_bearer(request):
         """A valid bearer token's user. Any other `Authorization` (a bad or expired token, HTTP Basic,
         a bare `Bearer`) is a 401 problem on the API; elsewhere the request is anonymous, for pages are
-        rendered (their error pages too) by reading the current user, which must never raise there."""
-        if "Authorization" not in request.headers:
+        rendered (their error pages too) by reading the current user, which must never raise there.
+        Under /api/v1/partner/ no account is ever signed in: that path takes partners' tokens only
+        (registry.partners), so an account's token cannot stand in for one."""
+        if "Authorization" not in request.headers or partner_path(request.path):
             return None
         token = bearer_token()
         user = service.user_for_token(token) if token is not None else None

@@ -1,8 +1,9 @@
 from marshmallow import fields, validate
 
 from registry.common.schemas import BaseSchema, Id, NonEmptyText, OrganizationCode, StringList, TokyoDateTime
+from registry.i18n import CHARACTERS
 
-PASSWORD = dict(validate=validate.Length(min=8, max=128))
+PASSWORD = dict(validate=validate.Length(min=8, max=128, error=CHARACTERS))  # "8〜128文字", not marshmallow's "件（文字）"
 BIRTH_YEAR = validate.Range(min=1900, max=2100)
 AVAILABILITY = ("any", "weekdays", "weekends")
 

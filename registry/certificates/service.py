@@ -71,11 +71,12 @@ def verify_url(site_root: str, token: str) -> str:
 
 
 def qr_svg(url: str) -> str:
-    """An SVG QR code of `url`: error level M, 4-pixel modules, the standard 4-module quiet zone on
-    white, so a phone reads it off a screen (a ~400-character URL makes a 340-pixel square)."""
+    """An SVG QR code of `url`: error level M, the standard 4-module quiet zone on white, so a phone
+    reads it off a screen. It has a viewBox and no fixed size, so CSS scales the whole code to the
+    width it is given (a fixed 340-pixel code in a narrower box was cut, not scaled)."""
     out = io.BytesIO()
     segno.make(url, error="m", micro=False).save(out, kind="svg", scale=4, border=4, dark="#000", light="#fff",
-                                                 xmldecl=False, nl=False, title="登録証 QR")
+                                                 xmldecl=False, nl=False, omitsize=True, title="登録証 QR")
     return out.getvalue().decode("utf-8")
 
 

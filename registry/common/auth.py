@@ -16,6 +16,14 @@ from registry.extensions import csrf
 RESIDENT, STAFF, HOST, NATIONAL, ADMIN = "resident", "staff", "host", "national", "admin"
 ROLES = (RESIDENT, STAFF, HOST, NATIONAL, ADMIN)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A partner (連携サービス, registry.partners) calls with its own OAuth tokens, and only under this
+# path; an account's token is never read there, and a partner's token works nowhere else.
+PARTNER = "partner"
+PARTNER_API_PATH = "/api/v1/partner/"
+
+
+def partner_path(path: str) -> bool:
+    return path.startswith(PARTNER_API_PATH)
 
 
 def bearer_token() -> str | None:

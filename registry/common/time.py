@@ -1,5 +1,5 @@
 """Clock helpers. Calendar dates are Asia/Tokyo days whatever the server's zone (API.md)."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -21,8 +21,11 @@ def one_year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def one_year_after(day: date) -> date:
+def last_day_of_year_from(first: date) -> date:
+    """The last day of the year that starts on `first`: the day before the same date a year on, and
+    from 29 February the 28th (民法143条: with no such date, the period ends with that month)."""
     try:
-        return day.replace(year=day.year + 1)
+        anniversary = first.replace(year=first.year + 1)
     except ValueError:
-        return day.replace(year=day.year + 1, day=28)
+        anniversary = date(first.year + 1, 3, 1)
+    return anniversary - timedelta(days=1)

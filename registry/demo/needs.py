@@ -288,7 +288,7 @@ class DemoNeeds(SeedStep):
                 lng=num(lng) if lng is not None else null, geo_cell=b.int(cell) if cell is not None else null,
                 starts_on=b.day(starts), ends_on=b.day(ends), apply_by=b.day(apply_by), capacity=b.int(capacity),
                 accepted_count=b.int(taken), reward=b.text(rng.choice(REWARDS[kind])),
-                counts_as_activity=true if counts else false, status=status, created_by=host_id,
+                counts_as_activity=true if counts else false, urgent=false, status=status, created_by=host_id,
                 created_at=b.ts(created), updated_at=b.ts(created), closed_at=closed_at, cancelled_at=cancelled_at))
             if len(applications) >= 20_000:
                 b.write(need_layout, needs)

@@ -13,7 +13,7 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Iterator
 
-from registry.common.time import one_year_after
+from registry.common.time import last_day_of_year_from
 from registry.demo.model import (
     ADULT_ONLY_TIES, AGES, AVAILABILITY, COUNTS_ADULT, COUNTS_MINOR, GIVEN_NAMES, HOURS_JST, INTERESTS, METROPOLITAN,
     MINOR_TIES, MOVED_IN_SHARE, PREFECTURE_SHARE, PREFECTURE_TIES, PREMIUM_COUNTS, PREMIUM_SHARE, PRIMARY_TIES,
@@ -226,7 +226,7 @@ class Planner:
             lo = max(reg.registered_at + 7 * DAY_S, self.now - 360 * DAY_S)
             reg.premium_at = lo + int((self.now - 3600 - lo) * rng.random())
             granted_on = _tokyo_date(reg.premium_at)
-            reg.premium_valid_until = one_year_after(granted_on) - timedelta(days=1)
+            reg.premium_valid_until = last_day_of_year_from(granted_on)
             reg.premium_requested_at = max(reg.registered_at + 60, reg.premium_at - int(10 * DAY_S * rng.random()) - 60)
             done = 3 if rng.random() < 0.75 else 4 if rng.random() < 0.8 else 5
             reg.activities = sorted(granted_on - timedelta(days=1 + int(300 * rng.random())) for _ in range(done))

@@ -1,9 +1,10 @@
 """Activity evidence: a resident's proof of an activity done outside this service, for one of their
-registrations, reviewed by the 団体's staff (DESIGN.md "Premium in practice")."""
+registrations, reviewed by the 団体's staff (DESIGN.md "Premium in practice"); or a partner's report
+of one (`source` "partner", API.md "Partners"), reviewed the same way unless the 団体 trusts it."""
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.common.ids import new_id
@@ -19,6 +20,8 @@ STATUSES = (PENDING, APPROVED, REJECTED, WITHDRAWN)
 # A reason code that also deletes the file at once: the document shows the Individual Number.
 INDIVIDUAL_NUMBER_VISIBLE = "individual_number_visible"
 REASON_CODES = (INDIVIDUAL_NUMBER_VISIBLE,)
+UPLOAD, PARTNER = "upload", "partner"  # where it came from: the person's upload, or a partner's report
+SOURCES = (UPLOAD, PARTNER)
 
 
 class ActivityEvidence(db.Model):
@@ -34,6 +37,10 @@ class ActivityEvidence(db.Model):
         # Staff review queues: a 団体's evidence by status, oldest first.
         Index("ix_activity_evidence_org_status_created", "organization_code", "status", "created_at", "id"),
         Index("ix_activity_evidence_registration_created", "registration_id", "created_at", "id"),
+        CheckConstraint("source IN ('upload', 'partner')", name="source"),
+        # A partner's report is idempotent by its own id, per person (the same id for someone else is
+        # another report, and answering with theirs would show one person's evidence to another).
+        UniqueConstraint("partner_id", "user_id", "external_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -56,6 +63,12 @@ class ActivityEvidence(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(8), default=UPLOAD, server_default=UPLOAD)
+    # A partner's report: the partner (registry.partners; no foreign key, so this domain stays below
+    # it), its name when it reported, and its own id of the activity (emptied by erasure).
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    partner_name: Mapped[str | None] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def has_file(self) -> bool:

@@ -48,6 +48,9 @@ class EvidenceSchema(BaseSchema):
     file_size = fields.Integer(allow_none=True)
     created_at = TokyoDateTime()
     decided_at = TokyoDateTime(allow_none=True)
+    source = fields.String(metadata={"description": "`upload` (the person's) or `partner` (a partner's report)"})
+    partner_name = fields.String(allow_none=True)
+    external_id = fields.String(allow_none=True, metadata={"description": "the partner's own id of the activity"})
 
 
 class EvidenceQuerySchema(PaginationSchema):

@@ -22,7 +22,7 @@ from registry.errors import Problem, not_found, validation_error
 from registry.evidence import events as evidence_events, files, notices
 from registry.evidence.files import Store
 from registry.evidence.models import (
-    APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PENDING, REJECTED, WITHDRAWN, ActivityEvidence,
+    APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PARTNER, PENDING, REJECTED, WITHDRAWN, ActivityEvidence,
 )
 from registry.extensions import db
 from registry.organizations.models import Organization
@@ -44,21 +44,14 @@ def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | N
     if reg.status != ACTIVE:
         raise Problem(409, "invalid_state", N_("This registration is no longer active."))
     done_on = data["done_on"]
-    if done_on > today:
-        raise validation_error({"done_on": [N_("The date is in the future.")]})
-    if done_on < one_year_before(today):
-        raise validation_error({"done_on": [N_("The date is more than 12 months ago.")]})
+    _check_day(done_on, today)
     content_type = cleaned = None
     if upload is not None:
         try:
             content_type, cleaned = files.clean(upload)
         except files.UnsupportedFile:
             raise Problem(422, "unsupported_file", errors={"file": [N_("Send a PDF, JPEG or PNG file.")]})
-    waiting = db.session.scalar(select(func.count(ActivityEvidence.id)).where(
-        ActivityEvidence.user_id == user.id, ActivityEvidence.organization_code == reg.organization_code,
-        ActivityEvidence.status == PENDING))
-    if waiting >= PENDING_LIMIT:
-        raise Problem(409, "invalid_state", N_("Too many items are waiting for review with this 団体."))
+    _check_waiting(user, reg.organization_code)
     evidence = ActivityEvidence(registration_id=reg.id, user_id=user.id, organization_code=reg.organization_code,
                                 kind=data["kind"], done_on=done_on, description=data["description"].strip(),
                                 host_name=(data.get("host_name") or "").strip() or None, status=PENDING,
@@ -70,6 +63,65 @@ def submit(user: User, registration_id: uuid.UUID, data: dict, upload: bytes | N
     db.session.add(evidence)
     db.session.flush()
     return evidence
+
+
+def _check_day(done_on, today) -> None:
+    if done_on > today:
+        raise validation_error({"done_on": [N_("The date is in the future.")]})
+    if done_on < one_year_before(today):
+        raise validation_error({"done_on": [N_("The date is more than 12 months ago.")]})
+
+
+def _check_waiting(user: User, organization_code: str) -> None:
+    """The review queue holds at most PENDING_LIMIT items of one person for one 団体."""
+    waiting = db.session.scalar(select(func.count(ActivityEvidence.id)).where(
+        ActivityEvidence.user_id == user.id, ActivityEvidence.organization_code == organization_code,
+        ActivityEvidence.status == PENDING))
+    if waiting >= PENDING_LIMIT:
+        raise Problem(409, "invalid_state", N_("Too many items are waiting for review with this 団体."))
+
+
+def _reported(user: User, partner_id: uuid.UUID, external_id: str) -> ActivityEvidence | None:
+    return db.session.scalar(select(ActivityEvidence).where(
+        ActivityEvidence.partner_id == partner_id, ActivityEvidence.user_id == user.id,
+        ActivityEvidence.external_id == external_id))
+
+
+def report(user: User, data: dict, *, partner_id: uuid.UUID, partner_name: str, trusted: bool,
+           now: datetime | None = None) -> tuple[ActivityEvidence, bool]:
+    """A partner's report of an activity (POST /partner/activities): evidence with `source`
+    "partner" for the person's active registration with `organization_code`, under the rules of
+    uploaded evidence (the day, the review queue's bound). Approved at once, recording the designated
+    activity exactly as a staff approval does, when the 団体 trusts the partner (`trusted`).
+
+    Idempotent by the partner's `external_id` for this person: the same id again answers the first
+    report. Answers (evidence, whether it was made now)."""
+    now = now or utcnow()
+    external_id = data["external_id"]
+    earlier = _reported(user, partner_id, external_id)
+    if earlier is not None:
+        return earlier, False
+    code = data["organization_code"]
+    reg = next((r for r in registrations.active_registrations(user) if r.organization_code == code), None)
+    if reg is None:
+        raise Problem(422, "not_registered", N_("The person has no active registration with this 団体."),
+                      errors={"organization_code": [N_("The person has no active registration with this 団体.")]})
+    _check_day(data["done_on"], today_tokyo(now))
+    if not trusted:
+        _check_waiting(user, reg.organization_code)
+    evidence = ActivityEvidence(registration_id=reg.id, user_id=user.id, organization_code=reg.organization_code,
+                                kind=data["kind"], done_on=data["done_on"], description=data["title"].strip(),
+                                status=PENDING, created_at=now, source=PARTNER, partner_id=partner_id,
+                                partner_name=partner_name, external_id=external_id)
+    try:
+        with db.session.begin_nested():  # the same report twice at once: the unique index decides
+            db.session.add(evidence)
+            db.session.flush()
+    except IntegrityError:
+        return _reported(user, partner_id, external_id), False
+    if trusted:
+        _approve(evidence, user, decided_by=None, now=now)
+    return evidence, True
 
 
 def of_registration(user: User, registration_id: uuid.UUID):
@@ -144,19 +196,23 @@ def approve(staff: User, evidence_id: uuid.UUID, *, now: datetime | None = None,
     item is handed to the reader (the API answers with it), so the read is audited."""
     now = now or utcnow()
     evidence = _staff_evidence(staff, evidence_id)
-    user = db.session.get(User, evidence.user_id)
+    _approve(evidence, db.session.get(User, evidence.user_id), decided_by=staff.id, now=now)
+    return _shown(staff, [evidence])[0] if shown else evidence
+
+
+def _approve(evidence: ActivityEvidence, user: User, *, decided_by: uuid.UUID | None, now: datetime) -> None:
+    """The designated activity on `done_on` (by staff, or at once for a trusted partner's report)."""
     try:
         with db.session.begin_nested():  # once per evidence item (unique index), also without row locks
             registrations.record_activity(user, evidence.organization_code, evidence.done_on, source="evidence",
                                           evidence_id=evidence.id, now=now)
     except IntegrityError:
         raise Problem(409, "invalid_state", N_("This evidence has already been decided."))
-    evidence.status, evidence.decided_at, evidence.decided_by = APPROVED, now, staff.id
+    evidence.status, evidence.decided_at, evidence.decided_by = APPROVED, now, decided_by
     db.session.flush()
     evidence_events.announce(evidence_events.EvidenceEvent(evidence_events.APPROVED, evidence.user_id,
                                                            evidence.organization_code, now))
     notices.evidence_decided(user, evidence, _organization_name(evidence.organization_code), now=now)
-    return _shown(staff, [evidence])[0] if shown else evidence
 
 
 def reject(staff: User, evidence_id: uuid.UUID, reason: str, reason_code: str | None = None, *,
@@ -193,7 +249,7 @@ def erase_for(user: User, *, now: datetime | None = None, store: Store | None = 
         if evidence.status == PENDING:
             evidence.status, evidence.reason, evidence.decided_at = REJECTED, "account erased", now
         _drop_file(evidence, store, now)
-        evidence.description, evidence.host_name = "", None
+        evidence.description, evidence.host_name, evidence.external_id = "", None, None
     db.session.flush()
 
 

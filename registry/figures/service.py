@@ -308,10 +308,11 @@ def series_rows(days: dict[str, Counter], total: Counter, *, interval: str, min_
 
 def dashboard(*, today: date, now: datetime, min_cell: int, top_flows: int = 20) -> dict:
     """The national dashboard: totals, the prefectures by 実人数 (largest first, suppressed cells
-    last), the largest flows, and the prefectures' names by code."""
+    last), the months (the growth chart's text alternative), the largest flows, and the prefectures'
+    names by code."""
     national = totals(today=today, now=now)
     prefectures = sorted(by_prefecture(min_cell=min_cell), key=lambda r: (r["actual_people"] or 0), reverse=True)
-    return {"totals": national, "prefectures": prefectures,
+    return {"totals": national, "prefectures": prefectures, "months": timeseries(interval="month", min_cell=min_cell),
             "flows": sorted(flows(min_cell=min_cell), key=lambda r: (r["people"] or 0), reverse=True)[:top_flows],
             "names": {row["prefecture_code"]: row["name"] for row in prefectures}}
 

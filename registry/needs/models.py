@@ -70,6 +70,9 @@ class Need(db.Model):
         Index("ix_needs_cell_status_starts", "geo_cell", "status", "starts_on"),
         # Remote needs in date order, for the remote needs that want a person's skills.
         Index("ix_needs_remote_starts", "starts_on", postgresql_where=text("remote"), sqlite_where=text("remote")),
+        # Urgent needs (a 団体 in an emergency) of the 団体 a person is tied to, for recommendations.
+        Index("ix_needs_urgent_org_starts", "organization_code", "starts_on",
+              postgresql_where=text("urgent"), sqlite_where=text("urgent")),
         # On PostgreSQL: skills by `?|` (jsonb GIN), title and description by ILIKE (pg_trgm GIN, which
         # serves Japanese substrings of three characters or more). SQLite makes plain indexes of them.
         Index("ix_needs_skills", "skills", postgresql_using="gin"),
@@ -99,6 +102,9 @@ class Need(db.Model):
     accepted_count: Mapped[int] = mapped_column(Integer, default=0)
     reward: Mapped[str] = mapped_column(Text, default="")
     counts_as_activity: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only while an emergency naming the 団体 is active (registry/organizations/acting.py); closing
+    # the emergency takes it off (registry/emergencies/service.py).
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     status: Mapped[str] = mapped_column(String(10), default=OPEN)
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

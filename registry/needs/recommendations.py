@@ -6,6 +6,11 @@ near home, remote needs wanting their skills, the soonest needs; for a need: the
 residents living nearby, residents with the skills), then every item of that short list scored in
 Python by one function, `score`, which also writes the reasons in the caller's language.
 
+Urgent needs (a 団体 in an emergency: registry/emergencies/) come first for the people tied to their
+団体 — an active registration with it, or, for a prefecture's need, with one of its municipalities,
+as the emergency's notice reaches them — with a reason that says so; one more short-list query
+(`ix_needs_urgent_org_starts`, with a LIMIT) finds them, so the cost stays bounded.
+
 What staff and hosts see of a candidate (API.md "Trust rules"): only what the person consented to
 share — interests only with `share_profile` — and where they live only as a coarse band between
 their home prefecture and the need's 団体 (same prefecture, neighbouring, far), never kilometres; the
@@ -61,6 +66,7 @@ class Person:
     tiers: dict[str, str] = field(default_factory=dict)  # 団体 code → effective tier, active registrations
     prefectures: set[str] = field(default_factory=set)  # prefectures of those registrations (derived links)
     activity_orgs: set[str] = field(default_factory=set)  # 団体 where they did a designated activity
+    ties: set[str] = field(default_factory=set)  # 団体 an emergency of which reaches them (home or not)
 
     @cached_property
     def skills(self) -> set[str]:
@@ -84,6 +90,7 @@ def _people(users: list[User], today: date, *, activity_org: str | None = None) 
         person = people[reg.user_id]
         person.tiers[reg.organization_code] = reg.effective_tier(today)
         person.prefectures.add(reg.prefecture_code)
+        person.ties.update((reg.organization_code, reg.prefecture_code))
     activities = select(Activity.user_id, Activity.organization_code).where(Activity.user_id.in_(ids)).distinct()
     if activity_org:
         activities = activities.where(Activity.organization_code == activity_org)
@@ -105,6 +112,9 @@ def score(person: Person, need, names: dict[str, str], *, for_staff: bool = Fals
     (lazy strings: rendered in the caller's language). `names` holds the 団体 names to mention."""
     points, reasons = 0.0, []
     org, pref = need.organization_code, need.prefecture_code
+    if not for_staff and is_urgent_for(person, need):
+        points += 50
+        reasons.append(_l("Urgent: %(name)s needs help in an emergency", name=names[org]))
     tier = person.tiers.get(org)
     if tier == "premium":
         points += 40
@@ -162,6 +172,11 @@ def score(person: Person, need, names: dict[str, str], *, for_staff: bool = Fals
     return round(max(points, 0.0), 1), reasons
 
 
+def is_urgent_for(person: Person, need) -> bool:
+    """An urgent need of a 団体 the person is tied to: it comes first in their recommendations."""
+    return bool(need.urgent) and need.organization_code in person.ties
+
+
 BAND_POINTS = {neighbours.SAME: 20, neighbours.NEIGHBOURING: 10, neighbours.FAR: 0}
 
 
@@ -186,12 +201,12 @@ def _names(codes: set[str]) -> dict[str, str]:
 # What scoring reads of a need: the short list is loaded as these columns only, and the whole need
 # only for the results.
 SCORED = (Need.id, Need.organization_code, Need.prefecture_code, Need.title, Need.skills, Need.remote, Need.lat,
-          Need.lng, Need.starts_on, Need.ends_on, Need.capacity, Need.accepted_count)
+          Need.lng, Need.starts_on, Need.ends_on, Need.capacity, Need.accepted_count, Need.urgent)
 
 
 def recommend_needs(user: User, limit: int, *, today: date) -> list[dict]:
-    """Open needs for a resident, best first, leaving out those they applied to (and side jobs for
-    minors, who may not apply to them)."""
+    """Open needs for a resident, best first — urgent needs of the 団体 they are tied to before all
+    others — leaving out those they applied to (and side jobs for minors, who may not apply to them)."""
     [person] = _people([user], today)
     base = select(*SCORED).where(service.open_clause(today), Need.id.not_in(
         select(Application.need_id).where(Application.user_id == user.id)))
@@ -204,6 +219,8 @@ def recommend_needs(user: User, limit: int, *, today: date) -> list[dict]:
         short_list.update((row.id, row) for row in rows)
         return len(rows)
 
+    if person.ties:  # urgent needs of the 団体 they are tied to (ix_needs_urgent_org_starts)
+        gather(base.where(Need.urgent, Need.organization_code.in_(sorted(person.ties)[:40])))
     for code in list(dict.fromkeys([*person.tiers, *person.activity_orgs]))[:20]:
         gather(base.where(Need.organization_code == code))
     for code in sorted(person.prefectures)[:10]:
@@ -219,9 +236,10 @@ def recommend_needs(user: User, limit: int, *, today: date) -> list[dict]:
         gather(base.where(Need.remote, service.has_any(Need.skills, terms)))
     if len(short_list) < limit:  # the soonest open needs, so nobody gets an empty list
         gather(base, limit + len(short_list))
-    names = _names({*person.tiers, *person.activity_orgs, *person.prefectures})
+    names = _names({*person.tiers, *person.activity_orgs, *person.prefectures, *person.ties})
     scored = sorted(((*score(person, row, names), row) for row in short_list.values()),
-                    key=lambda item: (-item[0], item[2].starts_on, item[2].id))[:limit]
+                    key=lambda item: (not is_urgent_for(person, item[2]), -item[0], item[2].starts_on,
+                                      item[2].id))[:limit]
     needs = {n.id: n for n in db.session.scalars(select(Need).where(Need.id.in_([row.id for *_, row in scored])))}
     return [{"need": needs[row.id], "score": points, "reasons": reasons} for points, reasons, row in scored]
 

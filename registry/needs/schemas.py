@@ -30,6 +30,7 @@ class NeedUpdateSchema(BaseSchema):
     capacity = fields.Integer(strict=True, validate=validate.Range(min=1, max=10_000))
     reward = Text(1000)
     counts_as_activity = fields.Boolean()
+    urgent = fields.Boolean(metadata={"description": "only while an emergency naming the 団体 is active"})
 
 
 class NeedCreateSchema(NeedUpdateSchema):
@@ -73,6 +74,7 @@ class NeedSchema(BaseSchema):
     accepted_count = fields.Integer()
     reward = fields.String()
     counts_as_activity = fields.Boolean()
+    urgent = fields.Boolean()
     status = fields.Function(lambda need: need.effective_status())
     created_at = TokyoDateTime()
     updated_at = TokyoDateTime()

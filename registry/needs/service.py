@@ -24,13 +24,13 @@ from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
 from registry.extensions import db
-from registry.needs import events, notices
+from registry.needs import events, notices, urgency
 from registry.needs.calendar import calendar_entry
 from registry.needs.models import (
     ACCEPTED, APPLIED, CANCELLED, CLOSED, COMPLETED, DECLINED, DRAFT, LIVE, NO_SHOW, OPEN, SIDE_JOB, WAITLISTED,
     Application, Need,
 )
-from registry.organizations import service as organizations
+from registry.organizations import acting, service as organizations
 from registry.registrations import service as registrations
 from registry.registrations.models import Activity
 
@@ -40,8 +40,11 @@ MAX_SEARCH_TERMS = 5
 # --- who may do what ---------------------------------------------------------------------------------
 
 def is_staff_of(actor: User | None, need: Need) -> bool:
-    """Staff of the need's 団体: they alone publish drafts and designate activities."""
-    return actor is not None and actor.role == STAFF and actor.organization_code == need.organization_code
+    """Staff of the need's 団体 — or of a 団体 acting for it in an emergency (a proxy:
+    organizations/acting.py): they alone publish drafts and designate activities."""
+    return actor is not None and actor.role == STAFF and (
+        actor.organization_code == need.organization_code
+        or acting.acts_for(actor.organization_code, need.organization_code))
 
 
 def can_manage(actor: User | None, need: Need) -> bool:
@@ -94,7 +97,7 @@ def _apply_changes(need: Need, changes: dict, org) -> None:
     """Sets the fields given, places an on-site need at its 団体's office unless told otherwise, and
     checks what must hold together (422 with field errors)."""
     for name in ("kind", "title", "description", "host_name", "remote", "starts_on", "ends_on", "apply_by",
-                 "capacity", "reward", "counts_as_activity"):
+                 "capacity", "reward", "counts_as_activity", "urgent"):
         if name in changes:
             setattr(need, name, changes[name])
     if "skills" in changes:
@@ -110,6 +113,7 @@ def _apply_changes(need: Need, changes: dict, org) -> None:
         errors["apply_by"] = [N_("Must be on or before the start date.")]
     if need.capacity < need.accepted_count:
         errors["capacity"] = [N_("Must be at least the number of accepted applications.")]
+    errors.update(urgency.errors(need, changes))  # urgent only while an emergency names the 団体
     if errors:
         raise validation_error(errors)
 
@@ -120,7 +124,7 @@ def create_need(actor: User, data: dict, *, now: datetime | None = None) -> Need
     now = now or utcnow()
     org = organizations.resolve(data["organization_code"])
     need = Need(organization_code=org.code, prefecture_code=org.prefecture_code, status=OPEN, accepted_count=0,
-                description="", reward="", skills=[], remote=False, counts_as_activity=False,
+                description="", reward="", skills=[], remote=False, counts_as_activity=False, urgent=False,
                 host_id=actor.id if actor.role == HOST else None, created_by=actor.id, created_at=now, updated_at=now)
     if not can_manage(actor, need):
         raise Problem(403, "forbidden")

@@ -13,6 +13,7 @@ that posts it (thousands of recipients are normal; a national emergency reaches 
 The notifications domain does not know who is tied to what: the caller passes each kind's audience,
 a function (broadcast) → a SELECT of `users` rows in id order (registry/workflows/notices.py).
 """
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -96,6 +97,17 @@ def _claim_unfinished() -> Broadcast | None:
                              .with_for_update(skip_locked=True).execution_options(populate_existing=True))
 
 
+@functools.cache
+def _new_notifications(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING user_id, id, run with a list of rows: SQLAlchemy's
+    "insertmanyvalues" batches the one-row statement (compiled once) into multi-row ones, where a
+    `.values(rows)` statement was compiled anew with a bind parameter per value on every batch (most
+    of a batch's time at 100,000 recipients, measured: bench/emergency.py)."""
+    return insert_for_upsert(Notification.__table__, dialect).on_conflict_do_nothing(
+        index_elements=["kind", "subject_id", "user_id"], index_where=text(BROADCAST_ROW)
+    ).returning(Notification.user_id, Notification.id)
+
+
 def _one_batch(broadcast: Broadcast, audience: Select, now: datetime, size: int) -> int:
     if broadcast.recipients is None:
         broadcast.recipients = db.session.scalar(select(func.count()).select_from(audience.order_by(None).subquery()))
@@ -104,14 +116,12 @@ def _one_batch(broadcast: Broadcast, audience: Select, now: datetime, size: int)
         stmt = stmt.where(User.id > broadcast.cursor)
     users = list(db.session.scalars(stmt))
     if not users:
-        broadcast.finished_at = now
+        broadcast.finished_at, broadcast.cursor = now, None
         return 0
     rows = [{"id": new_id(), "user_id": user.id, "kind": broadcast.kind, "title": broadcast.title,
              "body": broadcast.body, "params": None, "link": broadcast.link, "subject_id": broadcast.subject_id,
              "subject_on": None, "created_at": now, "read_at": None} for user in users]
-    insert = insert_for_upsert(Notification).values(rows).on_conflict_do_nothing(
-        index_elements=["kind", "subject_id", "user_id"], index_where=text(BROADCAST_ROW))
-    created = dict(db.session.execute(insert.returning(Notification.user_id, Notification.id)).all())
+    created = dict(db.session.execute(_new_notifications(db.engine.dialect.name), rows).all())
     by_id = {user.id: user for user in users}
     mails = [{"id": new_id(), "user_id": user_id, "notification_id": notification_id, "kind": NOTIFICATION_MAIL,
               "status": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now,
@@ -121,6 +131,6 @@ def _one_batch(broadcast: Broadcast, audience: Select, now: datetime, size: int)
         db.session.execute(OutboxMessage.__table__.insert(), mails)
     broadcast.notified += len(created)
     broadcast.cursor = users[-1].id
-    if len(users) < size:
-        broadcast.finished_at = now
+    if len(users) < size:  # done: the cursor (a recipient's id) is no longer needed
+        broadcast.finished_at, broadcast.cursor = now, None
     return len(created)

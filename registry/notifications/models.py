@@ -16,8 +16,9 @@ from registry.common.types import UTCDateTime
 from registry.extensions import db
 
 KINDS = ("application_accepted", "application_declined", "waitlist_promoted", "need_reminder",
-         "need_cancelled", "premium_decided", "evidence_decided", "premium_expiring", "announcement")
+         "need_cancelled", "premium_decided", "evidence_decided", "premium_expiring", "announcement", "emergency")
 ANNOUNCEMENT = "announcement"  # the one kind that needs the person's consent to be e-mailed
+EMERGENCY = "emergency"  # a safety notice to everyone tied to a stricken 団体: e-mailed without that consent
 
 # Outbox: what is e-mailed (a notification, or an account message such as the address check).
 NOTIFICATION_MAIL, VERIFY_EMAIL_MAIL, INVITATION_MAIL = "notification", "verify_email", "invitation"
@@ -96,7 +97,7 @@ class Broadcast(db.Model):
     """One message to many people (an announcement, an emergency): posting it answers at once, and
     `send-notifications` fans it out in batches — each recipient's notification (and e-mail, where
     allowed) once, also when runs overlap (`uq_notifications_broadcast`). `cursor` is the last
-    recipient's id done; `recipients` is counted when the fan-out starts."""
+    recipient's id done (emptied once finished); `recipients` is counted when the fan-out starts."""
 
     __tablename__ = "broadcasts"
     __table_args__ = (

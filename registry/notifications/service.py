@@ -25,7 +25,8 @@ EMAIL_TTL = timedelta(days=3)
 
 
 def can_email(user: User, kind: str) -> bool:
-    """A verified address of an account still in use; announcements need consent."""
+    """A verified address of an account still in use; announcements need consent (an emergency's
+    safety notice, like every other kind, does not)."""
     if user.email is None or user.email_verified_at is None or not user.is_active:
         return False
     return kind != ANNOUNCEMENT or bool(user.consent_announcements)

@@ -103,7 +103,8 @@ def search(*, page: int, per_page: int, **filters) -> Page:
 
 
 def municipalities_by_prefecture() -> list[tuple[Organization, list[Organization]]]:
-    """Every prefecture with its municipalities, for a home-address picker."""
+    """Every prefecture with its municipalities: the staff's emergency consoles, which choose any 団体
+    (residents choose their home with `home_choices`, a prefecture at a time)."""
     orgs = list(db.session.scalars(select(Organization).order_by(Organization.code)))
     prefectures = [o for o in orgs if o.kind != MUNICIPALITY]
     by_pref = {p.code: [] for p in prefectures}
@@ -111,3 +112,15 @@ def municipalities_by_prefecture() -> list[tuple[Organization, list[Organization
         if org.kind == MUNICIPALITY:
             by_pref[org.prefecture_code].append(org)
     return [(p, by_pref[p.code]) for p in prefectures]
+
+
+def home_choices(prefecture_code: str | None) -> dict:
+    """The home-address picker (sign-up, the profile): every prefecture, the one chosen (None if
+    `prefecture_code` names none), and its municipalities by code, as 総務省 lists them."""
+    prefectures = list(db.session.scalars(
+        select(Organization).where(Organization.kind != MUNICIPALITY).order_by(Organization.code)))
+    chosen = next((p for p in prefectures if p.code == prefecture_code), None)
+    municipalities = list(db.session.scalars(
+        select(Organization).where(Organization.kind == MUNICIPALITY, Organization.prefecture_code == chosen.code)
+        .order_by(Organization.code))) if chosen else []
+    return {"prefectures": prefectures, "prefecture": chosen, "municipalities": municipalities}

@@ -9,7 +9,8 @@ from registry.accounts.schemas import LoginSchema, SignupSchema
 from registry.common import limits
 from registry.common.auth import ADMIN, HOST, NATIONAL, STAFF
 from registry.notifications import verification
-from registry.organizations.service import municipalities_by_prefecture
+from registry.organizations.service import home_choices
+from registry.pages import home_picker
 from registry.pages.common import attempt, form_values, load_form, page_blueprint, public_page, safe_next
 from registry.workflows import accounts as workflows
 
@@ -33,15 +34,20 @@ def signup():
     values, feedback = {}, None
     if request.method == "POST":
         values = form_values(SignupSchema())
-        user, feedback = attempt(lambda: workflows.sign_up(load_form(SignupSchema()), settings=current_app.config))
-        if user is not None:
-            _sign_in(user)
-            flash(_("Welcome! Your account is ready."))
-            return redirect(safe_next("/my"))
+        if not home_picker.picking():
+            user, feedback = attempt(lambda: _sign_up(values))
+            if user is not None:
+                _sign_in(user)
+                flash(_("Welcome! Your account is ready."))
+                return redirect(safe_next("/my"))
         values.pop("password", None)
-    errors, message = feedback or ({}, None)
+    errors, message = home_picker.feedback(*(feedback or ({}, None)))
     return render_template("pages/signup.html", values=values, errors=errors, message=message,
-                           municipalities=municipalities_by_prefecture()), 422 if feedback else 200
+                           home=home_choices(home_picker.chosen_prefecture())), 422 if feedback else 200
+
+
+def _sign_up(values: dict):
+    return workflows.sign_up(home_picker.load(SignupSchema(), values, required=True), settings=current_app.config)
 
 
 @blp.route("/login", methods=["GET", "POST"])

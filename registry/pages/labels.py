@@ -23,9 +23,23 @@ TYPES = {"kinship": _l("Kinship (地縁・血縁)"), "leisure": _l("Leisure and 
          "participation": _l("Participation (参加・交流)"), "work": _l("Work (就労)"),
          "two_region": _l("Two-region living (二地域居住)"), "contribution": _l("Direct contribution (直接寄与)"),
          "other": _l("Other")}
+OFFER_KINDS = {"remote": _l("Remote help"), "on_site": _l("Help on site"), "supplies": _l("Supplies"),
+               "lodging": _l("Lodging"), "donation": _l("Donation")}
 REASONS = {"bad_signature": _l("this is not a genuine certificate"), "expired": _l("the code has expired"),
            "withdrawn": _l("the registration was withdrawn"), "moved_in": _l("the holder has moved there"),
            "not_found": _l("no such registration")}
+
+# What a partner may do with each OAuth scope (API.md "Partners"), in plain words for the consent page
+# and the list of partners on /my: (what, in detail).
+SCOPES = {
+    "registrations:read": (_l("See where you are registered"),
+                           _l("Which local governments (団体) you are registered with, and the tier and date of "
+                              "each registration.")),
+    "activities:write": (_l("Report your activities"),
+                         _l("Send the activities you take part in through this service to the local governments "
+                            "you are registered with, as evidence toward premium. The 団体 checks them, or counts "
+                            "them at once if it trusts this service.")),
+}
 
 
 def template_helpers() -> dict:
@@ -39,6 +53,9 @@ def template_helpers() -> dict:
         "stage_label": lambda code: str(STAGES.get(code, code)),
         "stage_labels": lambda: [str(label) for label in STAGES.values()],
         "type_label": lambda code: str(TYPES.get(code, code)),
+        "offer_kind_label": lambda code: str(OFFER_KINDS.get(code, code)),
+        "scope_label": lambda code: str(SCOPES[code][0]) if code in SCOPES else code,
+        "scope_detail": lambda code: str(SCOPES[code][1]) if code in SCOPES else "",
         "current_locale": lambda: str(get_locale() or "ja"),
         "tokyo": TOKYO,
     }

@@ -19,23 +19,42 @@ from registry.invitations import service as invitations
 from registry.needs import service as needs
 from registry.notifications import service as notifications
 from registry.organizations import service as organizations
+from registry.pages import home_picker
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
+from registry.partners import service as partners
 from registry.registrations import service as registrations
 from registry.workflows import accounts as workflows, erasure, resident_page
 
 blp = page_blueprint("resident_pages", __name__)
+CONSENTS = ("share_profile", "scouting", "announcements")
 
 
 def _me():
     return current_user._get_current_object()
 
 
-def _my_page(profile_errors=None, profile_message=None, status=200):
+def _my_page(profile_errors=None, profile_message=None, status=200, posted=False):
+    """/my; after a refused or unfinished profile form (`posted`), with what was typed in it."""
     me = _me()
     shown = resident_page.overview(me, settings=current_app.config, site_root=current_app.config["SITE_URL"],
-                                   key=app_key(current_app), today=today_tokyo())
-    return render_template("pages/my.html", me=me, evidence_kinds=EVIDENCE_KINDS, profile_errors=profile_errors or {},
-                           profile_message=profile_message, **shown), status
+                                   key=app_key(current_app), today=today_tokyo(),
+                                   home_prefecture=home_picker.chosen_prefecture(me.home_municipality_code))
+    profile_errors, profile_message = home_picker.feedback(profile_errors or {}, profile_message)
+    return render_template("pages/my.html", me=me, evidence_kinds=EVIDENCE_KINDS, profile_errors=profile_errors,
+                           profile_message=profile_message, profile=_profile_values(me, posted), **shown), status
+
+
+def _profile_values(me, posted: bool) -> dict:
+    """The profile form's values: the account's, or what was posted."""
+    if posted:
+        form = request.form
+        return {**{k: form.get(k, "") for k in ("display_name", "home_municipality_code", "birth_year",
+                                                 "availability", "skills_text", "interests_text")},
+                "consents": {name: form.get(f"consent_{name}") == "on" for name in CONSENTS}}
+    return {"display_name": me.display_name, "home_municipality_code": me.home_municipality_code or "",
+            "birth_year": me.birth_year if me.birth_year is not None else "", "availability": me.availability or "",
+            "skills_text": ", ".join(me.skills), "interests_text": ", ".join(me.interests),
+            "consents": {name: me.consents[name] for name in CONSENTS}}
 
 
 @blp.get("/my")
@@ -48,6 +67,8 @@ def my():
 @page_require(RESIDENT)
 def update_profile():
     schema = ProfileUpdateSchema()
+    if home_picker.picking():  # the prefecture's municipalities asked for: nothing is saved
+        return _my_page(posted=True)
 
     def change():
         posted = form_values(schema)
@@ -55,13 +76,12 @@ def update_profile():
                   if k in posted}
         values["skills"] = _split(request.form.get("skills_text", ""))
         values["interests"] = _split(request.form.get("interests_text", ""))
-        values["consents"] = {name: request.form.get(f"consent_{name}") == "on"
-                              for name in ("share_profile", "scouting", "announcements")}
-        return workflows.update_profile(_me(), load_form(schema, values))
+        values["consents"] = {name: request.form.get(f"consent_{name}") == "on" for name in CONSENTS}
+        return workflows.update_profile(_me(), home_picker.load(schema, values, required=False))
 
     result, feedback = attempt(change)
     if result is None:
-        return _my_page(*feedback, status=422)
+        return _my_page(*feedback, status=422, posted=True)
     flash(_("Your profile is saved."))
     return redirect(url_for("resident_pages.my") + "#profile")
 
@@ -148,3 +168,11 @@ def submit_evidence(registration_id):
                                store=evidence_files.store_for(current_app.config))
 
     return act(submit, _("Your evidence was sent to the 団体 for review."), url_for("resident_pages.my") + "#registrations")
+
+
+@blp.post("/my/partner-grants/<uuid:grant_id>/revoke")
+@page_require(RESIDENT)
+def revoke_partner_grant(grant_id):
+    """Withdraw a partner's access: its tokens for the person stop working at once."""
+    return act(lambda: partners.revoke_grant(_me(), grant_id), _("The partner service can no longer act for you."),
+               url_for("resident_pages.my") + "#partners")

@@ -17,6 +17,7 @@ from registry.common.time import today_tokyo, utcnow
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED, DECLINED, KINDS, NO_SHOW
 from registry.needs.schemas import NeedCreateSchema
+from registry.organizations import acting
 from registry.pages.common import act, attempt, form_values, load_form, page_blueprint, page_require
 from registry.pages.resident import _split
 from registry.registrations import service as registrations
@@ -91,7 +92,7 @@ def new_need():
             return redirect(url_for("staff_pages.need", need_id=need.id))
         errors, message = feedback
     return render_template("pages/staff_need_new.html", values=values, errors=errors, message=message,
-                           kinds=KINDS), 422 if message else 200
+                           kinds=KINDS, in_emergency=acting.in_emergency(me.organization_code)), 422 if message else 200
 
 
 @blp.get("/staff/needs/<uuid:need_id>")

@@ -19,7 +19,7 @@ from registry.common.database import Upsert
 from registry.common.ids import new_id
 from registry.common.pagination import Page, page_of
 from registry.i18n import N_
-from registry.common.time import one_year_after, one_year_before, today_tokyo, utcnow
+from registry.common.time import last_day_of_year_from, one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found
 from registry.extensions import db
 from registry.organizations import service as organizations
@@ -271,8 +271,9 @@ def request_premium(user: User, registration_id: uuid.UUID, *, settings, now: da
 
 def _staff_request(staff: User, request_id: uuid.UUID) -> PremiumRequest:
     request = db.session.get(PremiumRequest, request_id, with_for_update=True)
-    if request is None or (staff.role != ADMIN and request.organization_code != staff.organization_code):
-        raise not_found()
+    if request is None or not (staff.role == ADMIN or (staff.role == STAFF
+                                                       and request.organization_code == staff.organization_code)):
+        raise not_found()  # a host or resident of the 団体 decides nothing
     return request
 
 
@@ -309,11 +310,11 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
         raise Problem(409, "premium_limit")
     leaving = [Counted.of(reg)]
     if request.kind == "renewal" and still_premium:
-        reg.premium_valid_until = one_year_after(reg.premium_valid_until)
+        reg.premium_valid_until = last_day_of_year_from(reg.premium_valid_until + timedelta(days=1))
         kind = PREMIUM_RENEWED
     else:
         reg.tier = PREMIUM
-        reg.premium_valid_until = one_year_after(today) - timedelta(days=1)
+        reg.premium_valid_until = last_day_of_year_from(today)
         kind = PREMIUM_GRANTED
     entering = [Counted.of(reg)]
     request.status, request.decided_at, request.decided_by = APPROVED, now, staff.id
@@ -394,8 +395,8 @@ def decide_identity_verification(actor: User, verification_id: uuid.UUID, *, ver
                                  shown: bool = False) -> IdentityVerification:
     """`shown`: the decided check is handed to the reader (the API answers with it): the read is audited."""
     verification = db.session.get(IdentityVerification, verification_id, with_for_update=True)
-    if verification is None or (actor.role != ADMIN and not _registered_with(verification.user_id,
-                                                                             actor.organization_code)):
+    if verification is None or not (actor.role == ADMIN or (actor.role == STAFF and _registered_with(
+            verification.user_id, actor.organization_code))):
         raise not_found()
     if verification.status != PENDING:
         raise Problem(409, "invalid_state", N_("This verification has already been decided."))

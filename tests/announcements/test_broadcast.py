@@ -2,7 +2,6 @@
 announcements, in the app and by e-mail to a verified address, through the fan-out of
 send-notifications: posting answers at once; each person once however runs overlap; staff see the
 delivery (API.md "Trust rules (v1.1)")."""
-import threading
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from registry.notifications import broadcasts
 from registry.notifications.models import ANNOUNCEMENT, Broadcast, Notification, OutboxMessage
 from registry.workflows.notices import AUDIENCES, fan_out_broadcasts
 from tests.conftest import Api
+from tests.parallel import together
 from tests.notifications.conftest import send
 from tests.notifications.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
@@ -139,21 +139,13 @@ def test_overlapping_runs_notify_each_person_once(app, client):
                                               "password": "staff-password-1"}).get_json()["token"]
         assert api.post(f"/organizations/{HIDA}/announcements", token=token,
                         json={"title": "重ねて送る", "body": "一度だけ届くこと"}).status_code == 201
-    errors = []
 
-    def run():
-        try:
-            with app.app_context():
-                broadcasts.fan_out(AUDIENCES, batch=4)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def run(_i, start):
+        with app.app_context():
+            start()
+            broadcasts.fan_out(AUDIENCES, batch=4)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    together(4, run, timeout=60)
     with app.app_context():
         counts = dict(db.session.execute(select(Notification.user_id, func.count()).where(
             Notification.kind == ANNOUNCEMENT).group_by(Notification.user_id)).all())

@@ -1,5 +1,15 @@
 """The main flows in a real browser at a phone's size: no console errors, no sideways scrolling."""
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
 import pytest
+from sqlalchemy import select
+
+from registry.accounts.models import User
+from registry.certificates import service as certificates
+from registry.certificates.keys import app_key
+from registry.extensions import db
+from registry.registrations.models import Registration
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]  # chromium and a live server
 
@@ -14,10 +24,10 @@ def test_resident_signs_up_registers_and_shows_the_certificate(app, phone):
     p.page.click("text=飛騨市")
     p.no_sideways_scroll()
     p.page.click("text=新規登録して住民登録する")
+    p.choose_home("131016")
     p.page.fill("#email", "browser@example.jp")
     p.page.fill("#password", "password-123")
     p.page.fill("#display_name", "ブラウザ花子")
-    p.page.select_option("#home_municipality_code", "131016")
     p.page.fill("#birth_year", "1992")
     p.no_sideways_scroll()
     p.shot("02-signup")
@@ -35,6 +45,35 @@ def test_resident_signs_up_registers_and_shows_the_certificate(app, phone):
             assert target.bounding_box()["height"] >= 44 or target.get_attribute("type") == "checkbox"
     p.no_sideways_scroll()
     p.shot("04-my")
+    assert p.errors == []
+
+
+def test_the_certificate_qr_decodes_as_drawn_and_opens_the_verify_page(app, phone):
+    """A counter's phone reads the QR off the resident's screen: zbarimg on a screenshot at phone
+    size reads the verify URL of a valid certificate of this registration, and that URL opens the
+    page that says so. (A QR drawn without a viewBox was cut by the page's CSS: it did not decode.)"""
+    p = phone()
+    p.sign_up("qr-reader@example.jp", "読取花子", 1985)
+    p.goto("/organizations/212172")
+    p.page.check("#tie-birthplace")
+    p.page.click("button:has-text('登録する')")
+    assert p.page.url.endswith("/my")
+    assert p.page.locator("[data-role=certificate-qr] svg").bounding_box()["width"] >= 160
+    decoded = p.qr_codes("qr-certificate", "[data-role=certificate-qr]")
+    assert len(decoded) == 1, decoded
+    url = urlsplit(decoded[0])
+    assert f"{url.scheme}://{url.netloc}" == app.config["SITE_URL"] and url.path == "/verify"
+    token = parse_qs(url.query)["token"][0]
+    assert decoded[0] == certificates.verify_url(app.config["SITE_URL"], token)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email_key == "qr-reader@example.jp"))
+        registration = db.session.scalar(select(Registration).where(Registration.user_id == user.id))
+        answer = certificates.verify(token, keys=certificates.public_keys(app_key(app)))
+    assert answer["valid"] and answer["organization_code"] == "212172"
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == str(registration.id)
+    p.goto(f"{url.path}?{url.query}")  # what the counter's phone opens
+    assert "有効" in p.page.locator("main").inner_text() and "飛騨市" in p.page.locator("main").inner_text()
+    p.shot("qr-verify")
     assert p.errors == []
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from registry.accounts.models import User
 from registry.common.time import today_tokyo
 from registry.extensions import db
+from registry.needs import checkin
 from registry.registrations import service as registrations
 from registry.registrations.models import Registration
 
@@ -83,6 +84,14 @@ def test_host_drafts_staff_publishes_resident_checks_in_host_completes(app, phon
     assert qr.bounding_box()["width"] >= 240  # full width on a phone, readable from arm's length
     host.no_sideways_scroll()
     host.shot("hosts-04-check-in-code")
+    # What the resident's camera reads off the host's screen, as drawn: the check-in URL of the code
+    # shown (read again afterwards: the screen renews itself when the minute turns).
+    for _ in range(2):
+        shown = host.page.locator("[data-role=check-in-code]").inner_text().replace(" ", "")
+        decoded = host.qr_codes("hosts-04-check-in-qr", "[data-role=check-in-qr]")
+        if host.page.locator("[data-role=check-in-code]").inner_text().replace(" ", "") == shown:
+            break
+    assert decoded == [checkin.page_url(app.config["SITE_URL"], uuid.UUID(need_id), shown)]
 
     # The resident "scans" the QR: its URL opens the check-in page with need and code filled in.
     resident.goto(f"/my/check-in?need={need_id}&code={code}")

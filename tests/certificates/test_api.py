@@ -49,7 +49,7 @@ def test_owner_gets_certificate_with_qr_of_the_verify_page(api, registered):
     assert set(cert) == {"token", "qr_svg", "verify_url", "expires_at", "registration_id", "organization_code", "tier"}
     assert cert["registration_id"] == reg_id and cert["organization_code"] == "212172" and cert["tier"] == "basic"
     assert cert["verify_url"] == f"http://localhost:5000/verify?token={cert['token']}"  # SITE_URL
-    assert "<svg" in cert["qr_svg"] and 'width="' in cert["qr_svg"]
+    assert "<svg" in cert["qr_svg"] and 'viewBox="0 0 ' in cert["qr_svg"]  # scales to the width it is given
     assert cert["qr_svg"] == service.qr_svg(cert["verify_url"])  # the QR encodes exactly that URL
     assert cert["expires_at"].endswith("+09:00")
 

@@ -1,6 +1,7 @@
 import base64
 import json
 import os
+import re
 import stat
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -138,3 +139,6 @@ def test_verify_url_and_qr():
     svg = service.qr_svg(url + "x" * 350)
     assert svg.startswith("<svg") and 'xmlns="http://www.w3.org/2000/svg"' in svg
     assert 'fill="#fff"' in svg  # light background and quiet zone drawn, not transparent
+    # A viewBox and no fixed size: CSS scales the whole code (a fixed size was cut to the box instead).
+    opening = svg[:svg.index(">")]
+    assert re.search(r'viewBox="0 0 (\d+) \1"', opening) and "width=" not in opening and "height=" not in opening

@@ -67,7 +67,7 @@ def test_typed_rows_read_back_as_written():
                                "email_verified_at": None, "created_at": CREATED, "deactivated_at": None,
                                "erased_at": None}, typed=True)
     needs = bulk.layout(Need, {"host_id": None, "created_by": None, "closed_at": None, "cancelled_at": None,
-                               "place_name": None}, typed=True)
+                               "place_name": None, "urgent": False}, typed=True)
     try:
         bulk.write(users, [users.row(id=user_id, email="Bulk@Example.jp", email_key="bulk@example.jp",
                                      display_name="一括\t太郎\\", birth_year=1990, skills='["農作業", "運転"]',

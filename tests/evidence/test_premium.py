@@ -2,7 +2,7 @@
 import uuid
 from datetime import timedelta
 
-from registry.common.time import one_year_after, one_year_before, today_tokyo
+from registry.common.time import last_day_of_year_from, one_year_before, today_tokyo
 from registry.extensions import db
 from registry.registrations.models import Registration
 from tests.factories import TAKAYAMA, days_ago, user_of, verify_identity
@@ -34,7 +34,7 @@ def test_three_approved_items_make_a_registration_eligible(api, registrant, subm
     assert approved.status_code == 200
     registration = api.get(f"/registrations/{reg}", token=token).get_json()
     assert registration["tier"] == "premium"
-    assert registration["premium_valid_until"] == (one_year_after(today_tokyo()) - timedelta(days=1)).isoformat()
+    assert registration["premium_valid_until"] == last_day_of_year_from(today_tokyo()).isoformat()
 
 
 def test_pending_and_rejected_evidence_do_not_count(api, registrant, submit, staff):
@@ -89,7 +89,7 @@ def test_renewal_opens_60_days_before_and_extends_from_the_old_expiry(api, regis
     assert [(r["id"], r["kind"]) for r in queue] == [(opened.get_json()["id"], "renewal")]
     assert api.post(f"/premium-requests/{opened.get_json()['id']}/approve", token=staff).status_code == 200
     renewed = api.get(f"/registrations/{reg}", token=token).get_json()
-    assert renewed["premium_valid_until"] == one_year_after(old_expiry).isoformat()
+    assert renewed["premium_valid_until"] == last_day_of_year_from(old_expiry + timedelta(days=1)).isoformat()
 
 
 def test_renewal_rechecks_the_activities_of_the_last_12_months(api, registrant, submit, staff):

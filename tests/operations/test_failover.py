@@ -226,7 +226,7 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(formation,
            "CERTIFICATE_SIGNING_KEY": signing_key, "SITE_URL": "https://furusato.example.jp",
            "UPLOAD_DIR": str(tmp_path / "uploads"),
            "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8",
-           "GUNICORN_MAX_REQUESTS": "0",  # one worker throughout: no restart after 1000 requests
+           "GUNICORN_MAX_REQUESTS": "0",  # one worker throughout: never restarted
            "RATELIMIT_ENABLED": "false", "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192",
            "ARGON2_PARALLELISM": "1", "LOG_FORMAT": "text", "LOG_LEVEL": "INFO",
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}

@@ -49,7 +49,7 @@ def test_defaults(read_config, monkeypatch):
     assert config["bind"] == ["127.0.0.1:5000"]
     assert config["workers"] == 5 and config["threads"] == 1 and config["worker_class"] == "sync"
     assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (30, 30, 5)
-    assert (config["max_requests"], config["max_requests_jitter"]) == (1000, 100)
+    assert (config["max_requests"], config["max_requests_jitter"]) == (10000, 1000)
     assert config["preload_app"] is True and config["accesslog"] is None
     assert config["logconfig_dict"]["loggers"]["gunicorn.access"]["handlers"] == []  # the app logs access
     formatter = config["logconfig_dict"]["formatters"]["registry"]

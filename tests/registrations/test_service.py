@@ -371,15 +371,28 @@ def test_approval_makes_the_registration_premium_for_a_year_and_counts_it():
 @pytest.mark.parametrize("approved_on, valid_until", [
     (date(2027, 3, 1), date(2028, 2, 29)),   # a year that holds 29 February
     (date(2027, 2, 28), date(2028, 2, 27)),
-    pytest.param(date(2028, 2, 29), date(2029, 2, 28), marks=pytest.mark.xfail(strict=True, reason=(
-        "approve_premium sets premium_valid_until = one_year_after(today) - 1 day; one_year_after(2028-02-29) "
-        "falls back to 2029-02-28, so a premium approved on 29 February ends on 2029-02-27: 364 days, a day "
-        "short of the year every other approval date gets (365 or 366 days)"))),
+    (date(2028, 2, 29), date(2029, 2, 28)),  # from 29 February: a full year, to the 28th (民法143条)
 ])
 def test_premium_validity_around_29_february(approved_on, valid_until):
     user = person()
     reg = _premium(user, HIDA, now=at(approved_on))
     assert reg.premium_valid_until == valid_until
+
+
+@pytest.mark.parametrize("old_end, new_end", [
+    (date(2028, 2, 29), date(2029, 2, 28)),  # the next year starts on 1 March
+    (date(2031, 2, 28), date(2032, 2, 29)),  # … and the one after holds 29 February: 366 days, none lost
+    (date(2027, 7, 31), date(2028, 7, 31)),
+])
+def test_a_renewal_adds_the_next_full_year(old_end, new_end):
+    user = person()
+    reg = _premium(user)
+    reg.premium_valid_until = old_end
+    renewing_on = old_end - timedelta(days=10)
+    _ready(user, HIDA, today=renewing_on)
+    request = service.request_premium(user, reg.id, settings=PREMIUM_SETTINGS, now=at(renewing_on), renewal=True)
+    service.approve_premium(account("staff", HIDA), request.id, settings=PREMIUM_SETTINGS, now=at(renewing_on))
+    assert reg.premium_valid_until == new_end
 
 
 def test_who_decides_a_premium_request():
@@ -392,11 +405,6 @@ def test_who_decides_a_premium_request():
     assert request.status == "pending"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "registrations.service._staff_request lets any account whose organization_code is the request's decide "
-    "it, and decide_identity_verification any account of a 団体 the person is registered with: a host of "
-    "that 団体 passes both. Only @require(STAFF[, ADMIN]) in registrations/api.py and the staff pages' role "
-    "check stop a host today; the service itself does not check the role"))
 @pytest.mark.parametrize("decision", ["premium", "identity"])
 def test_a_host_of_the_organization_decides_nothing(decision):
     user = person()
