@@ -20,8 +20,12 @@ counts as an activity without an application; renewal is not premium's subset on
 lapses and is granted again), and nothing adds a 団体's stages or cohorts up to another published
 figure but R2: no other relation holds.
 
-The other figures' cells enter as they publish them: a published one is known (public), a
-suppressed one stays hidden (its own release decided that; this one keeps it unknown). A month's
+The other figures' cells enter as they publish them: a published one is known (public, but
+`elsewhere`: not a total), a suppressed one stays hidden (its own release decided that; this one
+keeps it unknown). A funnel cell that those published cells and the zeros give away (a 団体 whose
+people all moved in within one cohort: that cohort's moved_in is its published moved_in) is never
+hidden as a complement — an attacker who knows which suppressed cells are 0 would read it off
+anyway — so the complement is taken elsewhere (suppression.py, `Release.cell(elsewhere=True)`). A month's
 `registered` is the only series cell the funnel reaches, and no funnel relation links two months: it
 enters alone. The 団体' moved_in are linked to each other by the funnel (R1 over a cohort's 団体, R2
 per 団体) and by the geography (a prefecture = Σ its 団体, the country = Σ prefectures): once R2 is
@@ -282,7 +286,8 @@ def release_of(data: FunnelData, component: Component) -> Release:
             release.cell(cell, data.count(*cell[1:]))
         else:
             value, hidden, strong_knows = data.external(cell)
-            release.cell(cell, value, public=not hidden, hidden=hidden, strong_knows=strong_knows)
+            release.cell(cell, value, public=not hidden, hidden=hidden, strong_knows=strong_knows,
+                         elsewhere=cell != COUNTRY_MOVED_IN)
     for rid in sorted(component.relations, key=repr):
         total, parts = component.equation(rid)
         release.sum_of(total, parts)

@@ -75,20 +75,26 @@ class Release:
         self._derived: list[tuple[int, int]] = []  # (overlap cell, the relation that defines it)
         self.forced: set[int] = set()  # cells suppressed by another release, to be kept unknown here
         self.strong_knows: set[int] = set()  # of those, the ones an attacker who knows the zeros works out
+        self.elsewhere: set[int] = set()  # public cells another release has published (not totals)
 
     def __contains__(self, key) -> bool:
         return key in self._index
 
     def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False,
-             hidden: bool = False, strong_knows: bool = False) -> Hashable:
+             hidden: bool = False, strong_knows: bool = False, elsewhere: bool = False) -> Hashable:
         """A count. `public`: published whatever its size (a national total, or a cell another
         release has published). `internal`: never published (a count other figures add up to, e.g.
         people without a known home), so unknown unless it is 0 — an attacker is assumed to know
         where nothing is. `hidden`: suppressed by the release that publishes it (this one relates
         its own cells to it and must not let it be worked out; `strong_knows`: there, only zeros
-        could hide it, so an attacker who knows which suppressed cells are 0 knows it)."""
+        could hide it, so an attacker who knows which suppressed cells are 0 knows it). `elsewhere`
+        (with `public`): published by another release, so known, but not a total: a cell this
+        release's relations give away from such cells and the zeros is never hidden as a
+        complement (it would protect nothing against an attacker who knows the zeros)."""
         if key in self._index:
             raise ValueError(f"cell {key!r} given twice")
+        if public and elsewhere:
+            self.elsewhere.add(len(self.keys))
         if hidden:
             self.forced.add(len(self.keys))
             if strong_knows:
@@ -258,6 +264,10 @@ class _Protection:
                        if kind == PUBLISHED and not known and (0 < value < min_cell or i in release.forced)}
         self.secret = {i for i, (kind, known) in enumerate(zip(self.kinds, self.known)) if kind == INTERNAL and not known}
         self.inherent: set[int] = set()  # given away by the totals and the zeros alone
+        # Given away by the cells other releases publish and the zeros (beyond what the totals and
+        # the zeros give away): never a complement.
+        self.avoid = self._given_with_zeros(release, True) - self._given_with_zeros(release, False) \
+            if release.elsewhere or release.strong_knows else set()
         self.unknown: set[int] = set()
 
     def run(self) -> set[int]:
@@ -278,11 +288,23 @@ class _Protection:
             return False
         return i in self.hidden and (not strong or self.values[i] != 0)
 
+    def _given_with_zeros(self, release: Release, elsewhere: bool) -> set[int]:
+        """The cells an attacker who knows the zeros and the totals works out (with `elsewhere`,
+        also the cells other releases publish or give away)."""
+        def unknown(i: int) -> bool:
+            if self.kinds[i] == PUBLIC:
+                return not elsewhere and i in release.elsewhere
+            if elsewhere and i in release.strong_knows:
+                return False
+            return self.values[i] != 0
+        rows = [{i: c for i, c in zip(cells, coefs) if unknown(i)} for cells, coefs in zip(self.rel_cells, self.rel_coefs)]
+        return set(eliminate([row for row in rows if row]))
+
     def _candidate(self, i: int, strong: bool) -> bool:
         """A cell that may be suppressed as a complement (against the strong attacker only a
-        non-zero one protects anything)."""
+        non-zero one protects anything; none that other releases' cells and the zeros give away)."""
         return (self.kinds[i] == PUBLISHED and not self.known[i] and i not in self.hidden
-                and (not strong or self.values[i] != 0))
+                and i not in self.avoid and (not strong or self.values[i] != 0))
 
     def _hide(self, i: int, strong: bool) -> None:
         self.hidden.add(i)
