@@ -157,14 +157,14 @@ def register_commands(app: Flask) -> None:
     from registry.demo.cli import seed_demo_command
     from registry.emergencies.cli import emergency_status_command
     from registry.evidence.cli import sweep_uploads_command
-    from registry.figures.cli import lapse_premiums_command, verify_counts_command
+    from registry.figures.cli import lapse_premiums_command, rebuild_counts_command, verify_counts_command
     from registry.invitations.cli import import_roster_command
     from registry.notifications.cli import send_notifications_command
     from registry.opendata.cli import publish_open_data_command
     from registry.organizations.cli import load_reference_data_command
     from registry.partners.cli import create_partner_command
 
-    for command in (create_user_command, load_reference_data_command, verify_counts_command,
+    for command in (create_user_command, load_reference_data_command, verify_counts_command, rebuild_counts_command,
                     lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command,
                     import_roster_command, emergency_status_command, create_partner_command,
                     publish_open_data_command):

@@ -14,16 +14,17 @@ announce. `funnel_marks` holds one row per person, scope and stage reached, so a
 or renewal counts nothing; a stage reached before the person's registration with the 団体 (an
 application to its need the week before) is not one of its cohort's.
 
-`expected_counters` and `expected_marks` recount all of it from the rows (verify-counts, rebuild).
+`expected_counters` and `mark_drift` recount all of it from the rows (verify-counts, rebuild).
 """
 import random
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from registry.extensions import db
 from registry.figures.ledger import COUNTERS, MARKS, SLOTS
+from registry.figures.models import FunnelMark
 from registry.figures.stages import (
     APPLIED, COLUMN, COMPLETED, MOVED_IN, NATIONAL, PAIRS, PREMIUM, RENEWED, cohort_metric, month_of,
 )
@@ -131,6 +132,11 @@ MARKS_SQL = f"""
     UNION
     SELECT user_id, scope, 'registered' FROM firsts WHERE scope = ''
 """
+# The marks kept: those of people not erased (an erased person's marks go, their counts stay).
+KEPT_MARKS_SQL = f"""
+    SELECT e.user_id, e.scope, e.stage FROM ({MARKS_SQL}) AS e
+    WHERE e.user_id NOT IN (SELECT id FROM users WHERE erased_at IS NOT NULL)
+"""
 
 
 def _counted_sql() -> str:
@@ -168,14 +174,22 @@ def expected_counters() -> dict:
 
 def mark_drift(limit: int = 3) -> tuple[int, list]:
     """Marks that differ from the rows: (how many, examples)."""
-    expected = f"SELECT user_id, scope, stage FROM ({MARKS_SQL}) AS e"
+    expected = f"SELECT user_id, scope, stage FROM ({KEPT_MARKS_SQL}) AS k"
     actual = "SELECT user_id, scope, stage FROM funnel_marks"
     missing = list(db.session.execute(text(f"{expected} EXCEPT {actual}")))
     extra = list(db.session.execute(text(f"{actual} EXCEPT {expected}")))
     return len(missing) + len(extra), (missing + extra)[:limit]
 
 
+def erase_for(user) -> None:
+    """Erasure (registry/workflows/erasure.py): the person's marks go — they only keep a person from
+    being counted twice, and an erased account does nothing more — while the counts they are in
+    stay (the funnel keeps an erased person's history, as the national figures do). The recount
+    leaves erased people's marks out (`KEPT_MARKS_SQL`) and still counts them (`expected_counters`)."""
+    db.session.execute(delete(FunnelMark).where(FunnelMark.user_id == user.id))
+
+
 def rebuild_marks() -> None:
     db.session.execute(text("DELETE FROM funnel_marks"))
     db.session.execute(text(f"INSERT INTO funnel_marks (user_id, scope, stage) SELECT user_id, scope, stage "
-                            f"FROM ({MARKS_SQL}) AS e"))
+                            f"FROM ({KEPT_MARKS_SQL}) AS k"))

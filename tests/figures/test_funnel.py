@@ -16,7 +16,7 @@ from registry.common.time import today_tokyo, utcnow
 from registry.evidence import files, service as evidence
 from registry.extensions import db
 from registry.figures import recount
-from registry.figures.models import FigureCounter, FunnelMark
+from registry.figures.models import FigureCounter, FunnelMark, PersonTally
 from registry.figures.stages import month_of
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED
@@ -147,7 +147,9 @@ def test_withdrawn_moved_in_and_erased_people_stay_in_their_cohort(hida_staff):
     registrations.register(b, HIDA, ["family"], now=JANUARY)
     apply_and_complete(a, hida_staff, JANUARY + timedelta(days=1))
     registrations.withdraw(a, reg.id, now=MARCH)
+    assert db.session.scalars(select(FunnelMark).where(FunnelMark.user_id == a.id)).all()
     erasure.erase(a, now=MARCH)
+    assert db.session.scalars(select(FunnelMark).where(FunnelMark.user_id == a.id)).all() == []  # the marks go
     registrations.move_home(b, organizations.get(HIDA), now=MARCH)
     assert cell(JANUARY, HIDA) == {"registered": 2, "applied": 1, "completed_activity": 1, "moved_in": 1}
     assert recount.verify() == []
@@ -171,6 +173,35 @@ def test_verify_counts_recounts_the_funnel_and_its_marks(hida_staff):
                                                    FigureCounter.key == HIDA).values(people=FigureCounter.people - 1))
     db.session.execute(FunnelMark.__table__.delete().where(FunnelMark.stage == "applied", FunnelMark.scope == ""))
     assert [line for line in recount.verify() if line.startswith("funnel marks: 1 differ")]
+
+
+def test_rebuild_counts_gives_an_upgraded_deployment_its_type_and_funnel_figures(app, hida_staff):
+    """Before the upgrade that added them, a deployment has registrations but no "type" counters,
+    type tallies, funnel counters or marks: `flask rebuild-counts` (docs/operations.md) makes them."""
+    user = person()
+    reg = registrations.register(user, HIDA, ["family", "volunteer"], now=JANUARY)
+    registrations.register(person(), TAKAYAMA, ["other"], now=MARCH)
+    apply_and_complete(user, hida_staff, MARCH)
+    verify_identity(user)
+    add_activities(user, HIDA, today=today_tokyo(MARCH))
+    premium(user, reg, hida_staff, MARCH)
+    db.session.commit()
+    types_before = set(db.session.execute(select(FigureCounter.metric, FigureCounter.key)
+                                          .where(FigureCounter.metric == "type")).all())
+    db.session.execute(FigureCounter.__table__.delete().where(
+        (FigureCounter.metric == "type") | FigureCounter.metric.like("funnel:%")))
+    db.session.execute(PersonTally.__table__.delete().where(PersonTally.dimension == "type"))
+    db.session.execute(FunnelMark.__table__.delete())
+    db.session.commit()
+    drift = recount.verify()
+    assert any(line.startswith("type[kinship]") for line in drift) and any("funnel" in line for line in drift), drift
+    result = app.test_cli_runner().invoke(args=["rebuild-counts"])
+    assert result.exit_code == 0, result.output
+    assert "figures rebuilt" in result.output and recount.verify() == []
+    assert funnel_counters()[(month_of(JANUARY), HIDA)] == {"registered": 1, "applied": 1, "completed_activity": 1,
+                                                            "premium": 1}
+    after = set(db.session.execute(select(FigureCounter.metric, FigureCounter.key)).all())
+    assert types_before and types_before <= after
 
 
 # --- through the API -------------------------------------------------------------------------------------------
