@@ -37,7 +37,7 @@ from registry.registrations.events import (
 )
 from registry.registrations.models import ACTIVE, BASIC, MOVED_IN as MOVED_IN_STATUS, PREMIUM, Registration
 
-METRICS = ("total", "prefecture", "organization", "flow", "type")
+METRICS = ("total", "prefecture", "organization", "flow", "tie", "type")
 # Events that change a registration's tier or end it: the first after M's end says its tier then.
 TIER_EVENTS = (WITHDRAWN, MOVED_IN, PREMIUM_GRANTED, PREMIUM_RENEWED, PREMIUM_LAPSED)
 CHUNK = 1000

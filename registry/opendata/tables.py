@@ -17,6 +17,7 @@ from registry.figures.export import spreadsheet_csv
 from registry.figures.service import Geography
 from registry.figures.sums import CounterSums
 from registry.figures.typology import TYPES, typology_rows
+from registry.registrations.models import TIES
 
 LICENSE, LICENSE_URL = "CC-BY-4.0", "https://creativecommons.org/licenses/by/4.0/"
 CSV, JSON = "text/csv", "application/json"
@@ -66,12 +67,15 @@ def build_tables(sums: CounterSums, organizations: list[tuple[str, str, str, str
     by_organization = [{k: row[k] for k in TABLES["by-organization"][0]} for row in geography.by_organization()]
     by_prefecture = [{k: row[k] for k in TABLES["by-prefecture"][0]} for row in geography.by_prefecture()]
     by_prefecture.sort(key=lambda row: row["prefecture_code"])
-    types = {key: Counter({"people": sums.get("type", key, "people"),
-                           "registrations": sums.get("type", key, "registrations")}) for key in TYPES}
+    def pairs(metric, keys):
+        return {key: Counter({f: sums.get(metric, key, f) for f in ("people", "registrations")}) for key in keys}
+
+    # The types through the release /stats/by-type and /stats/by-tie share (the ties with them): the same
+    # counters give the same suppression as the live figures had at the month's end.
     total = Counter({f: sums.get("total", "", f) for f in ("people", "registrations")})
+    typology = typology_rows(pairs("type", TYPES), total, min_cell=min_cell, ties=pairs("tie", TIES), tie_order=TIES)
     by_type = [{"type": row["type"], "name": TYPE_NAMES[row["type"]], "actual_people": row["actual_people"],
-                "cumulative_registrations": row["cumulative_registrations"]}
-               for row in typology_rows(types, total, min_cell=min_cell)["types"]]
+                "cumulative_registrations": row["cumulative_registrations"]} for row in typology["types"]]
     return {"by-organization": by_organization, "by-prefecture": by_prefecture, "flows": geography.flows(),
             "by-type": by_type}
 

@@ -237,6 +237,7 @@ def test_a_release_publishes_the_figures_the_api_did_at_the_months_end(app, cli,
     national = make_account("national")
     live_org = {r["organization_code"]: r for r in api.get("/stats/by-organization", token=national).get_json()}
     live_pref = {r["prefecture_code"]: r for r in api.get("/stats/by-prefecture", token=national).get_json()}
+    live_types = api.get("/stats/by-type", token=national).get_json()
     assert cli("publish-open-data", "--month", month).exit_code == 0
     stored = files_of(month)
     for row in json.loads(stored["by-organization.json"]):
@@ -248,6 +249,9 @@ def test_a_release_publishes_the_figures_the_api_did_at_the_months_end(app, cli,
     for row in json.loads(stored["by-prefecture.json"]):
         assert row["actual_people"] == live_pref[row["prefecture_code"]]["actual_people"]
     assert GIFU in {r["prefecture_code"] for r in json.loads(stored["by-prefecture.json"])}
+    assert [{k: r[k] for k in ("type", "actual_people", "cumulative_registrations")}
+            for r in json.loads(stored["by-type.json"])] == live_types
+    assert any(r["actual_people"] is None for r in live_types)  # 6 kinship, 6 contribution: under 10
     live_flows = api.get("/stats/flows", token=national).get_json()
     assert json.loads(stored["flows.json"]) == [{k: f[k] for k in ("home_prefecture_code", "prefecture_code", "people")}
                                                 for f in live_flows]
