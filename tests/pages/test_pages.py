@@ -92,6 +92,8 @@ def test_dashboard_for_the_national_office(browser):
     page = browser.get("/dashboard").get_data(as_text=True)
     assert page.count('data-role="chart"') == 3 and "10,000,000" in page  # prefectures, growth, the funnel
     assert 'id="chart-funnel-table"' in page and 'id="types"' in page
+    types = page[page.index('id="types"'):page.index('id="funnel"')]
+    assert types.count("<tr><td>") == 7  # every type of the typology, with its people and registrations
     exported = browser.get("/dashboard/by-prefecture.csv")
     assert exported.mimetype == "text/csv"
     raw = exported.get_data()
