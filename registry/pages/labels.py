@@ -17,7 +17,7 @@ KINDS = {"volunteer": _l("Volunteer"), "side_job": _l("Side job"), "experience":
 STATUSES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"), "cancelled": _l("Cancelled"),
             "applied": _l("Applied"), "waitlisted": _l("On the waiting list"), "accepted": _l("Accepted"),
             "declined": _l("Declined"), "completed": _l("Completed"), "no_show": _l("No-show")}
-STAGES = {"registered": _l("Registered"), "applied": _l("Applied"), "completed_activity": _l("Completed an activity"),
+STAGES = {"registered": _l("People registered"), "applied": _l("Applied"), "completed_activity": _l("Completed an activity"),
           "premium": _l("Became premium"), "renewed": _l("Renewed"), "moved_in": _l("Moved in (移住)")}
 TYPES = {"kinship": _l("Kinship (地縁・血縁)"), "leisure": _l("Leisure and consumption (趣味・消費)"),
          "participation": _l("Participation (参加・交流)"), "work": _l("Work (就労)"),
