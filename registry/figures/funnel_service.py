@@ -6,7 +6,9 @@ commit; when the component reaches counters not read yet, the statement is run a
 
 What it costs: the cohorts (months since the registry's first registration) of the 団体 asked for
 and of the country, the time series' days, and where a relation pulls them in, the 団体 of a
-cohort and the geography — never the registrations.
+cohort and the geography — never the registrations. The country's funnel reaches all of them (its
+cells are in every cohort's relations over the 団体, and moved_in in the moved-in system), so it
+reads them in its first statement instead of finding that out one statement at a time.
 """
 from collections import Counter
 from datetime import date
@@ -47,6 +49,8 @@ def funnel(scope: str, *, own: bool, min_cell: int, today: date) -> list[dict]:
         return rows({(c, s): sums.get((cohort_metric(c), scope), Counter())[COLUMN[s]] for c in months for s in STAGES},
                     months)
     scopes, full, geography = {NATIONAL, PAIRS, scope}, set(), False
+    if scope == NATIONAL:  # the country's cells reach every cohort's 団体 and the moved-in figures: read at once
+        full, geography = set(months), True
     for attempt in range(ATTEMPTS + 1):
         if attempt == ATTEMPTS:  # whatever the component reaches is read
             full, geography = set(months), True
