@@ -46,7 +46,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from registry.figures.service import Geography, series_release
-from registry.figures.stages import COLUMN, MOVED_IN, NATIONAL, PAIRS, REGISTERED, STAGES, cohort_metric
+from registry.figures.stages import COLUMN, MOVED_IN, NATIONAL, PAIRS, PREFIX, REGISTERED, STAGES, cohort_metric
 from registry.figures.suppression import Release
 from registry.figures.sums import CounterSums
 
@@ -78,6 +78,7 @@ class FunnelData:
     moved_in_total: int = 0
     codes: tuple = ()
     prefecture_of: dict = field(default_factory=dict)
+    _members: dict | None = field(default=None, repr=False)
 
     def count(self, scope: str, cohort: str, stage: str) -> int:
         if scope not in (NATIONAL, PAIRS) and scope not in self.scopes and cohort not in self.full:
@@ -90,9 +91,16 @@ class FunnelData:
             return []
         if cohort not in self.full:
             raise NeedMore(cohorts=[cohort])
-        metric = cohort_metric(cohort)
-        return sorted(key for (m, key), c in self.sums.items()
-                      if m == metric and key not in (NATIONAL, PAIRS) and c.get(COLUMN[stage], 0))
+        if self._members is None:  # every (cohort, stage)'s, in one pass over what was read
+            self._members = {}
+            for (metric, key), c in self.sums.items():
+                if metric.startswith(PREFIX) and key not in (NATIONAL, PAIRS):
+                    for name in STAGES:
+                        if c.get(COLUMN[name], 0):
+                            self._members.setdefault((metric, name), []).append(key)
+            for found in self._members.values():
+                found.sort()
+        return list(self._members.get((cohort_metric(cohort), stage), ()))
 
     def zero(self, cohort: str, stage: str) -> str | None:
         """The first 団体 by code with 0 in this cohort's stage."""

@@ -2,13 +2,14 @@
 own staff get its cells as they are; others get them published through
 funnel_release.py, which says which further counters a suppression needs. Every counter a response
 rests on is read in ONE statement, so the relations between them hold exactly even while events
-commit; when the component reaches counters not read yet, the statement is run again with them.
+commit; when the component reaches counters not read yet, a second statement reads all it could reach.
 
 What it costs: the cohorts (months since the registry's first registration) of the 団体 asked for
 and of the country, the time series' days, and where a relation pulls them in, the 団体 of a
-cohort and the geography — never the registrations. The country's funnel reaches all of them (its
-cells are in every cohort's relations over the 団体, and moved_in in the moved-in system), so it
-reads them in its first statement instead of finding that out one statement at a time.
+cohort and the geography — never the registrations. At most two statements: the first reads what the
+asked-for cells need when no relation pulls in more; where one does (NeedMore), the second reads
+everything a relation could reach (every cohort's 団体, the geography) instead of finding it out one
+statement at a time.
 """
 from collections import Counter
 from datetime import date
@@ -24,7 +25,6 @@ from registry.figures.stages import COLUMN, NATIONAL, PAIRS, STAGES, cohort_metr
 from registry.figures.sums import CounterSums, expired_premium_corrections
 from registry.organizations.models import Organization
 
-ATTEMPTS = 6
 
 
 def cohorts(today: date) -> list[str]:
@@ -48,20 +48,12 @@ def funnel(scope: str, *, own: bool, min_cell: int, today: date) -> list[dict]:
         sums = _read(months, {scope}, set(), ())
         return rows({(c, s): sums.get((cohort_metric(c), scope), Counter())[COLUMN[s]] for c in months for s in STAGES},
                     months)
-    scopes, full, geography = {NATIONAL, PAIRS, scope}, set(), False
-    if scope == NATIONAL:  # the country's cells reach every cohort's 団体 and the moved-in figures: read at once
-        full, geography = set(months), True
-    for attempt in range(ATTEMPTS + 1):
-        if attempt == ATTEMPTS:  # whatever the component reaches is read
-            full, geography = set(months), True
-        data = _data(months, scopes, full, geography, min_cell, today)
-        try:
-            return rows(published_cells(data, scope, min_cell), months)
-        except NeedMore as more:
-            scopes |= more.scopes
-            full |= more.cohorts
-            geography = geography or more.geography
-    raise RuntimeError("unreachable: everything was read")
+    scopes = {NATIONAL, PAIRS, scope}
+    try:  # what the asked-for cells need when no relation pulls in more (the usual case at scale)
+        return rows(published_cells(_data(months, scopes, set(), False, min_cell, today), scope, min_cell), months)
+    except NeedMore:  # a relation reaches further: read everything it could reach, in one statement
+        return rows(published_cells(_data(months, scopes, set(months), True, min_cell, today), scope, min_cell),
+                    months)
 
 
 def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple) -> dict:
@@ -73,7 +65,7 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple) -
         .where(or_(and_(FigureCounter.metric.in_(partial), FigureCounter.key.in_(sorted(scopes))),
                    FigureCounter.metric.in_(whole))) \
         .group_by(FigureCounter.metric, FigureCounter.key)
-    return {(metric, key): Counter({f: int(v or 0) for f, v in zip(FIELDS, values)})
+    return {(metric, key): Counter(dict(zip(FIELDS, map(int, values))))
             for metric, key, *values in db.session.execute(stmt)}
 
 
