@@ -66,7 +66,7 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple) -
                    FigureCounter.metric.in_(whole))) \
         .group_by(FigureCounter.metric, FigureCounter.key)
     return {(metric, key): Counter(dict(zip(FIELDS, map(int, values))))
-            for metric, key, *values in db.session.execute(stmt)}
+            for metric, key, *values in db.session.connection().execute(stmt)}  # Core: no ORM rows
 
 
 def _data(months, scopes, full, geography: bool, min_cell: int, today: date) -> FunnelData:
