@@ -1,5 +1,6 @@
-"""Benchmark: the national figures cost the same to read at 1 k and at 1 M people (DESIGN.md
-"Targets": p50 ratio ≤ 1.5), and how fast `seed-demo` fills the database.
+"""Benchmark: the national figures and the relationship funnel cost the same to read at 1 k and at
+1 M people (DESIGN.md "Targets": p50 ratio ≤ 1.5), how long publishing an open-data release takes
+at each size, and how fast `seed-demo` fills the database.
 
     make bench                                   # throwaway PostgreSQL 15, 1,000 then 1,000,000 people
     BENCH_PEOPLE=50000 make bench                # a quicker, smaller second size
@@ -13,7 +14,11 @@ Requests go through the Flask test client — the whole application (routing, be
 the figures service, JSON) against the real database, without an HTTP server in between: what is
 measured is the application's and the database's cost, not a web server's. Each size gets the same
 preparation (commit, VACUUM ANALYZE of the tables the requests read), then BENCH_WARMUP requests
-and BENCH_REQUESTS (300) timed requests per endpoint, interleaved.
+and BENCH_REQUESTS (300) timed requests per endpoint, interleaved. The funnel is read as the national
+office reads it (GET /stats/funnel: the whole country, suppressed through its release). Publishing:
+`publish-open-data`'s own service for last month (the counters at its end worked back from the ledger,
+the tables, their suppression, the files), timed and then rolled back so that each size publishes
+the same month.
 
 The whole run is bounded by BENCH_TIMEOUT seconds (2,700 by default). Never part of pytest.
 """
@@ -21,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 
 import click
 from sqlalchemy import func, inspect, select, text
@@ -35,7 +41,8 @@ PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "30"))
 TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "2700"))
-ENDPOINTS = ("/api/v1/stats/totals", "/api/v1/stats/by-prefecture")
+ENDPOINTS = ("/api/v1/stats/totals", "/api/v1/stats/by-prefecture", "/api/v1/stats/funnel")
+FUNNEL = ENDPOINTS[2]
 READ_TABLES = ("figure_counters", "registrations", "users", "api_tokens", "organizations")
 
 
@@ -71,6 +78,8 @@ def measure(url: str) -> dict:
                 _settle(dialect)
             seeded = size
             step.update(_measure(client, token))
+            with app.app_context():
+                step.update(publish=_publish())
             with app.app_context():
                 step.update(size=size, registrations=_active_registrations())
             rows.append(step)
@@ -154,6 +163,23 @@ def _measure(client, token: str) -> dict:
     return out
 
 
+def _publish() -> float:
+    """Seconds to publish last month's release (rolled back afterwards)."""
+    from registry.common.time import today_tokyo, utcnow
+    from registry.opendata import service as open_data
+
+    day = today_tokyo().replace(day=1) - timedelta(days=1)
+    month = f"{day.year:04d}-{day.month:02d}"
+    db.session.remove()
+    started = time.perf_counter()
+    published = open_data.publish(month, min_cell=10, now=utcnow())
+    seconds = time.perf_counter() - started
+    print(f"published {month}: {len(published.files)} files, {sum(f.bytes for f in published.files):,} bytes, "
+          f"{published.people_worked_back:,} people worked back, {seconds:.2f} s", file=sys.stderr)
+    db.session.rollback()
+    return seconds
+
+
 def _get(client, path: str, headers: dict) -> None:
     response = client.get(path, headers=headers)
     if response.status_code != 200:
@@ -181,23 +207,25 @@ def print_table(result: dict) -> None:
           f"Flask test client, {REQUESTS} timed requests per endpoint and size (after {WARMUP} warm-up)")
     print()
     head = ("people", "active registrations", "people added", "rows added", "seeding s", "rows/s", "people/s",
-            "totals p50 ms", "totals p95 ms", "by-prefecture p50 ms", "by-prefecture p95 ms")
+            "totals p50 ms", "totals p95 ms", "by-prefecture p50 ms", "by-prefecture p95 ms", "funnel p50 ms",
+            "funnel p95 ms", "publish s")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---:" for _ in head) + "|")
     for r in rows:
-        totals, prefs = r[ENDPOINTS[0]], r[ENDPOINTS[1]]
+        totals, prefs, funnel = r[ENDPOINTS[0]], r[ENDPOINTS[1]], r[FUNNEL]
         print("| " + " | ".join((
             f"{r['size']:,}", f"{r['registrations']:,}", f"{r['added']:,}", f"{r['rows']:,}",
             f"{r['seconds']:.1f} (load {r['load']:.1f} + recount {r['recount']:.1f})",
             f"{r['rows'] / r['seconds']:,.0f}", f"{r['added'] / r['seconds']:,.0f}",
-            f"{totals[0]:.2f}", f"{totals[1]:.2f}", f"{prefs[0]:.2f}", f"{prefs[1]:.2f}")) + " |")
+            f"{totals[0]:.2f}", f"{totals[1]:.2f}", f"{prefs[0]:.2f}", f"{prefs[1]:.2f}", f"{funnel[0]:.2f}",
+            f"{funnel[1]:.2f}", f"{r['publish']:.2f}")) + " |")
     if result["ratios"]:
         small, large = rows
         ratios = result["ratios"]
         verdict = "met" if max(ratios) <= 1.5 else "NOT met"
         print()
         print(f"p50 ratio {large['size']:,} / {small['size']:,} people: /stats/totals {ratios[0]:.2f}, "
-              f"/stats/by-prefecture {ratios[1]:.2f} (target ≤ 1.5: {verdict})")
+              f"/stats/by-prefecture {ratios[1]:.2f}, /stats/funnel {ratios[2]:.2f} (target ≤ 1.5: {verdict})")
     if verify_seconds is not None:
         state = "no drift" if not drift else f"{len(drift)} DRIFT lines, e.g. {drift[:3]}"
         print(f"verify (every maintained figure against a recount): {state}, {verify_seconds:.1f} s")

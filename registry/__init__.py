@@ -87,6 +87,7 @@ def register_extensions(app: Flask) -> None:
     from registry.common.database import init_database
     from registry.common.replica import init_replica
     from registry.evidence.service import subscribe as keep_evidence
+    from registry.figures.funnel import subscribe as keep_funnel
     from registry.emergencies.ties import provide_rules as emergency_rules
     from registry.figures.ledger import subscribe as keep_figures
 
@@ -104,6 +105,7 @@ def register_extensions(app: Flask) -> None:
     configure_password_hasher(app.config)
     api.init_app(app)
     keep_figures()  # the figures follow every registration change (registry/registrations/events.py)
+    keep_funnel()  # the relationship funnel follows registrations, applications and evidence
     keep_evidence()  # evidence waiting for review leaves the queue when its registration ends
     emergency_rules()  # proxies act for stricken 団体, whose needs may be urgent (registry/organizations/acting.py)
 
@@ -122,22 +124,25 @@ def register_blueprints(app: Flask) -> None:
     from registry.invitations.api import blp as invitations
     from registry.needs.api import blp as needs
     from registry.notifications.api import blp as notifications
+    from registry.opendata.api import blp as open_data, files as open_data_files
     from registry.organizations.api import blp as organizations
     from registry.partners.api import blp as partners
     from registry.partners.oauth import blp as oauth
     from registry.registrations.api import blp as registrations
 
     for blueprint in (accounts, organizations, registrations, figures, certificates, needs, announcements,
-                      evidence, benefits, notifications, hosts, audit, invitations, emergencies, partners):
+                      evidence, benefits, notifications, hosts, audit, invitations, emergencies, partners, open_data):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.blp)
     app.register_blueprint(oauth)  # /oauth/token, /oauth/revoke at the site root
+    app.register_blueprint(open_data_files)  # /open-data/<release>/<file> at the site root
     health.register_docs_assets(app, API_PREFIX)
 
     from registry.pages import auth, dashboard, emergencies as emergency_pages, hosts as host_pages, needs as need_pages
-    from registry.pages import oauth as oauth_pages, public, resident, staff
+    from registry.pages import oauth as oauth_pages, opendata as open_data_pages, public, resident, staff
     from registry.pages.labels import template_helpers
-    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard, emergency_pages, oauth_pages):
+    for module in (public, auth, resident, need_pages, staff, host_pages, dashboard, emergency_pages, oauth_pages,
+                   open_data_pages):
         app.register_blueprint(module.blp)
     app.context_processor(template_helpers)
 
@@ -152,15 +157,17 @@ def register_commands(app: Flask) -> None:
     from registry.demo.cli import seed_demo_command
     from registry.emergencies.cli import emergency_status_command
     from registry.evidence.cli import sweep_uploads_command
-    from registry.figures.cli import lapse_premiums_command, verify_counts_command
+    from registry.figures.cli import lapse_premiums_command, rebuild_counts_command, verify_counts_command
     from registry.invitations.cli import import_roster_command
     from registry.notifications.cli import send_notifications_command
+    from registry.opendata.cli import publish_open_data_command
     from registry.organizations.cli import load_reference_data_command
     from registry.partners.cli import create_partner_command
 
-    for command in (create_user_command, load_reference_data_command, verify_counts_command,
+    for command in (create_user_command, load_reference_data_command, verify_counts_command, rebuild_counts_command,
                     lapse_premiums_command, seed_demo_command, send_notifications_command, sweep_uploads_command,
-                    import_roster_command, emergency_status_command, create_partner_command):
+                    import_roster_command, emergency_status_command, create_partner_command,
+                    publish_open_data_command):
         app.cli.add_command(command)
 
 

@@ -17,6 +17,7 @@ from registry.common.time import today_tokyo
 from registry.errors import Problem
 from registry.extensions import db
 from registry.figures.recount import maintained_counters
+from registry.figures.stages import COLUMN, PREFIX
 from registry.partners import service as partners, tokens as partner_tokens
 from registry.registrations import service as registrations
 from registry.registrations.models import IdentityVerification
@@ -125,8 +126,17 @@ def flushed_not_committed(model, ident) -> bool:
 
 
 def counters() -> dict:
-    """The maintained figures summed over their slots, {(metric, key): {field: value}}, zeros left out."""
-    return {key: dict(values) for key, values in maintained_counters().items()}
+    """The maintained figures summed over their slots, {(metric, key): {field: value}}, zeros left out
+    (the relationship funnel's cells apart: `funnel_counters`)."""
+    return {key: dict(values) for key, values in maintained_counters().items() if not key[0].startswith("funnel:")}
+
+
+def funnel_counters() -> dict:
+    """The relationship funnel's cells, {(cohort, scope): {stage: people}} (scope a 団体's code, "*" the
+    country, "+" the sum over the 団体), zeros left out."""
+    stage_of = {column: stage for stage, column in COLUMN.items()}
+    return {(metric[len(PREFIX):], key): {stage_of[f]: n for f, n in values.items() if n}
+            for (metric, key), values in maintained_counters().items() if metric.startswith(PREFIX)}
 
 
 def partner_token(user: User, scope: str = "registrations:read activities:write") -> str:

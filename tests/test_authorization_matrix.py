@@ -35,7 +35,8 @@ from registry.accounts.models import ApiToken, User
 from registry.announcements import service as announcements
 from registry.benefits import service as benefits
 from registry.emergencies import service as emergencies
-from registry.common.time import today_tokyo
+from registry.common.time import today_tokyo, utcnow
+from registry.opendata import service as open_data
 from registry.errors import HTTP_CODES
 from registry.evidence import files as evidence_files, service as evidence
 from registry.extensions import db
@@ -248,6 +249,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/stats/by-tier"): Expect(200, FIGURES),
     ("GET", "/api/v1/stats/by-tie"): Expect(200, FIGURES),
     ("GET", "/api/v1/stats/by-age-band"): Expect(200, FIGURES),
+    ("GET", "/api/v1/stats/by-type"): Expect(200, FIGURES),
+    # the funnel: staff read their own 団体 (another's is 403), the national office any and the country
+    ("GET", "/api/v1/stats/funnel"): Expect(200, STAFF + FIGURES, query={"organization": HIDA}),
+    # --- open data: public --------------------------------------------------------------------------------------
+    ("GET", "/api/v1/open-data/releases"): Expect(200, ANYONE),
+    ("GET", "/open-data/<release>/<name>"): Expect(200, ANYONE, at={"release": "open_data_release"},
+                                                     path={"name": "metadata.json"}),
+    ("GET", "/open-data"): Expect(200, ANYONE),
     ("GET", "/api/v1/audit"): Expect(200, ("admin",)),
     # --- emergencies -----------------------------------------------------------------------------------------
     # The world's emergency names 飛騨市; the bystander (registered there) offered help. 高山市's staff are
@@ -498,6 +507,9 @@ class World:
                         notification=notification.id, token=token.id, staff=u["staff"].id,
                         roster_invitation=roster_invitation.id, partner=partner.client_id,
                         other_partner=other_partner.client_id, partner_grant=grant.id, emergency=emergency.id)
+        last_month = today_tokyo().replace(day=1) - timedelta(days=1)
+        self.ids["open_data_release"] = open_data.publish(
+            f"{last_month.year:04d}-{last_month.month:02d}", min_cell=10, now=utcnow()).release.release
         self.ids = {key: str(value) for key, value in self.ids.items()}
         self.people = {name: Person(user.email, str(user.id), user.display_name) for name, user in u.items()}
         # Flask-Login's session value and the browser session open on the server (accounts.login)

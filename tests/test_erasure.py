@@ -35,7 +35,7 @@ TABLES = {
     "premium_requests": True, "activities": True, "activity_evidence": True, "applications": True,
     "notifications": True, "outbox_messages": True, "announcement_reads": True, "audit_entries": True,
     "invitations": True, "web_sessions": True, "emergency_offers": True,
-    "partner_grants": True, "partner_authorization_codes": True, "partner_tokens": True,
+    "partner_grants": True, "partner_authorization_codes": True, "partner_tokens": True, "funnel_marks": True,
     "organizations": "reference data (団体)", "wards": "reference data (designated-city wards)",
     "figure_counters": "sums over people, never one person",
     "needs": "written by staff and hosts about the work, not about an applicant",
@@ -48,6 +48,8 @@ TABLES = {
     "hosts": "host accounts only; DELETE /me is for residents (a host is deactivated by staff)",
     "partners": "partner services (OAuth clients) an operator registered, never about a person",
     "trusted_partners": "which partners a 団体's staff trust",
+    "open_data_releases": "a month's published figures, sums over people",
+    "open_data_files": "a release's files: suppressed sums over people, never one person",
 }
 
 # Where the erased person's id may remain: pseudonymous references the design keeps, each for a

@@ -120,7 +120,8 @@ def gifu_people(browser) -> int:
     """岐阜県's 実人数 in the dashboard's CSV export."""
     exported = browser.get("/dashboard/by-prefecture.csv")
     assert exported.status_code == 200
-    rows = {row["prefecture_code"]: row for row in csv.DictReader(io.StringIO(exported.get_data(as_text=True)))}
+    rows = {row["prefecture_code"]: row  # a download for spreadsheets: UTF-8 with a byte-order mark
+            for row in csv.DictReader(io.StringIO(exported.get_data().decode("utf-8-sig"), newline=""))}
     return int(rows[GIFU]["actual_people"])
 
 

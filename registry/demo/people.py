@@ -86,7 +86,7 @@ class PeopleLayouts:
         self.users = bulk.layout(User, {"role": "resident", "organization_code": None, "deactivated_at": None,
                                         "erased_at": None})
         self.registrations = bulk.layout(Registration)
-        self.events = bulk.layout(RegistrationEvent, {"actor_id": None})
+        self.events = bulk.layout(RegistrationEvent, {"actor_id": None, "premium_until_before": None})
         self.verifications = bulk.layout(IdentityVerification, {"reason": None, "decided_by": None})
         self.requests = bulk.layout(PremiumRequest, {"kind": "new", "status": "approved", "reason": None,
                                                      "decided_by": None})
@@ -231,11 +231,14 @@ class SeedRun:
                         at = (on.toordinal() - EPOCH_ORDINAL) * DAY_S + 18 * 3600 - JST
                         activities.append(activity(id=new_id(), user_id=uid, organization_code=reg.organization_code,
                                                    completed_on=day(on), created_at=ts(at)))
+            # The figures file every registration under the person's home as written (the recount
+            # does), so the ledger notes that home; no premium is ended or lapsed in a seeded history.
+            home_pref = text_(self.model.prefecture_of[p.home])
             for at, kind, reg, people_delta, registrations_delta in ledger(p):
                 events.append(event(id=new_id(), registration_id=reg.id, user_id=uid,
                                     organization_code=reg.organization_code, kind=kind, occurred_at=ts(at),
                                     day=tokyo_day(at), people_delta=int_(people_delta),
-                                    registrations_delta=int_(registrations_delta)))
+                                    registrations_delta=int_(registrations_delta), home_prefecture_code=home_pref))
             if p.verification is not None:
                 method, status, at, decided = p.verification
                 verifications.append(verification(id=new_id(), user_id=uid, method=method, status=status,

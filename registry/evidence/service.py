@@ -19,7 +19,7 @@ from registry.common.pagination import Page, page_of
 from registry.i18n import N_
 from registry.common.time import one_year_before, today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
-from registry.evidence import files, notices
+from registry.evidence import events as evidence_events, files, notices
 from registry.evidence.files import Store
 from registry.evidence.models import (
     APPROVED, INDIVIDUAL_NUMBER_VISIBLE, PARTNER, PENDING, REJECTED, WITHDRAWN, ActivityEvidence,
@@ -210,6 +210,8 @@ def _approve(evidence: ActivityEvidence, user: User, *, decided_by: uuid.UUID | 
         raise Problem(409, "invalid_state", N_("This evidence has already been decided."))
     evidence.status, evidence.decided_at, evidence.decided_by = APPROVED, now, decided_by
     db.session.flush()
+    evidence_events.announce(evidence_events.EvidenceEvent(evidence_events.APPROVED, evidence.user_id,
+                                                           evidence.organization_code, now))
     notices.evidence_decided(user, evidence, _organization_name(evidence.organization_code), now=now)
 
 

@@ -7,15 +7,15 @@ from registry.common.openapi import Blueprint
 from registry.common.replica import figures_as_of, reads_from_replica
 from registry.common.time import today_tokyo
 from registry.errors import Problem
-from registry.figures import service
+from registry.figures import funnel_service, service
 from registry.figures.export import csv_response
 from registry.figures.schemas import (
-    AgeBandFiguresSchema, FlowSchema, IntervalQuerySchema, OrganizationFiguresSchema, PeriodSchema,
-    PrefectureFiguresSchema, PrefectureQuerySchema, TieFiguresSchema, TierFiguresSchema, TotalsQuerySchema,
-    TotalsSchema,
+    AgeBandFiguresSchema, FlowSchema, FunnelQuerySchema, FunnelRowSchema, IntervalQuerySchema,
+    OrganizationFiguresSchema, PeriodSchema, PrefectureFiguresSchema, PrefectureQuerySchema, TieFiguresSchema,
+    TierFiguresSchema, TotalsQuerySchema, TotalsSchema, TypeFiguresSchema,
 )
+from registry.figures.stages import NATIONAL as COUNTRY
 from registry.organizations import service as organizations
-from registry.registrations.models import TIES
 
 blp = Blueprint("figures", __name__, description=(
     "The national figures (aggregates only, no personal data). In the breakdowns, counts under MIN_CELL "
@@ -111,8 +111,43 @@ def by_tier():
 @as_csv_too
 @reads_from_replica
 def by_tie():
-    return _respond(service.by_dimension("tie", "tie", min_cell=_min_cell(), order=TIES, today=today_tokyo()),
-                    TieFiguresSchema())
+    return _respond(service.typology(min_cell=_min_cell(), today=today_tokyo())["ties"], TieFiguresSchema())
+
+
+@blp.get("/stats/by-type")
+@require(NATIONAL, ADMIN)
+@blp.response(200, TypeFiguresSchema(many=True), description=CSV_NOTE)
+@as_csv_too
+@reads_from_replica
+def by_type():
+    """The 関係人口 typology of 国土交通省's surveys, live: a person counts once in each type their active
+    ties fall in, a registration once in each type (two ties of one type: once)."""
+    return _respond(service.typology(min_cell=_min_cell(), today=today_tokyo())["types"], TypeFiguresSchema())
+
+
+@blp.get("/stats/funnel")
+@require(NATIONAL, ADMIN, STAFF)
+@blp.arguments(FunnelQuerySchema, location="query")
+@blp.response(200, FunnelRowSchema(many=True), description=CSV_NOTE)
+@as_csv_too
+@reads_from_replica
+def funnel(args):
+    """The relationship funnel per monthly cohort of registration: of the people who registered with the 団体
+    in that month (withdrawn and moved in since included), how many have since applied to one of its needs,
+    completed one (or had evidence approved), become premium there, renewed, moved in — people, each once.
+    Staff: their own 団体 (as it is; `organization` may be left out). National and admin: any 団体
+    (suppressed as other figures about one 団体 are), or without `organization` the whole country (a person's
+    cohort is their first registration anywhere)."""
+    actor = current_user
+    organization = organizations.resolve(args["organization"], "organization") if args.get("organization") else None
+    if actor.role == STAFF:
+        if organization is not None and organization.code != actor.organization_code:
+            raise Problem(403, "forbidden")
+        scope, own = actor.organization_code, True
+    else:
+        scope, own = (organization.code if organization else COUNTRY), False
+    return _respond(funnel_service.funnel(scope, own=own, min_cell=_min_cell(), today=today_tokyo()),
+                    FunnelRowSchema())
 
 
 @blp.get("/stats/by-age-band")

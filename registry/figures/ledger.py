@@ -4,23 +4,31 @@ The registrations domain announces each change (registry/registrations/events.py
 into a `FigureChange`: registrations leaving and entering the counted state, netted into the
 person's tallies, whose 0↔1 steps are 実人数 changes, the counters, and one ledger event — all in
 the caller's transaction. On PostgreSQL a change is one statement (`ONE_STATEMENT`, below); SQLite
-runs the same steps as several.
+runs the same steps as several. A first registration with a 団体 (and the person's first anywhere)
+also counts in the relationship funnel's cohort of its month, in the same statement (stages.py; the
+funnel's other stages: funnel.py).
+
+Each event also notes the person's home prefecture and, for one registration, its premium validity
+before the change; a restatement (a new home or birth year) is noted as `restated` with the old home.
+With them a past month's end can be worked out again exactly (month_end.py).
 """
 import random
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, text
+from sqlalchemy import Boolean, bindparam, delete, select, text
 
 from registry.common.database import Upsert
 from registry.common.ids import new_id
 from registry.common.time import TOKYO
 from registry.extensions import db
-from registry.figures.models import FigureCounter, PersonTally, RegistrationEvent
+from registry.figures.models import FigureCounter, FunnelMark, PersonTally, RegistrationEvent
+from registry.figures.stages import NATIONAL, PAIRS, REGISTERED as FIRST_REGISTRATION, cohort_metric, month_of
+from registry.figures.typology import types_of
 from registry.organizations.codes import prefecture_code_of
 from registry.registrations import events
-from registry.registrations.events import ERASED, MOVED_IN, PersonFacts, RegistrationChange
-from registry.registrations.models import PREMIUM
+from registry.registrations.events import ERASED, MOVED_IN, REGISTERED, RESTATED, PersonFacts, RegistrationChange
+from registry.registrations.models import PREMIUM, Registration
 
 SLOTS = 16  # counter rows per key: concurrent writers spread over them
 COUNTER_FIELDS = ("people", "registrations", "premium", "moved_in", "registered", "withdrawn")
@@ -33,13 +41,18 @@ TALLIES = Upsert(PersonTally.__table__, conflict=("user_id", "dimension", "value
 COUNTERS = Upsert(FigureCounter.__table__, conflict=("metric", "key", "slot"), action="DO UPDATE SET " + ", ".join(
     f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS))
 EVENTS = RegistrationEvent.__table__
+MARKS = Upsert(FunnelMark.__table__, conflict=("user_id", "scope", "stage"), action="DO NOTHING",
+               returning=("scope",))
 
 # PostgreSQL: a whole change as ONE statement (a round trip per statement was a large part of a
 # registration's cost, bench/writes.py). Its parameters are columns, as arrays (psycopg sends lists
 # as arrays, cheaper to build and to read than JSON): the person's tally deltas (`tally_*`), the
 # counter deltas, in row `slot` of each key (`counter_*`), for each tally the counters whose 実人数
-# move when it starts or stops (`people_*`), and the event's columns. It answers the lowest tally
-# written (below zero would be a bug: the caller refuses it).
+# move when it starts or stops (`people_*`), and the event's columns. When `first` is true (a
+# registration), it also counts in the funnel's cohort `funnel_metric`: with the 団体 when the person
+# has no other registration there, and nationally when it is their first anywhere (the national mark
+# is new: a concurrent first registration of the same person waits on it and inserts nothing).
+# It answers the lowest tally written (below zero would be a bug: the caller refuses it).
 ONE_STATEMENT = text("""
 WITH delta AS (
     SELECT * FROM unnest(CAST(:tally_dimension AS text[]), CAST(:tally_value AS text[]),
@@ -55,9 +68,18 @@ WITH delta AS (
     FROM tallied AS after JOIN delta USING (dimension, value)
 ), appended AS (
     INSERT INTO registration_events (id, registration_id, user_id, organization_code, kind, occurred_at, day,
-                                     people_delta, registrations_delta, actor_id)
+                                     people_delta, registrations_delta, actor_id, home_prefecture_code,
+                                     premium_until_before)
     VALUES (:id, :registration_id, :user_id, :organization_code, :kind, :occurred_at, :day,
-            (SELECT coalesce(sum(step), 0) FROM steps WHERE dimension = 'all'), :registrations_delta, :actor_id)
+            (SELECT coalesce(sum(step), 0) FROM steps WHERE dimension = 'all'), :registrations_delta, :actor_id,
+            :home_prefecture_code, :premium_until_before)
+), first_here AS (
+    SELECT 1 AS n WHERE :first AND NOT EXISTS (
+        SELECT 1 FROM registrations WHERE user_id = :user_id AND organization_code = :organization_code
+                                      AND id <> :registration_id)
+), first_anywhere AS (
+    INSERT INTO funnel_marks (user_id, scope, stage) SELECT :user_id, '', 'registered' WHERE :first
+    ON CONFLICT DO NOTHING RETURNING 1 AS n
 ), counted AS (
     INSERT INTO figure_counters (metric, key, slot, people, registrations, premium, moved_in, registered, withdrawn)
     SELECT metric, key, CAST(:slot AS smallint), sum(people), sum(registrations), sum(premium), sum(moved_in),
@@ -75,6 +97,9 @@ WITH delta AS (
                     CAST(:people_metric AS text[]), CAST(:people_key AS text[]))
              AS target(dimension, value, metric, key) USING (dimension, value)
         WHERE steps.step <> 0
+        UNION ALL SELECT :funnel_metric, :organization_code, 0, 0, 0, 0, 1, 0 FROM first_here
+        UNION ALL SELECT :funnel_metric, '+', 0, 0, 0, 0, 1, 0 FROM first_here
+        UNION ALL SELECT :funnel_metric, '*', 0, 0, 0, 0, 1, 0 FROM first_anywhere
     ) AS deltas
     GROUP BY metric, key
     ORDER BY metric, key  -- every writer locks counter rows in one order: two on one slot wait, never deadlock
@@ -89,7 +114,8 @@ WITH delta AS (
 SELECT min(active) FROM tallied
 """).bindparams(*[bindparam(name, type_=EVENTS.c[name].type)
                   for name in ("id", "registration_id", "user_id", "organization_code", "kind", "occurred_at", "day",
-                               "registrations_delta", "actor_id")])
+                               "registrations_delta", "actor_id", "home_prefecture_code", "premium_until_before")],
+                bindparam("first", type_=Boolean()), bindparam("funnel_metric", type_=FigureCounter.__table__.c.metric.type))
 
 
 def home_prefecture_of(home_municipality_code: str | None) -> str | None:
@@ -112,8 +138,10 @@ def subscribe() -> None:
 def keep(change: RegistrationChange) -> None:
     """The figures' side of one announced change, in its transaction."""
     if change.kind is None:  # a restatement: out of the old person's cells, into the new ones
-        FigureChange(change.user, facts=change.before).remove_all(change.leaving).apply()
+        old = FigureChange(change.user, facts=change.before)
+        old.remove_all(change.leaving).apply()
         FigureChange(change.user).add_all(change.entering).apply()
+        note_restatement(change.user, home_prefecture=old.home_pref, now=change.now)
         return
     figures = FigureChange(change.user).remove_all(change.leaving).add_all(change.entering)
     if change.kind == MOVED_IN:
@@ -121,10 +149,20 @@ def keep(change: RegistrationChange) -> None:
             for metric, key in (("total", ""), ("prefecture", counted.prefecture_code),
                                 ("organization", counted.organization_code)):
                 figures.count(metric, key, "moved_in")
+    before = change.leaving[0] if len(change.leaving) == 1 else None
     figures.record(change.kind, registration_id=change.registration_id,
-                   organization_code=change.organization_code, now=change.now, actor_id=change.actor_id)
+                   organization_code=change.organization_code, now=change.now, actor_id=change.actor_id,
+                   premium_until_before=before.premium_valid_until if before and before.tier == PREMIUM else None)
     if change.kind == ERASED:
         forget_person(change.user)
+
+
+def note_restatement(user, *, home_prefecture: str | None, now: datetime) -> None:
+    """The ledger's note of a restatement: no count changes, the home the person had until now."""
+    db.session.execute(EVENTS.insert(), {
+        "id": new_id(), "registration_id": None, "user_id": user.id, "organization_code": None, "kind": RESTATED,
+        "occurred_at": now, "day": now.astimezone(TOKYO).date(), "people_delta": 0, "registrations_delta": 0,
+        "actor_id": None, "home_prefecture_code": home_prefecture, "premium_until_before": None})
 
 
 class FigureChange:
@@ -147,6 +185,9 @@ class FigureChange:
         self.tallies[("prefecture", reg.prefecture_code)] += sign
         for tie in reg.ties:
             self.tallies[("tie", tie)] += sign
+        for kind in types_of(reg.ties):  # once per type, however many of its ties
+            self.tallies[("type", kind)] += sign
+            self.counters[("type", kind)]["registrations"] += sign
         premium = sign if tier == PREMIUM else 0
         for metric, key in (("total", ""), ("prefecture", reg.prefecture_code),
                             ("organization", reg.organization_code), ("tier", tier),
@@ -184,8 +225,9 @@ class FigureChange:
         return people_delta
 
     def record(self, kind: str, *, now: datetime, registration_id=None, organization_code=None,
-               actor_id=None) -> None:
-        """Applies the change and appends its ledger event."""
+               actor_id=None, premium_until_before=None) -> None:
+        """Applies the change and appends its ledger event (a registration also counts in the
+        funnel's cohort of its month when it is the person's first with the 団体, or anywhere)."""
         day = now.astimezone(TOKYO).date()
         registrations_delta = self.counters[("total", "")]["registrations"]
         day_counter = self.counters[("day", day.isoformat())]
@@ -194,18 +236,38 @@ class FigureChange:
             day_counter[kind] += 1
         event = {"id": new_id(), "registration_id": registration_id, "user_id": self.user.id,
                  "organization_code": organization_code, "kind": kind, "occurred_at": now, "day": day,
-                 "registrations_delta": registrations_delta, "actor_id": actor_id}
+                 "registrations_delta": registrations_delta, "actor_id": actor_id,
+                 "home_prefecture_code": self.home_pref, "premium_until_before": premium_until_before}
         targets = self._people_targets(day.isoformat())
         slot = random.randrange(SLOTS)
+        first = kind == REGISTERED and registration_id is not None
         if db.engine.dialect.name == "postgresql":
             columns = {name: array_literal(values) for name, values in self._columns(targets).items()}
-            lowest = db.session.execute(ONE_STATEMENT, {**event, "slot": slot, **columns}).scalar_one()
+            lowest = db.session.execute(ONE_STATEMENT, {
+                **event, "slot": slot, **columns, "first": first,
+                "funnel_metric": cohort_metric(month_of(now)) if first else None}).scalar_one()
             if lowest is not None and lowest < 0:
                 raise RuntimeError("person tally below zero")
             return
         event["people_delta"] = self._apply_tallies(targets)
         db.session.execute(EVENTS.insert(), event)
+        if first:
+            self._count_first_registration(organization_code, registration_id, now)
         self._apply_counters(slot)
+
+    def _count_first_registration(self, organization_code: str, registration_id, now: datetime) -> None:
+        """SQLite's steps of `first_here` and `first_anywhere` in ONE_STATEMENT."""
+        metric = cohort_metric(month_of(now))
+        again = db.session.execute(
+            select(Registration.id).where(Registration.user_id == self.user.id,
+                                          Registration.organization_code == organization_code,
+                                          Registration.id != registration_id).limit(1)).first()
+        if again is None:
+            self.counters[(metric, organization_code)]["registered"] += 1
+            self.counters[(metric, PAIRS)]["registered"] += 1
+        if db.session.execute(*MARKS.one({"user_id": self.user.id, "scope": "",
+                                          "stage": FIRST_REGISTRATION})).first() is not None:
+            self.counters[(metric, NATIONAL)]["registered"] += 1
 
     def _tally_rows(self) -> list[dict]:
         return [{"user_id": self.user.id, "dimension": d, "value": v, "active": delta}
@@ -235,7 +297,7 @@ class FigureChange:
         for dimension, value in self.tallies:
             if dimension == "all":
                 cells = [("total", ""), ("birth_year", self.birth)] + ([("day", day)] if day else [])
-            elif dimension in ("tier", "tie"):
+            elif dimension in ("tier", "tie", "type"):
                 cells = [(dimension, value)]
             elif dimension == "prefecture":
                 cells = self.prefecture_cells(value)
@@ -297,3 +359,24 @@ def forget_person(user) -> None:
     needed (the counters and the ledger keep the history). A tally not at zero is kept, so that a
     recount would show it."""
     db.session.execute(delete(PersonTally).where(PersonTally.user_id == user.id, PersonTally.active == 0))
+
+
+def contribution(home_prefecture: str | None, active, moved_in=()) -> dict[tuple[str, str], Counter]:
+    """What one person adds to the counters, filed exactly as the ledger files them: `active`, their
+    active registrations (Counted), as they count (tiers as given); `moved_in`, their registrations
+    that ended as moved in. Used to work out the counters at a past moment (month_end.py)."""
+    change = FigureChange(None, facts=PersonFacts(None, None))
+    change.home_pref = home_prefecture
+    change.add_all(active)
+    out: dict = defaultdict(Counter)
+    for cell, deltas in change.counters.items():
+        out[cell].update(deltas)
+    targets = change._people_targets()
+    for tally, n in change.tallies.items():
+        if n > 0:
+            for cell in targets[tally]:
+                out[cell]["people"] += 1
+    for counted in moved_in:
+        for cell in (("total", ""), ("prefecture", counted.prefecture_code), ("organization", counted.organization_code)):
+            out[cell]["moved_in"] += 1
+    return out

@@ -8,7 +8,12 @@ Reading them costs the same at 1 k and 100 M registrations. Three tables:
 - `figure_counters` — the published sums, per (metric, key), spread over `slot`s so that no single
   row is a hot spot every registration contends on; a read sums the slots.
 - `registration_events` — the append-only ledger: every change, with the deltas it caused (the time
-  series are read from its per-day counters).
+  series are read from its per-day counters), the person's home prefecture and a premium's validity
+  before it (so that the figures as they stood at the end of a past month can be worked out again:
+  registry/figures/month_end.py).
+
+The relationship funnel (registry/figures/funnel.py) keeps its counters in `figure_counters` too
+(metric `funnel:YYYY-MM`, one per cohort) and marks in `funnel_marks` who has reached which stage.
 """
 import uuid
 from datetime import date, datetime
@@ -35,7 +40,7 @@ class PersonTally(db.Model):
 class FigureCounter(db.Model):
     __tablename__ = "figure_counters"
 
-    # total, prefecture, organization, flow, tier, tie, birth_year, day
+    # total, prefecture, organization, flow, tier, tie, type, birth_year, day; funnel:YYYY-MM (stages.py)
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(24), primary_key=True)
     slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
@@ -60,10 +65,30 @@ class RegistrationEvent(db.Model):
     registration_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("registrations.id"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     organization_code: Mapped[str | None] = mapped_column(String(6))
-    # registered, withdrawn, moved_in, premium_granted, premium_renewed, premium_lapsed, erased
+    # registered, withdrawn, moved_in, premium_granted, premium_renewed, premium_lapsed, erased,
+    # restated (the person's home or birth year changed: their registrations moved between cells)
     kind: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     day: Mapped[date] = mapped_column(Date)  # Asia/Tokyo
     people_delta: Mapped[int] = mapped_column(Integer, default=0)  # 実人数 change
     registrations_delta: Mapped[int] = mapped_column(Integer, default=0)  # 延べ change
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # staff who decided, when not the person
+    # The person's home prefecture as the figures filed them until this event (for `restated`, the
+    # old one); None for no known home.
+    home_prefecture_code: Mapped[str | None] = mapped_column(String(6))
+    # The registration's last valid day when it was premium just before this event; None when it
+    # was basic (or the event concerns no single registration).
+    premium_until_before: Mapped[date | None] = mapped_column(Date)
+
+
+class FunnelMark(db.Model):
+    """Who has reached which stage of the relationship funnel with a 団体 (`scope` its code) or in
+    the whole country (`scope` ""): one row each, so a person counts once per stage however often
+    they apply, complete or renew (registry/figures/funnel.py). Their own registration with a 団体
+    needs no mark (the registrations say whether it is the first there); nationally it has one."""
+
+    __tablename__ = "funnel_marks"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(6), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(20), primary_key=True)

@@ -1,5 +1,6 @@
 """Recounts every maintained figure from the rows, to verify the counters (`verify-counts`) or to
-rebuild them after a bulk load (`seed-demo`, roster import)."""
+rebuild them after a bulk load (`seed-demo`, roster import): the national figures, the typology and
+the relationship funnel (its counters and marks, funnel.py)."""
 from collections import Counter, defaultdict
 
 from sqlalchemy import and_, case, delete, func, literal, select, text, union_all
@@ -7,8 +8,10 @@ from sqlalchemy.orm import aliased
 
 from registry.accounts.models import User
 from registry.extensions import db
+from registry.figures import funnel
 from registry.figures.ledger import flow_key
 from registry.figures.models import FigureCounter, PersonTally, RegistrationEvent
+from registry.figures.typology import TYPE_OF
 from registry.organizations.models import Organization
 from registry.registrations.models import ACTIVE, MOVED_IN, PREMIUM, Registration
 
@@ -27,6 +30,24 @@ def _ties_rows():
     return db.session.execute(text(
         f"SELECT t.value, COUNT(DISTINCT r.user_id), COUNT(*) FROM registrations r {_ties_join()} "
         "WHERE r.status = 'active' GROUP BY t.value"))
+
+
+def _type_of_tie_sql() -> str:
+    """SQL: the type (typology.py) of the tie `t.value`."""
+    cases = " ".join(f"WHEN '{tie}' THEN '{kind}'" for tie, kind in TYPE_OF.items())
+    return f"CASE t.value {cases} ELSE 'other' END"
+
+
+def _registration_types_sql() -> str:
+    """Each active registration's types, once each: (user_id, registration id, type)."""
+    return (f"SELECT DISTINCT r.user_id AS user_id, r.id AS registration_id, {_type_of_tie_sql()} AS kind "
+            f"FROM registrations r {_ties_join()} WHERE r.status = 'active'")
+
+
+def _types_rows():
+    """(type, people, registrations) of active registrations."""
+    return db.session.execute(text(
+        f"SELECT kind, COUNT(DISTINCT user_id), COUNT(*) FROM ({_registration_types_sql()}) AS x GROUP BY kind"))
 
 
 def expected_counters() -> dict:
@@ -71,6 +92,7 @@ def expected_counters() -> dict:
                                           func.sum(is_premium)).where(active).group_by(reg.tier)),
         ("people", "registrations", "premium"))
     put("tie", _ties_rows(), ("people", "registrations"))
+    put("type", _types_rows(), ("people", "registrations"))
     birth = func.coalesce(func.cast(User.birth_year, db.String), "unknown")
     put("birth_year", db.session.execute(
         select(birth, func.count(func.distinct(reg.user_id)), func.count(), func.sum(is_premium))
@@ -86,6 +108,8 @@ def expected_counters() -> dict:
                              ("people", people), ("registrations", registrations)):
             if value:
                 counter[field] += int(value)
+    for key, counts in funnel.expected_counters().items():
+        out[key].update(counts)
     return {k: v for k, v in out.items() if any(v.values())}
 
 
@@ -120,7 +144,7 @@ def tally_drift(limit: int = 10) -> tuple[int, list]:
     if db.engine.dialect.name != "postgresql":
         return _tally_drift_by_merge(limit)
     expected = _expected_tallies_select().subquery()
-    actual = select(PersonTally).where(PersonTally.active != 0, PersonTally.dimension != "tie").subquery()
+    actual = select(PersonTally).where(PersonTally.active != 0, PersonTally.dimension.not_in(("tie", "type"))).subquery()
     on = and_(expected.c.user_id == actual.c.user_id, expected.c.dimension == actual.c.dimension,
               expected.c.value == actual.c.value)
     differs = select(func.coalesce(expected.c.user_id, actual.c.user_id),
@@ -134,9 +158,12 @@ def tally_drift(limit: int = 10) -> tuple[int, list]:
 
 
 def _expected_tie_tallies_sql() -> str:
-    """Per person and tie, their active registrations: what `person_tallies` should hold for ties."""
+    """Per person and tie (and type), their active registrations: what `person_tallies` should hold
+    for ties and types."""
     return (f"SELECT r.user_id AS user_id, 'tie' AS dimension, t.value AS value, COUNT(*) AS n "
-            f"FROM registrations r {_ties_join()} WHERE r.status = 'active' GROUP BY r.user_id, t.value")
+            f"FROM registrations r {_ties_join()} WHERE r.status = 'active' GROUP BY r.user_id, t.value "
+            f"UNION ALL SELECT user_id, 'type', kind, COUNT(*) FROM ({_registration_types_sql()}) AS x "
+            f"GROUP BY user_id, kind")
 
 
 def _tally_drift_by_merge(limit: int) -> tuple[int, list]:
@@ -153,11 +180,13 @@ def _tally_drift_by_merge(limit: int) -> tuple[int, list]:
 
 
 def _tie_tally_drift(limit: int) -> list:
-    """PostgreSQL only (SQLite goes through `_tally_drift_by_merge`)."""
-    actual = "SELECT user_id, value, active FROM person_tallies WHERE dimension = 'tie' AND active <> 0"
-    sql = (f"SELECT COALESCE(e.user_id, a.user_id), 'tie', COALESCE(e.value, a.value), e.n, a.active "
-           f"FROM ({_expected_tie_tallies_sql()}) e FULL OUTER JOIN ({actual}) a "
-           f"ON e.user_id = a.user_id AND e.value = a.value WHERE e.n IS DISTINCT FROM a.active LIMIT {int(limit)}")
+    """PostgreSQL only (SQLite goes through `_tally_drift_by_merge`): ties and types."""
+    actual = ("SELECT user_id, dimension, value, active FROM person_tallies "
+              "WHERE dimension IN ('tie', 'type') AND active <> 0")
+    sql = (f"SELECT COALESCE(e.user_id, a.user_id), COALESCE(e.dimension, a.dimension), COALESCE(e.value, a.value), "
+           f"e.n, a.active FROM ({_expected_tie_tallies_sql()}) e FULL OUTER JOIN ({actual}) a "
+           f"ON e.user_id = a.user_id AND e.dimension = a.dimension AND e.value = a.value "
+           f"WHERE e.n IS DISTINCT FROM a.active LIMIT {int(limit)}")
     return list(db.session.execute(text(sql)))
 
 
@@ -173,6 +202,9 @@ def verify() -> list[str]:
     count, examples = tally_drift()
     if count:
         drift.append(f"person tallies: {count} differ, e.g. {[tuple(map(str, r)) for r in examples[:3]]}")
+    count, examples = funnel.mark_drift()
+    if count:
+        drift.append(f"funnel marks: {count} differ, e.g. {[tuple(map(str, r)) for r in examples]}")
     return drift
 
 
@@ -189,4 +221,5 @@ def rebuild() -> None:
         ["user_id", "dimension", "value", "active"], select(tallies)))
     db.session.execute(text(
         f"INSERT INTO person_tallies (user_id, dimension, value, active) {_expected_tie_tallies_sql()}"))
+    funnel.rebuild_marks()
     db.session.flush()

@@ -87,3 +87,34 @@ class AgeBandFiguresSchema(BaseSchema):
     age_band = fields.String()
     actual_people = fields.Integer(allow_none=True)
     cumulative_registrations = fields.Integer(allow_none=True)
+
+
+class TypeFiguresSchema(BaseSchema):
+    type = fields.String(metadata={"description": "kinship, leisure, participation, work, two_region, contribution, other"})
+    actual_people = fields.Integer(allow_none=True)
+    cumulative_registrations = fields.Integer(allow_none=True)
+
+
+class FunnelQuerySchema(BaseSchema):
+    organization = OrganizationCode()
+
+
+class ConversionSchema(BaseSchema):
+    applied = fields.Float(allow_none=True)
+    completed_activity = fields.Float(allow_none=True)
+    premium = fields.Float(allow_none=True)
+    renewed = fields.Float(allow_none=True)
+    moved_in = fields.Float(allow_none=True)
+
+
+class FunnelRowSchema(BaseSchema):
+    cohort = fields.String(metadata={"description": "The month of registration (Asia/Tokyo), YYYY-MM."})
+    registered = fields.Integer(allow_none=True)
+    applied = fields.Integer(allow_none=True)
+    completed_activity = fields.Integer(allow_none=True)
+    premium = fields.Integer(allow_none=True)
+    renewed = fields.Integer(allow_none=True)
+    moved_in = fields.Integer(allow_none=True)
+    conversion = fields.Nested(ConversionSchema, metadata={
+        "description": "Each stage as a fraction of the one before (null where either is suppressed or the one "
+                       "before is 0)."})

@@ -51,8 +51,9 @@ from registry.figures.recount import FIELDS
 from registry.figures.sums import CounterSums, counter_sums_of, read, read_rows
 from registry.figures.sums import counter_sums  # noqa: F401  (operations/metrics.py reads it through here)
 from registry.figures.suppression import Release, suppress  # noqa: F401  (suppress: the primary rule alone)
+from registry.figures.typology import typology_rows
 from registry.organizations.models import PREFECTURE, Organization
-from registry.registrations.models import PREMIUM
+from registry.registrations.models import PREMIUM, TIES
 
 GOAL_PEOPLE, GOAL_REGISTRATIONS, GOAL_YEAR = 10_000_000, 100_000_000, 2035
 # Published name → counter field.
@@ -399,3 +400,11 @@ def age_band_rows(birth_years: dict[str, Counter], total: Counter, *, today: dat
              "cumulative_registrations": published.get((band, "registrations"))} for band in bands]
     return [row for row in rows if row["age_band"] != "unknown"
             or row["actual_people"] != 0 or row["cumulative_registrations"] != 0]
+
+
+def typology(*, min_cell: int, today: date | None = None) -> dict[str, list[dict]]:
+    """{"types": /stats/by-type, "ties": /stats/by-tie}: one release (a type of one tie is that tie's
+    count; typology.py)."""
+    sums = read(today or today_tokyo(), "tie", "type", "total")
+    return typology_rows(sums["type"], sums["total"].get("", Counter()), min_cell=min_cell, ties=sums["tie"],
+                         tie_order=TIES)

@@ -30,7 +30,9 @@ its downloads, a later release built from the same cells) is suppressed the same
 To publish something new (a monthly open-data release, a funnel per 団体): add its cells and their
 relations to the `Release` of the figures they relate to (or build one), `protect()` it, and read
 the rows through `Protected.get`. Cells a release shares with another must be built in the same
-release, or the two suppressions can differ and be subtracted from each other.
+release, or the two suppressions can differ and be subtracted from each other — or, where a release
+only relates its own cells to cells another publishes (the funnel to the time series and the
+geography), enter those as the other publishes them: public, or `hidden` (kept unknown here too).
 """
 import copy
 import heapq
@@ -71,16 +73,32 @@ class Release:
         self.cell_rels: list[list[int]] = []  # cell → the relations it is in
         self.broken: list[list[tuple[Hashable, int]]] = []
         self._derived: list[tuple[int, int]] = []  # (overlap cell, the relation that defines it)
+        self.forced: set[int] = set()  # cells suppressed by another release, to be kept unknown here
+        self.strong_knows: set[int] = set()  # of those, the ones an attacker who knows the zeros works out
+        self.elsewhere: set[int] = set()  # public cells another release has published (not totals)
 
     def __contains__(self, key) -> bool:
         return key in self._index
 
-    def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False) -> Hashable:
-        """A count. `public`: published whatever its size (a national total). `internal`: never
-        published (a count other figures add up to, e.g. people without a known home), so unknown
-        unless it is 0 — an attacker is assumed to know where nothing is."""
+    def cell(self, key: Hashable, value: int, *, public: bool = False, internal: bool = False,
+             hidden: bool = False, strong_knows: bool = False, elsewhere: bool = False) -> Hashable:
+        """A count. `public`: published whatever its size (a national total, or a cell another
+        release has published). `internal`: never published (a count other figures add up to, e.g.
+        people without a known home), so unknown unless it is 0 — an attacker is assumed to know
+        where nothing is. `hidden`: suppressed by the release that publishes it (this one relates
+        its own cells to it and must not let it be worked out; `strong_knows`: there, only zeros
+        could hide it, so an attacker who knows which suppressed cells are 0 knows it). `elsewhere`
+        (with `public`): published by another release, so known, but not a total: a cell this
+        release's relations give away from such cells and the zeros is never hidden as a
+        complement (it would protect nothing against an attacker who knows the zeros)."""
         if key in self._index:
             raise ValueError(f"cell {key!r} given twice")
+        if public and elsewhere:
+            self.elsewhere.add(len(self.keys))
+        if hidden:
+            self.forced.add(len(self.keys))
+            if strong_knows:
+                self.strong_knows.add(len(self.keys))
         self._index[key] = len(self.keys)
         self.keys.append(key)
         self.values.append(int(value))
@@ -189,18 +207,27 @@ class Release:
         """Which cells to publish as null (`complementary=False`: the primary rule alone, which
         subtraction undoes — kept for the tests that show it)."""
         primary = [i for i, (kind, value) in enumerate(zip(self.kinds, self.values))
-                   if kind == PUBLISHED and 0 < value < min_cell]
+                   if kind == PUBLISHED and (0 < value < min_cell or i in self.forced)]
         if complementary and primary:
-            return Protected(self, _Protection(self, min_cell).run())
+            protection = _Protection(self, min_cell)
+            hidden = protection.run()
+            return Protected(self, hidden, protection.inherent & hidden)
         return Protected(self, set(primary))
 
 
 class Protected:
     """A release's published values: `get(key)` is the count, or None where it is suppressed."""
 
-    def __init__(self, release: Release, hidden: set[int]):
+    def __init__(self, release: Release, hidden: set[int], inherent: set[int] = frozenset()):
         self.release = release
         self._hidden = hidden
+        self._inherent = inherent
+
+    @property
+    def strong_knows(self) -> frozenset:
+        """The keys of suppressed cells an attacker who knows which suppressed cells are 0 works
+        out anyway (from the totals and the zeros alone: no complement could help)."""
+        return frozenset(self.release.keys[i] for i in self._inherent)
 
     @property
     def hidden(self) -> frozenset:
@@ -227,15 +254,20 @@ class _Protection:
 
     def __init__(self, release: Release, min_cell: int):
         self.values, self.kinds = release.values, release.kinds
+        self.strong_knows = release.strong_knows
         self.rel_cells, self.rel_coefs, self.cell_rels = release.rel_cells, release.rel_coefs, release.cell_rels
         # Known to every attacker: the totals, what follows from them, and the never-published zeros.
         self.known = [kind == PUBLIC or (kind == INTERNAL and value == 0) for kind, value in zip(self.kinds, self.values)]
         for i in self._follows_from_public():
             self.known[i] = True
         self.hidden = {i for i, (kind, value, known) in enumerate(zip(self.kinds, self.values, self.known))
-                       if kind == PUBLISHED and not known and 0 < value < min_cell}
+                       if kind == PUBLISHED and not known and (0 < value < min_cell or i in release.forced)}
         self.secret = {i for i, (kind, known) in enumerate(zip(self.kinds, self.known)) if kind == INTERNAL and not known}
         self.inherent: set[int] = set()  # given away by the totals and the zeros alone
+        # Given away by the cells other releases publish and the zeros (beyond what the totals and
+        # the zeros give away): never a complement.
+        self.avoid = self._given_with_zeros(release, True) - self._given_with_zeros(release, False) \
+            if release.elsewhere or release.strong_knows else set()
         self.unknown: set[int] = set()
 
     def run(self) -> set[int]:
@@ -252,13 +284,27 @@ class _Protection:
             return False
         if self.kinds[i] == INTERNAL:
             return True
+        if strong and i in self.strong_knows:
+            return False
         return i in self.hidden and (not strong or self.values[i] != 0)
+
+    def _given_with_zeros(self, release: Release, elsewhere: bool) -> set[int]:
+        """The cells an attacker who knows the zeros and the totals works out (with `elsewhere`,
+        also the cells other releases publish or give away)."""
+        def unknown(i: int) -> bool:
+            if self.kinds[i] == PUBLIC:
+                return not elsewhere and i in release.elsewhere
+            if elsewhere and i in release.strong_knows:
+                return False
+            return self.values[i] != 0
+        rows = [{i: c for i, c in zip(cells, coefs) if unknown(i)} for cells, coefs in zip(self.rel_cells, self.rel_coefs)]
+        return set(eliminate([row for row in rows if row]))
 
     def _candidate(self, i: int, strong: bool) -> bool:
         """A cell that may be suppressed as a complement (against the strong attacker only a
-        non-zero one protects anything)."""
+        non-zero one protects anything; none that other releases' cells and the zeros give away)."""
         return (self.kinds[i] == PUBLISHED and not self.known[i] and i not in self.hidden
-                and (not strong or self.values[i] != 0))
+                and i not in self.avoid and (not strong or self.values[i] != 0))
 
     def _hide(self, i: int, strong: bool) -> None:
         self.hidden.add(i)

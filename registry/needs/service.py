@@ -24,7 +24,7 @@ from registry.i18n import N_
 from registry.common.time import today_tokyo, utcnow
 from registry.errors import Problem, not_found, validation_error
 from registry.extensions import db
-from registry.needs import notices, urgency
+from registry.needs import events, notices, urgency
 from registry.needs.calendar import calendar_entry
 from registry.needs.models import (
     ACCEPTED, APPLIED, CANCELLED, CLOSED, COMPLETED, DECLINED, DRAFT, LIVE, NO_SHOW, OPEN, SIDE_JOB, WAITLISTED,
@@ -294,6 +294,7 @@ def apply(user: User, need_id: uuid.UUID, message: str | None = None, *,
             db.session.add(application)
     except IntegrityError:
         raise Problem(409, "already_applied")
+    events.announce(events.ApplicationEvent(events.APPLIED, user.id, need.organization_code, now))
     return application
 
 
@@ -363,6 +364,8 @@ def decide(actor: User, application_id: uuid.UUID, status: str, *, now: datetime
     if status == COMPLETED and need.counts_as_activity:
         _record_activity(application, need, today, now)
     db.session.flush()
+    if status == COMPLETED:
+        events.announce(events.ApplicationEvent(events.COMPLETED, application.user_id, need.organization_code, now))
     notices.application_decided(application, need, now=now)  # accepted or declined: the applicant is told
     if shown:
         record_read(actor, audit.APPLICATIONS, [application.user_id])

@@ -17,6 +17,12 @@ KINDS = {"volunteer": _l("Volunteer"), "side_job": _l("Side job"), "experience":
 STATUSES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"), "cancelled": _l("Cancelled"),
             "applied": _l("Applied"), "waitlisted": _l("On the waiting list"), "accepted": _l("Accepted"),
             "declined": _l("Declined"), "completed": _l("Completed"), "no_show": _l("No-show")}
+STAGES = {"registered": _l("People registered"), "applied": _l("Applied"), "completed_activity": _l("Completed an activity"),
+          "premium": _l("Became premium"), "renewed": _l("Renewed"), "moved_in": _l("Moved in (移住)")}
+TYPES = {"kinship": _l("Kinship (地縁・血縁)"), "leisure": _l("Leisure and consumption (趣味・消費)"),
+         "participation": _l("Participation (参加・交流)"), "work": _l("Work (就労)"),
+         "two_region": _l("Two-region living (二地域居住)"), "contribution": _l("Direct contribution (直接寄与)"),
+         "other": _l("Other")}
 OFFER_KINDS = {"remote": _l("Remote help"), "on_site": _l("Help on site"), "supplies": _l("Supplies"),
                "lodging": _l("Lodging"), "donation": _l("Donation")}
 REASONS = {"bad_signature": _l("this is not a genuine certificate"), "expired": _l("the code has expired"),
@@ -44,6 +50,9 @@ def template_helpers() -> dict:
         "kind_label": lambda code: str(KINDS.get(code, code)),
         "benefit_label": lambda code: str(BENEFITS.get(code, code)),
         "status_label": lambda code: str(STATUSES.get(code, code)),
+        "stage_label": lambda code: str(STAGES.get(code, code)),
+        "stage_labels": lambda: [str(label) for label in STAGES.values()],
+        "type_label": lambda code: str(TYPES.get(code, code)),
         "offer_kind_label": lambda code: str(OFFER_KINDS.get(code, code)),
         "scope_label": lambda code: str(SCOPES[code][0]) if code in SCOPES else code,
         "scope_detail": lambda code: str(SCOPES[code][1]) if code in SCOPES else "",

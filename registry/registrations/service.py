@@ -308,16 +308,15 @@ def approve_premium(staff: User, request_id: uuid.UUID, *, settings, now: dateti
     # A renewal of a premium that lapsed meanwhile becomes a new grant: it needs a free slot too.
     if not still_premium and premium_slots_used(user.id, today, include_pending=False) >= settings["PREMIUM_LIMIT"]:
         raise Problem(409, "premium_limit")
-    leaving, entering = [], []
+    leaving = [Counted.of(reg)]
     if request.kind == "renewal" and still_premium:
         reg.premium_valid_until = last_day_of_year_from(reg.premium_valid_until + timedelta(days=1))
         kind = PREMIUM_RENEWED
     else:
-        leaving.append(Counted.of(reg))
         reg.tier = PREMIUM
         reg.premium_valid_until = last_day_of_year_from(today)
-        entering.append(Counted.of(reg))
         kind = PREMIUM_GRANTED
+    entering = [Counted.of(reg)]
     request.status, request.decided_at, request.decided_by = APPROVED, now, staff.id
     db.session.flush()
     announce(RegistrationChange(user, kind, now, leaving=leaving, entering=entering, registration_id=reg.id,

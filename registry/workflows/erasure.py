@@ -14,6 +14,7 @@ from registry.common.time import utcnow
 from registry.emergencies import service as emergencies
 from registry.errors import Problem
 from registry.evidence import service as evidence
+from registry.figures import funnel
 from registry.invitations import service as invitations
 from registry.needs import service as needs
 from registry.notifications import service as notifications
@@ -34,4 +35,5 @@ def erase(user: User, *, now: datetime | None = None) -> None:
     emergencies.erase_for(user)  # offers of help
     links.erase_for(user)  # set-password links
     invitations.erase_for(user)  # a 団体 roster's invitations
+    funnel.erase_for(user)  # the funnel's marks (its counts stay), after every step that could add one
     accounts.erase_personal_data(user, now=now)  # last: the steps above still read the account

@@ -1,5 +1,6 @@
 """The staff console (/staff) in one call: its 団体's needs, the reviews waiting (premium requests,
-identity checks, evidence), its registrants, announcements, benefits and figures."""
+identity checks, evidence), its registrants, announcements, benefits and figures (its relationship
+funnel included, as it is: its own staff see their 団体 unsuppressed)."""
 from datetime import date, datetime
 
 from registry.accounts.models import User
@@ -7,7 +8,7 @@ from registry.announcements import service as announcements
 from registry.benefits import service as benefits
 from registry.common.database import reads_together
 from registry.evidence import service as evidence
-from registry.figures import service as figures
+from registry.figures import funnel_service, service as figures
 from registry.needs import service as needs
 from registry.organizations import service as organizations
 from registry.registrations import service as registrations
@@ -33,4 +34,5 @@ def console(staff: User, *, today: date, now: datetime) -> dict:
             "evidence": evidence.for_staff(staff, PENDING, page=1, per_page=50).items,
             "benefits": benefits.list_for(staff, org.code, everything=True).items,
             "totals": figures.totals(today=today, now=now, organization=org),
+            "funnel": funnel_service.funnel(org.code, own=True, min_cell=1, today=today),
         }

@@ -83,7 +83,7 @@ def test_national_sees_the_dashboard_with_charts(signed_in):
     p.page.wait_for_function(
         "() => [...document.querySelectorAll('[data-role=chart]')].every(c => window.Chart && Chart.getChart(c))",
         timeout=10_000)
-    assert p.page.locator("[data-role=chart]").count() == 2
+    assert p.page.locator("[data-role=chart]").count() == 3  # prefectures, growth, the funnel
     p.no_sideways_scroll()
     p.shot("05-dashboard")
     assert p.errors == []

@@ -1,6 +1,6 @@
+import codecs
 import csv
 import io
-
 import uuid
 
 import pytest
@@ -177,11 +177,24 @@ def test_dashboard_publishes_what_the_api_does(app, api, signup, national, min_c
     db.session.commit()
     browser = Browser(app.test_client())
     browser.login("nat-dash@example.jp", "national-pass-1")
+    identifiers = {"by-prefecture": ["prefecture_code", "name"], "by-organization": ["organization_code", "prefecture_code", "name", "kind"],
+                   "timeseries-day": ["period"], "timeseries-month": ["period"], "by-type": ["type"],
+                   "flows": ["home_prefecture_code", "prefecture_code"], "funnel": ["cohort"]}
     for name, path in (("by-prefecture", "/stats/by-prefecture"), ("by-organization", "/stats/by-organization"),
                        ("timeseries-day", "/stats/timeseries?interval=day"),
-                       ("timeseries-month", "/stats/timeseries?interval=month"), ("flows", "/stats/flows")):
-        page = browser.get(f"/dashboard/{name}.csv").get_data(as_text=True)
-        assert page == api.get(path, token=national, headers={"Accept": "text/csv"}).get_data(as_text=True), name
+                       ("timeseries-month", "/stats/timeseries?interval=month"), ("flows", "/stats/flows"),
+                       ("by-type", "/stats/by-type"), ("funnel", "/stats/funnel")):
+        # The download is for spreadsheets (a BOM, CRLF, identifiers first); the API's text/csv for programs
+        # (plain UTF-8, the schema's order): the same rows and values.
+        page = browser.get(f"/dashboard/{name}.csv").get_data()
+        assert page.startswith(codecs.BOM_UTF8) and page.endswith(b"\r\n"), name
+        plain = api.get(path, token=national, headers={"Accept": "text/csv"}).get_data()
+        assert not plain.startswith(codecs.BOM_UTF8), name
+        spreadsheet = list(csv.DictReader(io.StringIO(page.decode("utf-8-sig"), newline="")))
+        program = list(csv.DictReader(io.StringIO(plain.decode("utf-8"), newline="")))
+        assert spreadsheet == program and spreadsheet, name
+        header = page.decode("utf-8-sig").split("\r\n", 1)[0].split(",")
+        assert header[:len(identifiers[name])] == identifiers[name], name
     assert "—" in browser.get("/dashboard").get_data(as_text=True)
 
 
@@ -261,3 +274,46 @@ def test_an_expired_premium_is_basic_in_every_figure(app, api, signup, national,
     assert result.exit_code == 0 and "lapsed 3" in result.output
     assert _everything(api, national) == expected
     assert verify() == []
+
+
+# --- the typology (GET /stats/by-type) --------------------------------------------------------------------
+
+TYPES = ["kinship", "leisure", "participation", "work", "two_region", "contribution", "other"]
+
+
+def test_by_type_counts_a_person_once_per_type_and_a_registration_once_per_type(api, signup, national, everyone):
+    _, a = signup()
+    _, b = signup()
+    register(api, a, HIDA, ("birthplace", "family"))        # two ties of one type: once
+    register(api, a, TAKAYAMA, ("volunteer", "side_job"))  # participation and work
+    register(api, b, HIDA, ("family", "furusato_nozei"))
+    rows = api.get("/stats/by-type", token=national).get_json()
+    assert [r["type"] for r in rows] == TYPES
+    got = {r["type"]: (r["actual_people"], r["cumulative_registrations"]) for r in rows}
+    assert got == {"kinship": (2, 2), "leisure": (0, 0), "participation": (1, 1), "work": (1, 1),
+                   "two_region": (0, 0), "contribution": (1, 1), "other": (0, 0)}
+    table = api.get("/stats/by-type", token=national, headers={"Accept": "text/csv"})
+    assert table.mimetype == "text/csv" and not table.get_data().startswith(codecs.BOM_UTF8)
+    assert [r["type"] for r in csv.DictReader(io.StringIO(table.get_data(as_text=True)))] == TYPES
+    assert verify() == []
+
+
+def test_by_type_is_for_the_national_office_only(api, signup, make_account):
+    _, resident = signup()
+    assert api.get("/stats/by-type", token=resident).status_code == 403
+    assert api.get("/stats/by-type", token=make_account("staff", HIDA)).status_code == 403
+    assert api.get("/stats/by-type", token=make_account("host", HIDA)).status_code == 403
+    assert api.get("/stats/by-type").status_code == 401
+    assert api.get("/stats/by-type", token=make_account("admin")).status_code == 200
+
+
+def test_by_type_suppresses_small_counts_and_what_would_give_them_away(api, signup, national, min_cell_3):
+    """Five people with kinship ties, one of them also volunteering: participation (1) is suppressed, and
+    so is the same count published with it in /stats/by-tie (volunteer): one release, suppressed alike;
+    0 stays 0. tests/figures/test_suppression.py's attacker covers the typology's relations."""
+    for ties in [("family",)] * 4 + [("family", "volunteer")]:
+        register(api, signup()[1], HIDA, ties)
+    types = {r["type"]: r for r in api.get("/stats/by-type", token=national).get_json()}
+    ties = {r["tie"]: r for r in api.get("/stats/by-tie", token=national).get_json()}
+    assert types["participation"]["actual_people"] is None and ties["volunteer"]["actual_people"] is None
+    assert types["kinship"]["actual_people"] == 5 and types["leisure"]["actual_people"] == 0

@@ -82,14 +82,18 @@ def test_registered_counts_every_cell_once(tokyo_person):
         ("birth_year", "1990"): {"people": 1, "registrations": 1},
         ("tie", "family"): {"people": 1, "registrations": 1},
         ("tie", "volunteer"): {"people": 1, "registrations": 1},
+        ("type", "kinship"): {"people": 1, "registrations": 1},  # family
+        ("type", "participation"): {"people": 1, "registrations": 1},  # volunteer
         ("flow", f"{TOKYO}>{GIFU}"): {"people": 1},
         ("day", "2026-07-01"): {"people": 1, "registrations": 1, "registered": 1},
     }
     assert tallies(tokyo_person) == {("all", ""): 1, ("tier", "basic"): 1, ("prefecture", GIFU): 1,
-                                     ("tie", "family"): 1, ("tie", "volunteer"): 1}
+                                     ("tie", "family"): 1, ("tie", "volunteer"): 1, ("type", "kinship"): 1,
+                                     ("type", "participation"): 1}
     [event] = db.session.scalars(select(RegistrationEvent)).all()
     assert (event.kind, event.people_delta, event.registrations_delta, event.day, event.organization_code,
             event.user_id, event.actor_id) == ("registered", 1, 1, date(2026, 7, 1), HIDA, tokyo_person.id, None)
+    assert (event.home_prefecture_code, event.premium_until_before) == (TOKYO, None)
 
 
 def test_a_second_registration_in_the_same_prefecture_moves_no_people_there(tokyo_person):
@@ -103,6 +107,7 @@ def test_a_second_registration_in_the_same_prefecture_moves_no_people_there(toky
         ("tier", "basic"): {"registrations": 1},
         ("birth_year", "1990"): {"registrations": 1},
         ("tie", "family"): {"registrations": 1},
+        ("type", "kinship"): {"registrations": 1},
         ("day", "2026-07-01"): {"registrations": 1, "registered": 1},
     }
     assert events(tokyo_person)[-1] == ("registered", 0, 1)
@@ -176,7 +181,7 @@ def test_erased_forgets_only_the_tallies_at_zero(tokyo_person):
     before = counters()
     keep(tokyo_person, ERASED, now=DAY2)
     assert tallies(tokyo_person) == {("all", ""): 1, ("tier", "basic"): 1, ("prefecture", GIFU): 1,
-                                     ("tie", "family"): 1}  # ("tie", "volunteer") was at 0
+                                     ("tie", "family"): 1, ("type", "kinship"): 1}  # volunteer was at 0
     assert counters() == before
     assert [e for e in events(tokyo_person) if e[0] == "erased"] == [("erased", 0, 0)]
     keep(tokyo_person, WITHDRAWN, leaving=[TAKAYAMA_BASIC], now=DAY2, organization=TAKAYAMA)
@@ -189,7 +194,7 @@ def test_a_tally_below_zero_is_refused(tokyo_person):
         keep(tokyo_person, WITHDRAWN, leaving=[HIDA_BASIC], organization=HIDA)
 
 
-def test_a_restatement_moves_people_between_cells_and_writes_no_event(tokyo_person):
+def test_a_restatement_moves_people_between_cells_and_notes_the_old_home(tokyo_person):
     register(tokyo_person, HIDA_BASIC)
     register(tokyo_person, TAKAYAMA_BASIC)
     before = counters()
@@ -204,7 +209,9 @@ def test_a_restatement_moves_people_between_cells_and_writes_no_event(tokyo_pers
         ("flow", f"{TOKYO}>{GIFU}"): {"people": -1},
         ("flow", f"{GIFU}>{GIFU}"): {"people": 1},
     }
-    assert events(tokyo_person) == [("registered", 1, 1), ("registered", 0, 1)]
+    assert events(tokyo_person) == [("registered", 1, 1), ("registered", 0, 1), ("restated", 0, 0)]
+    restated = db.session.scalars(select(RegistrationEvent).where(RegistrationEvent.kind == "restated")).one()
+    assert (restated.home_prefecture_code, restated.registration_id, restated.day) == (TOKYO, None, date(2026, 7, 2))
     assert tallies(tokyo_person)[("all", "")] == 2
 
 
@@ -273,18 +280,21 @@ def test_a_sequence_of_changes_gives_the_hand_counted_figures(tokyo_person):
         ("birth_year", "2000"): {"people": 1, "registrations": 1},
         ("tie", "family"): {"people": 2, "registrations": 2},
         ("tie", "volunteer"): {"people": 1, "registrations": 1},
+        ("type", "kinship"): {"people": 2, "registrations": 2},
+        ("type", "participation"): {"people": 1, "registrations": 1},
         ("flow", f"{GIFU}>{GIFU}"): {"people": 2},
         ("day", "2026-07-01"): {"people": 2, "registrations": 4, "registered": 4},
         ("day", "2026-07-02"): {"registrations": -2, "withdrawn": 1, "moved_in": 1},
     }
     assert {k: v for k, v in tallies(a).items() if v} == {
         ("all", ""): 1, ("tier", "premium"): 1, ("prefecture", GIFU): 1, ("tie", "family"): 1,
-        ("tie", "volunteer"): 1}
+        ("tie", "volunteer"): 1, ("type", "kinship"): 1, ("type", "participation"): 1}
     assert {k: v for k, v in tallies(b).items() if v} == {
-        ("all", ""): 1, ("tier", "basic"): 1, ("prefecture", GIFU): 1, ("tie", "family"): 1}
+        ("all", ""): 1, ("tier", "basic"): 1, ("prefecture", GIFU): 1, ("tie", "family"): 1, ("type", "kinship"): 1}
     assert sorted(events()) == sorted([
         ("registered", 1, 1), ("registered", 0, 1), ("registered", 1, 1), ("registered", 0, 1),
-        ("premium_granted", 0, 0), ("withdrawn", 0, -1), ("moved_in", 0, -1)])
+        ("premium_granted", 0, 0), ("withdrawn", 0, -1), ("moved_in", 0, -1), ("restated", 0, 0),
+        ("restated", 0, 0)])
     assert db.session.scalar(select(func.count()).select_from(FigureCounter).where(
         FigureCounter.slot.not_in(range(SLOTS)))) == 0
 
@@ -294,7 +304,8 @@ def test_a_sequence_of_changes_gives_the_hand_counted_figures(tokyo_person):
 def test_figure_change_adds_and_removes_tallies_and_counters(tokyo_person):
     change = FigureChange(tokyo_person).add(HIDA_PREMIUM)
     assert change.tallies == Counter({("all", ""): 1, ("tier", "premium"): 1, ("prefecture", GIFU): 1,
-                                      ("tie", "family"): 1, ("tie", "volunteer"): 1})
+                                      ("tie", "family"): 1, ("tie", "volunteer"): 1, ("type", "kinship"): 1,
+                                      ("type", "participation"): 1})
     assert change.counters == {
         ("total", ""): Counter(registrations=1, premium=1),
         ("prefecture", GIFU): Counter(registrations=1, premium=1),
@@ -303,6 +314,8 @@ def test_figure_change_adds_and_removes_tallies_and_counters(tokyo_person):
         ("birth_year", "1990"): Counter(registrations=1, premium=1),
         ("tie", "family"): Counter(registrations=1),
         ("tie", "volunteer"): Counter(registrations=1),
+        ("type", "kinship"): Counter(registrations=1),
+        ("type", "participation"): Counter(registrations=1),
     }
     change.remove(HIDA_PREMIUM)
     assert change._tally_rows() == [] and change._counter_rows(0) == []

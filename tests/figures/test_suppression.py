@@ -1,7 +1,8 @@
 """Small-cell suppression holds against subtraction (API.md "Trust rules (v1.1)").
 
 The property: on random small registries, every table the figures publish (by-prefecture,
-by-organization, flows, one 団体's totals, the day and month series, by-tier, by-tie, by-age-band)
+by-organization, flows, one 団体's totals, the day and month series, by-tier, by-tie and by-type (one
+release, as /stats/by-tie and /stats/by-type and an open-data release's by-type publish them), by-age-band)
 is computed by the service's own code from counters this test counts itself from the registry; then
 an attacker takes every published value, the national totals and every relation that holds by the
 counting definitions (written here, independently of the service, and checked against the truth),
@@ -22,11 +23,20 @@ from registry.figures.service import (
     CounterSums, Geography, age_band_rows, dimension_rows, directory, series_rows,
 )
 from registry.figures.suppression import Release, determined_cells
+from registry.figures.typology import typology_rows
 from registry.organizations.models import MUNICIPALITY, PREFECTURE
+from registry.registrations.models import TIES as REGISTRY_TIES
 
 TODAY = date(2026, 6, 1)
 FIRST_DAY = date(2026, 1, 20)  # the days run into February and March: months of several days
-TIES = ("birthplace", "volunteer", "other")
+TIES = ("birthplace", "family", "volunteer", "other")
+# The typology as API.md defines it, for these ties (kinship: two ties; participation, other: one each).
+TYPE_OF = {"birthplace": "kinship", "family": "kinship", "volunteer": "participation", "other": "other"}
+TYPE_TIES = {"kinship": ("birthplace", "family"), "leisure": ("repeat_visit", "product_purchase"),
+             "participation": ("volunteer",), "work": ("side_job", "work_or_study"),
+             "two_region": ("two_region_living",), "contribution": ("furusato_nozei",), "other": ("other",)}
+KINDS = tuple(TYPE_TIES)
+ALL_TIES = TIES + tuple(t for t in REGISTRY_TIES if t not in TIES)  # the rest are 0 here
 BANDS = ((18, "under_18"), (30, "18_29"), (40, "30_39"), (50, "40_49"), (60, "50_59"), (70, "60_69"))
 FIELDS = ("people", "registrations", "premium", "moved_in")
 SERIES = ("registered", "withdrawn", "moved_in", "actual_people", "cumulative_registrations")
@@ -87,7 +97,7 @@ def day_key(index: int) -> str:
 
 def count(registry: Registry) -> dict[str, dict[str, Counter]]:
     """The maintained counters, as the counting definitions (DESIGN.md "Counting") say."""
-    out = {m: defaultdict(Counter) for m in ("total", "prefecture", "organization", "flow", "tier", "tie",
+    out = {m: defaultdict(Counter) for m in ("total", "prefecture", "organization", "flow", "tier", "tie", "type",
                                              "birth_year", "day")}
     for person in registry.people:
         home_pref = registry.pref_of(person.home) if person.home else None
@@ -104,6 +114,8 @@ def count(registry: Registry) -> dict[str, dict[str, Counter]]:
             out["tier"][tier]["people"] += 1
         for tie in {t for r in active for t in r.ties}:
             out["tie"][tie]["people"] += 1
+        for kind in {TYPE_OF[t] for r in active for t in r.ties}:
+            out["type"][kind]["people"] += 1
         for r in active:
             for metric, key in (("total", ""), ("prefecture", registry.pref_of(r.org)), ("organization", r.org),
                                 ("tier", r.tier), ("birth_year", birth)):
@@ -112,6 +124,8 @@ def count(registry: Registry) -> dict[str, dict[str, Counter]]:
             out["organization"][r.org]["people"] += 1
             for tie in r.ties:
                 out["tie"][tie]["registrations"] += 1
+            for kind in {TYPE_OF[t] for t in r.ties}:
+                out["type"][kind]["registrations"] += 1
         for r in person.regs:
             out["day"][day_key(r.start)]["registered"] += 1
             out["day"][day_key(r.start)]["registrations"] += 1
@@ -154,8 +168,8 @@ def publish(registry: Registry, *, complementary: bool = True) -> dict:
                               complementary=complementary),
         "tiers": dimension_rows("tier", "tier", sums["tier"], total, order=("basic", "premium"),
                                 min_cell=registry.min_cell, complementary=complementary),
-        "ties": dimension_rows("tie", "tie", sums["tie"], total, order=TIES, min_cell=registry.min_cell,
-                               complementary=complementary),
+        **typology_rows(sums["type"], total, min_cell=registry.min_cell, ties=sums["tie"], tie_order=ALL_TIES,
+                        complementary=complementary),  # "types" and "ties", one release (service.typology)
         "ages": age_band_rows(sums["birth_year"], total, today=TODAY, min_cell=registry.min_cell,
                               complementary=complementary),
     }
@@ -203,7 +217,7 @@ def truth(registry: Registry) -> dict:
             cells[("month", m, name)] = cells.get(("month", m, name), 0) + c[name]
         cells[("month", m, "actual_people")] = people
         cells[("month", m, "cumulative_registrations")] = registrations
-    for dimension, keys in (("tier", ("basic", "premium")), ("tie", TIES)):
+    for dimension, keys in (("tier", ("basic", "premium")), ("tie", ALL_TIES), ("type", KINDS)):
         for key in keys:
             for f in ("people", "registrations"):
                 cells[(dimension, key, f)] = sums[dimension].get(key, Counter())[f]
@@ -216,7 +230,9 @@ def truth(registry: Registry) -> dict:
     # How much is counted more than once, from the registry itself (never published).
     for name in [("several prefectures",), ("several tiers",), ("several ties",), ("further ties",),
                  *[("again", "pref", p) for p in prefs], *[("again", "tier", t) for t in ("basic", "premium")],
-                 *[("again", "tie", t) for t in TIES],
+                 *[("again", "tie", t) for t in ALL_TIES], ("several types",), ("further types",),
+                 *[("again", "type", k) for k in KINDS], *[("both", k, f) for k, ties in TYPE_TIES.items() if len(ties) == 2
+                   for f in ("people", "registrations")],
                  *[("again", "age", band) for _, band in [*BANDS, (None, "70_plus"), (None, "unknown")]]]:
         cells[name] = 0
     for person in registry.people:
@@ -230,6 +246,16 @@ def truth(registry: Registry) -> dict:
         cells[("several tiers",)] += len(in_tiers) - 1
         cells[("several ties",)] += len(with_ties) - 1
         cells[("further ties",)] += sum(len(r.ties) - 1 for r in active)
+        with_types = Counter(k for r in active for k in {TYPE_OF[t] for t in r.ties})
+        cells[("several types",)] += len(with_types) - 1
+        cells[("further types",)] += sum(len({TYPE_OF[t] for t in r.ties}) - 1 for r in active)
+        for k, n in with_types.items():
+            cells[("again", "type", k)] += n - 1
+        # a type of two ties: people with both (in any of their registrations), registrations with both
+        for k, ties in TYPE_TIES.items():
+            if len(ties) == 2:
+                cells[("both", k, "people")] += set(ties) <= {t for r in active for t in r.ties}
+                cells[("both", k, "registrations")] += sum(set(ties) <= set(r.ties) for r in active)
         for p, n in in_prefs.items():
             cells[("again", "pref", p)] += n - 1
         for t, n in in_tiers.items():
@@ -244,7 +270,8 @@ def internal(name) -> bool:
     """Cells never published: people tied to a prefecture without a known home, a day's net change
     in people, what is counted more than once."""
     return (name[0] == "flow" and name[1] == "unknown" or name[0] == "day" and name[2] == "net"
-            or name[0] in ("several prefectures", "several tiers", "several ties", "further ties", "again"))
+            or name[0] in ("several prefectures", "several tiers", "several ties", "further ties", "again",
+                           "several types", "further types", "both"))
 
 
 def relations(registry: Registry, cells: dict) -> list[dict]:
@@ -292,13 +319,21 @@ def relations(registry: Registry, cells: dict) -> list[dict]:
     for p in prefs:  # everyone tied to a prefecture, residents included
         add([("pref", p, "registrations")], [("pref", p, "people"), ("flow", p, p), ("again", "pref", p)])
     add([x for p in prefs for x in (("pref", p, "people"), ("flow", p, p))], [("T", "people"), ("several prefectures",)])
-    for dimension, keys, several in (("tier", ("basic", "premium"), "several tiers"), ("tie", TIES, "several ties"),
+    for dimension, keys, several in (("tier", ("basic", "premium"), "several tiers"), ("tie", ALL_TIES, "several ties"),
                                      ("age", bands, None)):
         for key in keys:
             add([(dimension, key, "registrations")], [(dimension, key, "people"), ("again", dimension, key)])
         if several:
             add([(dimension, key, "people") for key in keys], [("T", "people"), (several,)])
-    add([("tie", t, "registrations") for t in TIES], [("T", "registrations"), ("further ties",)])
+    add([("tie", t, "registrations") for t in ALL_TIES], [("T", "registrations"), ("further ties",)])
+    # The typology: a type of one tie is that tie; one of two ties is the two less those with both.
+    for f in ("people", "registrations"):
+        for k, ties in TYPE_TIES.items():
+            add([("type", k, f)] + ([("both", k, f)] if len(ties) == 2 else []), [("tie", t, f) for t in ties])
+    for k in KINDS:
+        add([("type", k, "registrations")], [("type", k, "people"), ("again", "type", k)])
+    add([("type", k, "people") for k in KINDS], [("T", "people"), ("several types",)])
+    add([("type", k, "registrations") for k in KINDS], [("T", "registrations"), ("further types",)])
     return rels
 
 
@@ -328,7 +363,7 @@ def published_cells(tables: dict, registry: Registry, cells: dict) -> dict:
             for name in SERIES:
                 put((interval, row["period"], name), row[name])
     for dimension, label, rows in (("tier", "tier", tables["tiers"]), ("tie", "tie", tables["ties"]),
-                                   ("age", "age_band", tables["ages"])):
+                                   ("type", "type", tables["types"]), ("age", "age_band", tables["ages"])):
         for row in rows:
             put((dimension, row[label], "people"), row["actual_people"])
             put((dimension, row[label], "registrations"), row["cumulative_registrations"])

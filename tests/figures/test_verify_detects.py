@@ -24,7 +24,7 @@ def test_counter_drift_is_reported(api, signup, app):
 
 def test_tally_drift_is_reported(api, signup):
     _register(api, signup)
-    for dimension in ("tie", "prefecture"):
+    for dimension in ("tie", "type", "prefecture"):
         row = db.session.scalars(select(PersonTally).where(PersonTally.dimension == dimension)).first()
         row.active += 1
         db.session.commit()
@@ -32,3 +32,14 @@ def test_tally_drift_is_reported(api, signup):
         row.active -= 1
         db.session.commit()
     assert verify() == []
+
+
+def test_a_drifted_type_counter_is_reported_through_the_command(api, signup, app):
+    """The typology's counters (metric "type") are recounted from the registrations' ties."""
+    _register(api, signup)
+    db.session.execute(update(FigureCounter).where(FigureCounter.metric == "type", FigureCounter.key == "kinship")
+                       .values(people=FigureCounter.people + 1))
+    db.session.commit()
+    assert any(line.startswith("type[kinship].people: maintained 2, recount 1") for line in verify()), verify()
+    result = app.test_cli_runner().invoke(args=["verify-counts"])
+    assert result.exit_code == 1 and "type[kinship].people" in result.output

@@ -143,7 +143,8 @@ def test_the_app_sees_the_client_not_the_proxy(served):
     assert wait_until(lambda: app_server.access(request_id), 5)
     [line] = app_server.access(request_id)
     assert line["client_address"] == CLIENT  # the forged entry before it is not trusted
-    assert any(entry.endswith(f" {request_id}") for entry in log.read_text().splitlines())  # one id, both logs
+    assert wait_until(lambda: any(entry.endswith(f" {request_id}") for entry in log.read_text().splitlines()),
+                      5)  # one id, both logs (nginx writes its line after the response, maybe after the app's)
 
 
 def test_outside_addresses_stay_out_of_the_operators_endpoints(served):

@@ -85,3 +85,20 @@ def test_staff_pages_refuse_residents_and_other_staff(browser, app):
     browser.signup()
     assert browser.get("/staff").status_code == 403
     assert browser.get("/staff/needs/new").status_code == 403
+
+
+def test_the_staff_console_shows_its_funnel_as_a_chart_with_a_table(browser, signup, api):
+    """Its own 団体's funnel, unsuppressed (two registrants, under MIN_CELL), each stage's conversion."""
+    for _ in range(2):
+        _, token = signup()
+        assert api.post("/registrations", token=token, json={"organization_code": "212172",
+                                                              "ties": ["family"]}).status_code == 201
+    _staff(browser)
+    console = browser.get("/staff").get_data(as_text=True)
+    section = console[console.index('id="funnel"'):]
+    assert 'data-role="chart"' in section and 'aria-describedby="chart-funnel-table"' in section
+    table = section[section.index('id="chart-funnel-table"'):section.index("</table>")]
+    month = today_tokyo().strftime("%Y-%m")
+    assert f'<th scope="row">{month}</th>' in table
+    cells = table[table.index(f'<th scope="row">{month}</th>'):].split("<td>")[1:]
+    assert cells[0].startswith("2") and cells[1].startswith("0 ") and "(0%)" in cells[1]

@@ -90,10 +90,16 @@ def test_dashboard_for_the_national_office(browser):
     db.session.commit()
     assert browser.login("nat@example.jp", "national-pass-1").headers["Location"].endswith("/dashboard")
     page = browser.get("/dashboard").get_data(as_text=True)
-    assert page.count('data-role="chart"') == 2 and "10,000,000" in page
+    assert page.count('data-role="chart"') == 3 and "10,000,000" in page  # prefectures, growth, the funnel
+    assert 'id="chart-funnel-table"' in page and 'id="types"' in page
+    types = page[page.index('id="types"'):page.index('id="funnel"')]
+    assert types.count("<tr><td>") == 7  # every type of the typology, with its people and registrations
     exported = browser.get("/dashboard/by-prefecture.csv")
     assert exported.mimetype == "text/csv"
-    assert len(list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))) == 47
+    raw = exported.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 48 and b"\n" not in raw.replace(b"\r\n", b"")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert len(rows) == 47 and list(rows[0])[:2] == ["prefecture_code", "name"]  # identifiers first
 
 
 def test_wrong_password_page(browser, signup):

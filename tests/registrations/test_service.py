@@ -76,6 +76,8 @@ def test_register_makes_an_active_basic_registration_and_counts_it():
         ("birth_year", "1990"): {"people": 1, "registrations": 1},
         ("tie", "family"): {"people": 1, "registrations": 1},
         ("tie", "volunteer"): {"people": 1, "registrations": 1},
+        ("type", "kinship"): {"people": 1, "registrations": 1},
+        ("type", "participation"): {"people": 1, "registrations": 1},
         ("flow", f"{TOKYO_PREF}>{GIFU}"): {"people": 1},
         ("day", "2026-07-01"): {"people": 1, "registrations": 1, "registered": 1},
     }
@@ -193,12 +195,14 @@ def test_moving_home_ends_registrations_there_as_moved_in_and_restates_the_rest(
         ("tier", "basic"): {"people": 1, "registrations": 2},
         ("birth_year", "1990"): {"people": 1, "registrations": 2},
         ("tie", "family"): {"people": 1, "registrations": 2},
+        ("type", "kinship"): {"people": 1, "registrations": 2},
         ("flow", f"{GIFU}>{GIFU}"): {"people": 1},
         ("flow", f"{GIFU}>{TOKYO_PREF}"): {"people": 1},
         ("day", "2026-07-01"): {"people": 1, "registrations": 4, "registered": 4},
         ("day", "2026-07-02"): {"registrations": -2, "moved_in": 2},
     }
-    assert _events(user) == ["moved_in"] * 2 + ["registered"] * 4  # the restatement writes no event
+    # the restatement is noted with the old home; it changes no count of its own
+    assert _events(user) == ["moved_in"] * 2 + ["registered"] * 4 + ["restated"]
     assert verify() == []
 
 
@@ -213,7 +217,7 @@ def test_moving_home_without_registrations_there_only_restates():
     assert verify() == []
 
 
-def test_restating_a_birth_year_moves_the_person_between_cells_without_an_event():
+def test_restating_a_birth_year_moves_the_person_between_cells_and_is_noted():
     user = person(birth_year=1990)
     service.register(user, HIDA, ["family"], now=NOW)
     service.register(user, TAKAYAMA, ["family"], now=NOW)
@@ -222,7 +226,7 @@ def test_restating_a_birth_year_moves_the_person_between_cells_without_an_event(
     assert ("birth_year", "1990") not in figures
     assert figures[("birth_year", "1980")] == {"people": 1, "registrations": 2}
     assert figures[("total", "")] == {"people": 1, "registrations": 2}
-    assert _events(user) == ["registered", "registered"]
+    assert _events(user) == ["registered", "registered", "restated"]
     assert verify() == []
 
 
