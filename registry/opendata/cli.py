@@ -11,10 +11,15 @@ from registry.opendata import service
 
 
 @click.command("publish-open-data")
-@click.option("--month", required=True, help="The finished month to publish, YYYY-MM (Asia/Tokyo).")
+@click.option("--month", help="The finished month to publish, YYYY-MM (Asia/Tokyo).")
+@click.option("--last-month", is_flag=True, help="The month that has just ended (Asia/Tokyo): what cron runs on the 1st.")
 @with_appcontext
-def publish_open_data_command(month):
+def publish_open_data_command(month, last_month):
     """Publish the open-data release of a finished month (immutable; run from 00:05 JST on the 1st)."""
+    if (month is None) == (not last_month):
+        raise click.UsageError("Give either --month YYYY-MM or --last-month.")
+    if last_month:
+        month = service.month_ended_last(utcnow())
     # The counters and the ledger read in one snapshot (a session bound to a connection already in a
     # transaction, as in the tests, reads in the caller's).
     if db.engine.dialect.name == "postgresql" and isinstance(db.session.get_bind(), Engine):

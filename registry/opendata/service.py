@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from registry.common.pagination import Page, page_of
+from registry.common.time import today_tokyo
 from registry.errors import Problem, not_found
 from registry.extensions import db
 from registry.figures.month_end import counters_at_month_end, month_span
@@ -34,6 +35,12 @@ class Published:
     release: OpenDataRelease
     files: list[OpenDataFile]
     people_worked_back: int  # people whose changes since the month's end were taken back
+
+
+def month_ended_last(now: datetime) -> str:
+    """The month that ended most recently, "YYYY-MM" in Asia/Tokyo (the one a monthly run publishes)."""
+    day = (today_tokyo(now).replace(day=1) - timedelta(days=1))
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def check_month(month: str, now: datetime) -> tuple[date, datetime]:

@@ -96,6 +96,26 @@ def test_publish_stores_every_file_once_and_a_second_run_changes_nothing(cli, la
     assert db.session.scalar(select(func.count()).select_from(OpenDataRelease)) == 1
 
 
+def test_last_month_publishes_the_month_that_has_just_ended(cli, last_month):
+    """What cron runs on the 1st (deploy/cron/registry); one of --month and --last-month, never both."""
+    month, _ = last_month
+    result = cli("publish-open-data", "--last-month")
+    assert result.exit_code == 0, result.output
+    assert f"published {month} as of" in result.output and len(files_of(month)) == 9
+    assert cli("publish-open-data", "--last-month").exit_code == 1  # published already: nothing changes
+    for args in ((), ("--month", month, "--last-month")):
+        refused = cli("publish-open-data", *args)
+        assert refused.exit_code == 2 and "either --month YYYY-MM or --last-month" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(OpenDataRelease)) == 1
+
+
+def test_the_month_ended_last_turns_at_midnight_japan_time():
+    end = month_span("2027-01")[2]  # 2027-02-01 00:00 JST
+    assert service.month_ended_last(end - timedelta(seconds=1)) == "2026-12"
+    assert service.month_ended_last(end) == "2027-01"
+    assert service.month_ended_last(month_span("2026-12")[2]) == "2026-12"  # over the new year
+
+
 @pytest.mark.parametrize("month", ["this", "next", "2026-13", "26-01", ""])
 def test_a_month_not_over_or_not_a_month_exits_1_and_stores_nothing(cli, month):
     today = today_tokyo()

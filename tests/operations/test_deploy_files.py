@@ -65,7 +65,7 @@ def test_the_cron_lines_run_existing_commands_with_the_environment_file(app):
         assert user == "registry" and env_file == ENV_FILE
         assert script == "/srv/registry/current/scripts/registry-task.sh"
         commands.add(command)
-    assert commands == {"send-notifications", "lapse-premiums", "sweep-uploads"}
+    assert commands == {"send-notifications", "lapse-premiums", "sweep-uploads", "publish-open-data"}
     assert commands <= set(app.cli.commands)
     assert os.access(ROOT / "scripts" / "registry-task.sh", os.X_OK)
     assert os.access(ROOT / "scripts" / "gunicorn-reload.sh", os.X_OK)
