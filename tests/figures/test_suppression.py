@@ -405,19 +405,27 @@ def recoveries(registry: Registry, tables: dict) -> list[str]:
     """What the attacker works out that was suppressed; also every other broken promise."""
     cells = truth(registry)
     rels = relations(registry, cells)
+    return attack(cells, rels, published_cells(tables, registry, cells), registry.min_cell)
+
+
+def attack(cells: dict, rels: list, shown: dict, min_cell: int, *, is_internal=None) -> list[str]:
+    """Every promise `shown` (name → published value, None where suppressed) breaks, given the true
+    `cells` and the relations `rels` between them: a wrong value, a small count published, and each
+    suppressed count the attacker works out — by one subtraction, by elimination, or knowing which
+    suppressed cells are 0. `is_internal`: which cells are never published (`internal` unless told)."""
+    is_internal = is_internal or internal
     for rel in rels:
         assert sum(c * cells[v] for v, c in rel.items()) == 0, f"relation does not hold: {rel}"
-    shown = published_cells(tables, registry, cells)
     problems = []
     for name, value in shown.items():
         if value is not None and value != cells[name]:
             problems.append(f"{name} published as {value}, is {cells[name]}")
     hidden = {name for name, value in shown.items() if value is None}
-    secret = {name for name in cells if internal(name) and cells[name] != 0}
-    everything = {name for name in cells if name[0] != "T" and not (internal(name) and cells[name] == 0)}
+    secret = {name for name in cells if is_internal(name) and cells[name] != 0}
+    everything = {name for name in cells if name[0] != "T" and not (is_internal(name) and cells[name] == 0)}
     from_totals = determined(rels, everything)
     for name, value in shown.items():
-        if value is not None and 0 < cells[name] < registry.min_cell and name[0] != "T" and name not in from_totals:
+        if value is not None and 0 < cells[name] < min_cell and name[0] != "T" and name not in from_totals:
             problems.append(f"{name} = {cells[name]} published")
     # The issue's differences: a row, a prefecture minus its 団体, national minus the prefectures,
     # consecutive running totals — any relation with exactly one unknown cell.
