@@ -1,6 +1,13 @@
 """The relationship funnel as published (API.md "Relationship funnel"): a 団体's own staff see its
-counts as they are; everyone else (the national office, for one 団体 or the whole country) through a
-`suppression.Release` with the relations that hold between its cells and the other published figures.
+counts as they are; everyone else (the national office, for one 団体 or the whole country) through
+`suppression.Release`s, in two steps, coarse before fine — the usual order for linked tables:
+
+1. the country's cells, published on their own (`published_country`): they relate to nothing but
+   the national moved_in total (public), so their release is the country's cohorts and nothing
+   else, whatever the number of 団体 or registrations;
+2. a 団体's cells, with the relations that hold between them and the other published figures,
+   the country's cells entering as step 1 published them: known where published, kept unknown
+   where suppressed — like the time series' and the geography's cells below.
 
 Cells: ("funnel", scope, cohort, stage), scope a 団体's code or NATIONAL (the country's distinct
 people). The relations, by the counting definitions (stages.py), each written only where it holds
@@ -12,7 +19,8 @@ exactly — where the count that would close it (never published) is 0, as an at
 - R3, per cohort: the 団体' `registered` cells add up to the month's `registered` of the time series
   (/stats/timeseries) plus the registrations with a 団体 the person had registered with before;
 - R2, per 団体: its `moved_in` cells add up to its `moved_in` in /stats/by-organization plus the
-  people who moved in twice; the country's to the national moved_in total (public) plus the same.
+  people who moved in twice; the country's to the national moved_in total (public) plus the same
+  (the one relation of step 1).
 
 Where a relation does not hold exactly, it tells an attacker nothing about any single cell (the
 count that closes it appears nowhere else), so it is left out. Stages are not nested (evidence
@@ -20,27 +28,28 @@ counts as an activity without an application; renewal is not premium's subset on
 lapses and is granted again), and nothing adds a 団体's stages or cohorts up to another published
 figure but R2: no other relation holds.
 
-The other figures' cells enter as they publish them: a published one is known (public, but
-`elsewhere`: not a total), a suppressed one stays hidden (its own release decided that; this one
-keeps it unknown). A funnel cell that those published cells and the zeros give away (a 団体 whose
-people all moved in within one cohort: that cohort's moved_in is its published moved_in) is never
-hidden as a complement — an attacker who knows which suppressed cells are 0 would read it off
-anyway — so the complement is taken elsewhere (suppression.py, `Release.cell(elsewhere=True)`). A month's
-`registered` is the only series cell the funnel reaches, and no funnel relation links two months: it
-enters alone. The 団体' moved_in are linked to each other by the funnel (R1 over a cohort's 団体, R2
-per 団体) and by the geography (a prefecture = Σ its 団体, the country = Σ prefectures): once R2 is
-reached, the geography's moved_in cells and relations enter too, with every 団体's R2 — the moved-in
-figures are protected as one system.
+The other figures' cells (the country's included) enter as they publish them: a published one is
+known (public, but `elsewhere`: not a total), a suppressed one stays hidden (its own release decided
+that; this one keeps it unknown). A funnel cell that those published cells and the zeros give away
+(a 団体 whose people all moved in within one cohort: that cohort's moved_in is its published
+moved_in) is never hidden as a complement — an attacker who knows which suppressed cells are 0
+would read it off anyway — so the complement is taken elsewhere (suppression.py,
+`Release.cell(elsewhere=True)`). A month's `registered` is the only series cell the funnel reaches,
+and no funnel relation links two months: it enters alone. The 団体' moved_in are linked to each
+other by the funnel (R1 over a cohort's 団体, R2 per 団体) and by the geography (a prefecture = Σ its
+団体, the country = Σ prefectures): once R2 is reached, the geography's moved_in cells and relations
+enter too, with every 団体's R2 — the moved-in figures are protected as one system.
 
-A cell's suppression depends on the cells it is connected to through these relations (its
+A 団体 cell's suppression depends on the cells it is connected to through these relations (its
 component): each request works out the components of the cells it publishes, reading more counters
 where a relation pulls them in (in one statement with everything else it reads, so the relations
 hold in the snapshot), and the same cell comes out the same in every view. Zeros: a relation over
 every cohort of one 団体 (R2) names all its cells; a relation over every 団体 (R1, R3) names those
 that are not 0 and, for all its zeros, the first 団体 by code with 0 there — the one a 0 would be
 hidden as when nothing else can hide a count (suppression.py; any 0 there hides alike, and that one
-is the one the full relation would pick). Every other 0 is published as 0. The cost is the
-components, never the registrations: at most every 団体 of a cohort, and the moved-in figures.
+is the one the full relation would pick). Every other 0 is published as 0. The cost of a 団体's view
+is its components, never the registrations: at most every 団体 of a cohort, and the moved-in figures;
+the country's is its cohorts.
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,24 +63,29 @@ COUNTRY_MOVED_IN = ("moved_in", "")  # the national moved_in total (public)
 
 
 class NeedMore(Exception):
-    """The component reaches counters not read yet: read them too (in one statement) and start over."""
+    """The component reaches counters not read yet: read them too (in one statement) and start over.
+    `moved_in`: every 団体's moved_in in every cohort, with the geography they relate to."""
 
-    def __init__(self, cohorts=(), scopes=(), geography=False):
+    def __init__(self, cohorts=(), scopes=(), moved_in=False):
         super().__init__("more counters needed")
-        self.cohorts, self.scopes, self.geography = set(cohorts), set(scopes), geography
+        self.cohorts, self.scopes, self.moved_in = set(cohorts), set(scopes), moved_in
 
 
 @dataclass
 class FunnelData:
     """What has been read: {(metric, key): Counter(field → sum)} of the funnel metrics (every key of
-    the cohorts in `full`, the `scopes` in every cohort), and the cells of other figures the
-    relations reach into, as they are published — (value, suppressed?): the time series' months'
-    `registered`, and when the geography was read, each 団体's and prefecture's moved_in. `codes`:
-    every 団体 by code; `prefecture_of`: a 団体's prefecture."""
+    the cohorts in `full`, the `scopes` in every cohort, with `moved_in_read` every key whose
+    moved_in is not 0, and then the geography), and the cells of other figures the
+    relations reach into, as they are published — (value, suppressed?, worked out anyway?): the
+    country's cells ({(cohort, stage): …}, step 1), the time series' months' `registered`, and when
+    the geography was read, each 団体's and prefecture's moved_in. `codes`: every 団体 by code;
+    `prefecture_of`: a 団体's prefecture."""
     cohorts: list[str]
     sums: dict
     full: set[str] = field(default_factory=set)
     scopes: set[str] = field(default_factory=set)
+    moved_in_read: bool = False
+    country: dict = field(default_factory=dict)
     series: dict = field(default_factory=dict)
     moved_in: dict | None = None
     moved_in_prefectures: dict | None = None
@@ -81,7 +95,8 @@ class FunnelData:
     _members: dict | None = field(default=None, repr=False)
 
     def count(self, scope: str, cohort: str, stage: str) -> int:
-        if scope not in (NATIONAL, PAIRS) and scope not in self.scopes and cohort not in self.full:
+        if scope not in (NATIONAL, PAIRS) and scope not in self.scopes and cohort not in self.full \
+                and not (stage == MOVED_IN and self.moved_in_read):
             raise NeedMore(scopes=[scope])
         return self.sums.get((cohort_metric(cohort), scope), {}).get(COLUMN[stage], 0)
 
@@ -89,7 +104,9 @@ class FunnelData:
         """The 団体 with anyone in this cohort's stage (the cohort must be read whole)."""
         if not self.count(PAIRS, cohort, stage):
             return []
-        if cohort not in self.full:
+        if stage == MOVED_IN and not self.moved_in_read:
+            raise NeedMore(moved_in=True)
+        if cohort not in self.full and stage != MOVED_IN:
             raise NeedMore(cohorts=[cohort])
         if self._members is None:  # every (cohort, stage)'s, in one pass over what was read
             self._members = {}
@@ -107,13 +124,21 @@ class FunnelData:
         taken = set(self.members(cohort, stage))
         return next((code for code in self.codes if code not in taken), None)
 
+    @property
+    def joined(self) -> bool:
+        """Whether the country's moved_in cells are in a relation with the 団体' (an R1 of moved_in
+        holds): then they are published with the moved-in system, not on their own."""
+        return any(self.binding(("R1", cohort, MOVED_IN)) for cohort in self.cohorts)
+
     def geography(self) -> None:
         if self.moved_in is None:
-            raise NeedMore(geography=True)
+            raise NeedMore(moved_in=True)
 
     def external(self, cell: tuple) -> tuple[int, bool, bool]:
         """(value, suppressed?, worked out anyway by an attacker who knows the zeros?) of another
         figure's cell."""
+        if cell[0] == "funnel":  # the country's, as step 1 published it
+            return self.country[(cell[2], cell[3])]
         if cell[0] == "series":
             return self.series.get(cell[1], (0, False, False))
         if cell == COUNTRY_MOVED_IN:
@@ -144,6 +169,23 @@ def key(scope: str, cohort: str, stage: str) -> tuple:
     return ("funnel", scope, cohort, stage)
 
 
+def geography_subjects(data: FunnelData) -> list[str]:
+    """The geography's relations between moved_in cells: "" (the country = Σ prefectures) and each
+    prefecture (= Σ its 団体)."""
+    return [""] + sorted(set(data.prefecture_of.values()))
+
+
+def geography_cells(data: FunnelData) -> list[tuple]:
+    return [COUNTRY_MOVED_IN, *(("moved_in_pref", p) for p in geography_subjects(data)[1:]),
+            *(("moved_in", code) for code in data.codes)]
+
+
+def geography_equation(data: FunnelData, subject: str) -> tuple[tuple, list[tuple]]:
+    if subject == "":
+        return COUNTRY_MOVED_IN, [("moved_in_pref", p) for p in geography_subjects(data)[1:]]
+    return ("moved_in_pref", subject), [("moved_in", b) for b in data.codes if data.prefecture_of[b] == subject]
+
+
 class Component:
     """The binding relations reached from some cells, and the cells they name. Two kinds:
 
@@ -162,6 +204,7 @@ class Component:
         self.relations: set = set()
         self.cells: set = set()
         self.moved_in = False
+        self._blocks: dict | None = None  # built by `equation` once the component is whole
 
     def zero(self, cohort: str, stage: str) -> str | None:
         """The first 0 a relation over every 団体 names (see the class docstring)."""
@@ -200,9 +243,14 @@ class Component:
         return total > 0 or hidden
 
     def reach(self, targets: list[tuple]) -> None:
+        """Add the components of a 団体's cells, or of the country's moved_in cells where they are
+        `joined` (the country's others are published on their own)."""
         data = self.data
         for cell in targets:
             _, scope, cohort, stage = cell
+            if scope == NATIONAL:
+                self._moved_in_system()
+                continue
             value = data.count(scope, cohort, stage)
             if stage == MOVED_IN:
                 if self._in_moved_in_system(cell, value):
@@ -211,11 +259,7 @@ class Component:
                     self.cells.add(cell)
                 continue
             block = self._block_relations(cohort, stage)
-            if scope == NATIONAL:
-                named = ("R1", cohort, stage) in block
-            else:
-                named = bool(block) and (value > 0 or self.zero(cohort, stage) == scope)
-            if named:
+            if block and (value > 0 or self.zero(cohort, stage) == scope):
                 self._block(cohort, stage, block)
             elif value:
                 self.cells.add(cell)  # in no relation that holds: suppressed by its own size only
@@ -240,12 +284,9 @@ class Component:
 
     def _in_moved_in_system(self, cell: tuple, value: int) -> bool:
         _, scope, cohort, _ = cell
-        r1 = self.data.binding(("R1", cohort, MOVED_IN))
-        if scope == NATIONAL:
-            return r1 or self._r2_names(NATIONAL)
         if self._r2_names(scope):
             return True
-        return r1 and (value > 0 or self.zero(cohort, MOVED_IN) == scope)
+        return self.data.binding(("R1", cohort, MOVED_IN)) and (value > 0 or self.zero(cohort, MOVED_IN) == scope)
 
     def _moved_in_system(self) -> None:
         if self.moved_in:
@@ -253,14 +294,10 @@ class Component:
         self.moved_in = True
         data = self.data
         data.geography()
-        prefectures = sorted(set(data.prefecture_of.values()))
-        self.relations.add(("G", ""))
-        self.cells.add(COUNTRY_MOVED_IN)
-        for pref in prefectures:
-            self.relations.add(("G", pref))
-            self.cells.add(("moved_in_pref", pref))
-        for code in data.codes:
-            self.cells.add(("moved_in", code))
+        self.relations.update(("G", subject) for subject in geography_subjects(data))
+        self.cells.update(geography_cells(data))
+        if data.joined:  # every one of the country's moved_in cells is published here
+            self.cells.update(key(NATIONAL, cohort, MOVED_IN) for cohort in data.cohorts)
         for scope in (NATIONAL, *data.codes):
             if self._r2_names(scope):
                 self.relations.add(("R2", scope))
@@ -274,43 +311,101 @@ class Component:
         published as 0 and add nothing)."""
         data = self.data
         if rid[0] == "G":
-            if rid[1] == "":
-                return COUNTRY_MOVED_IN, [("moved_in_pref", p) for p in sorted(set(data.prefecture_of.values()))]
-            return ("moved_in_pref", rid[1]), [("moved_in", b) for b in data.codes if data.prefecture_of[b] == rid[1]]
+            return geography_equation(data, rid[1])
         if rid[0] == "R2":
             total = COUNTRY_MOVED_IN if rid[1] == NATIONAL else ("moved_in", rid[1])
             return total, [key(rid[1], cohort, MOVED_IN) for cohort in data.cohorts]
         cohort, stage = rid[1], (rid[2] if rid[0] == "R1" else REGISTERED)
         total = key(NATIONAL, cohort, stage) if rid[0] == "R1" else ("series", cohort)
-        return total, sorted(c for c in self.cells
-                             if c[0] == "funnel" and c[1] != NATIONAL and c[2] == cohort and c[3] == stage)
+        if self._blocks is None:  # the 団体' cells of each (cohort, stage), in one pass
+            self._blocks = {}
+            for c in sorted(self.cells, key=repr):
+                if c[0] == "funnel" and c[1] != NATIONAL:
+                    self._blocks.setdefault((c[2], c[3]), []).append(c)
+        return total, self._blocks.get((cohort, stage), [])
 
 
 def release_of(data: FunnelData, component: Component) -> Release:
     """The component's cells and relations, in one order whatever view asked for them."""
     release = Release()
     for cell in sorted(component.cells, key=repr):
-        if cell[0] == "funnel":
+        if cell[0] == "funnel" and (cell[1] != NATIONAL or (cell[3] == MOVED_IN and data.joined)):
             release.cell(cell, data.count(*cell[1:]))
         else:
-            value, hidden, strong_knows = data.external(cell)
-            release.cell(cell, value, public=not hidden, hidden=hidden, strong_knows=strong_knows,
-                         elsewhere=cell != COUNTRY_MOVED_IN)
+            _external(release, data, cell)
     for rid in sorted(component.relations, key=repr):
         total, parts = component.equation(rid)
         release.sum_of(total, parts)
     return release
 
 
+def _external(release: Release, data: FunnelData, cell: tuple) -> None:
+    """Another release's cell, as it published it (the national moved_in total: a public total)."""
+    value, hidden, strong_knows = data.external(cell)
+    release.cell(cell, value, public=not hidden, hidden=hidden, strong_knows=strong_knows,
+                 elsewhere=cell != COUNTRY_MOVED_IN)
+
+
+def country_release(data: FunnelData) -> Release:
+    """Step 1: the country's cells, with what relates them to other published figures once the 団体'
+    cells (published after them) are taken out of the relations:
+
+    - a cohort whose R1 and R3 both hold for `registered`: the country's cell is the time series'
+      month (both are the 団体' cells' sum);
+    - R2 of the country, where it holds: its moved_in cells add up to the national moved_in total.
+
+    Nothing else: the other stages' R1 are the only relations their 団体' cells are in, so a 団体's
+    cell can only be worked out from the country's when it is the one that is not 0 there, and then
+    it is the country's, suppressed alike. Not so for moved_in, where R1 and R2 chain through the
+    geography: where an R1 of moved_in holds (`joined`), the country's moved_in cells are left out
+    here and published with the moved-in system (`Component`)."""
+    release = Release()
+    joined = data.joined
+    release.cell(COUNTRY_MOVED_IN, data.moved_in_total, public=True)
+    for cohort in data.cohorts:
+        for stage in STAGES:
+            if stage != MOVED_IN or not joined:
+                release.cell(key(NATIONAL, cohort, stage), data.count(NATIONAL, cohort, stage))
+    for cohort in data.cohorts:
+        if data.binding(("R1", cohort, REGISTERED)) and data.binding(("R3", cohort)):
+            _external(release, data, ("series", cohort))
+            release.equal(key(NATIONAL, cohort, REGISTERED), ("series", cohort))
+    if not joined and data.binding(("R2", NATIONAL)):
+        release.sum_of(COUNTRY_MOVED_IN, [key(NATIONAL, cohort, MOVED_IN) for cohort in data.cohorts])
+    return release
+
+
+def published_country(data: FunnelData, min_cell: int, *, complementary: bool = True) -> dict:
+    """{(cohort, stage): (value, suppressed?, worked out anyway by an attacker who knows the zeros?)}
+    of the country's cells."""
+    release = country_release(data)
+    return _as_published(release, release.protect(min_cell, complementary=complementary),
+                         {(cohort, stage): key(NATIONAL, cohort, stage) for cohort in data.cohorts
+                          for stage in STAGES if key(NATIONAL, cohort, stage) in release})
+
+
+def country_cells(country: dict) -> dict:
+    """{(cohort, stage): published value} (None: suppressed) of `published_country`'s result."""
+    return {cell: None if hidden else value for cell, (value, hidden, _) in country.items()}
+
+
 def published_cells(data: FunnelData, scope: str, min_cell: int, *, complementary: bool = True) -> dict:
     """{(cohort, stage): published value} of `scope`'s cells (None: suppressed)."""
     targets = [key(scope, cohort, stage) for cohort in data.cohorts for stage in STAGES]
+    if scope == NATIONAL:
+        values = country_cells(data.country if complementary else
+                               published_country(data, min_cell, complementary=False))
+        targets = [cell for cell in targets if (cell[2], cell[3]) not in values]  # the moved-in system's
+        if not targets:
+            return values
+    else:
+        values = {}
     component = Component(data)
     component.reach(targets)
     release = release_of(data, component)
     protected = release.protect(min_cell, complementary=complementary)
-    return {(cell[2], cell[3]): protected.get(cell) if cell in release else data.count(*cell[1:])
-            for cell in targets}
+    return values | {(cell[2], cell[3]): protected.get(cell) if cell in release else data.count(*cell[1:])
+                     for cell in targets}
 
 
 def rows(values: dict, cohorts: list[str]) -> list[dict]:
@@ -329,15 +424,18 @@ def rows(values: dict, cohorts: list[str]) -> list[dict]:
 
 
 def make_data(cohorts: list[str], sums: dict, *, full, scopes, min_cell: int, organizations: tuple[str, ...],
-              geography: CounterSums | None = None) -> FunnelData:
+              geography: CounterSums | None = None, moved_in: bool = False) -> FunnelData:
     """FunnelData from the counters read ({(metric, key): Counter}: the funnel's, "total" and "day"):
-    the time series' months as /stats/timeseries publishes them; `organizations`: every 団体
+    the country's cells as step 1 publishes them, the time series' months as /stats/timeseries
+    publishes them; `organizations`: every 団体
     (`service.directory`); with `geography` (the counters of service.GEOGRAPHY as
-    /stats/by-organization reads them), the 団体' and prefectures' moved_in as published there."""
+    /stats/by-organization reads them), the 団体' and prefectures' moved_in as published there;
+    `moved_in`: `sums` has every key whose moved_in is not 0 (so has every cohort in `full`)."""
     total = sums.get(("total", ""), Counter())
     series = series_release({key: c for (metric, key), c in sums.items() if metric == "day"}, total)
     codes = organizations[0::3]
     data = FunnelData(cohorts=cohorts, sums=sums, full=set(full), scopes=set(scopes), moved_in_total=total["moved_in"],
+                      moved_in_read=moved_in or set(cohorts) <= set(full),
                       series=_as_published(series, series.protect(min_cell),
                                            {m: ("month", m, "registered") for m in {k[1] for k in series.keys
                                                                                      if k[0] == "month"}}),
@@ -348,6 +446,7 @@ def make_data(cohorts: list[str], sums: dict, *, full, scopes, min_cell: int, or
                                       {code: ("organization", code, "moved_in") for code in codes})
         data.moved_in_prefectures = _as_published(published.release, published.published,
                                                   {p: ("prefecture", p, "moved_in") for p in set(organizations[2::3])})
+    data.country = published_country(data, min_cell)
     return data
 
 

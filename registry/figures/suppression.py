@@ -301,10 +301,11 @@ class _Protection:
         return set(eliminate([row for row in rows if row]))
 
     def _candidate(self, i: int, strong: bool) -> bool:
-        """A cell that may be suppressed as a complement (against the strong attacker only a
-        non-zero one protects anything; none that other releases' cells and the zeros give away)."""
+        """A cell that may be suppressed as a complement. Against the strong attacker only a
+        non-zero one protects anything, and none that other releases' cells and the zeros give
+        away; against the weak one, who does not know which hidden cells are 0, any may."""
         return (self.kinds[i] == PUBLISHED and not self.known[i] and i not in self.hidden
-                and i not in self.avoid and (not strong or self.values[i] != 0))
+                and (not strong or (i not in self.avoid and self.values[i] != 0)))
 
     def _hide(self, i: int, strong: bool) -> None:
         self.hidden.add(i)
