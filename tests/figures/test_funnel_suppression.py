@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from registry.figures.funnel_release import make_data, published_cells
+from registry.figures.funnel_data import make_data
+from registry.figures.funnel_release import published_cells
 from registry.figures.service import CounterSums, GEOGRAPHY, directory
 from registry.figures.stages import COLUMN, MOVED_IN, NATIONAL, PAIRS, REGISTERED, STAGES, cohort_metric
 from registry.organizations.models import PREFECTURE
