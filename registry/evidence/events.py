@@ -7,6 +7,8 @@ from datetime import datetime
 
 from blinker import Namespace
 
+from registry.common import events as common
+
 APPROVED = "approved"
 
 _signals = Namespace()
@@ -24,7 +26,5 @@ class EvidenceEvent:
 
 
 def announce(event: EvidenceEvent) -> None:
-    if not changed.receivers:
-        raise RuntimeError("nothing keeps the relationship funnel in step with evidence "
-                           "(registry.figures.funnel.subscribe)")
-    changed.send(event)
+    common.announce(changed, event, kept_by="the relationship funnel with evidence "
+                                            "(registry.figures.funnel.subscribe)")

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from blinker import Namespace
 
+from registry.common import events as common
+
 APPLIED, COMPLETED = "applied", "completed"
 
 _signals = Namespace()
@@ -24,7 +26,5 @@ class ApplicationEvent:
 
 
 def announce(event: ApplicationEvent) -> None:
-    if not changed.receivers:
-        raise RuntimeError("nothing keeps the relationship funnel in step with applications "
-                           "(registry.figures.funnel.subscribe)")
-    changed.send(event)
+    common.announce(changed, event, kept_by="the relationship funnel with applications "
+                                            "(registry.figures.funnel.subscribe)")

@@ -13,6 +13,8 @@ from datetime import date, datetime
 
 from blinker import Namespace
 
+from registry.common import events as common
+
 # Ledger event kinds (registry/figures/models.py RegistrationEvent.kind).
 REGISTERED, WITHDRAWN, MOVED_IN = "registered", "withdrawn", "moved_in"
 PREMIUM_GRANTED, PREMIUM_RENEWED, PREMIUM_LAPSED, ERASED = (
@@ -68,6 +70,4 @@ class RegistrationChange:
 
 
 def announce(change: RegistrationChange) -> None:
-    if not changed.receivers:
-        raise RuntimeError("nothing keeps the figures in step with registrations (registry.figures.subscribe)")
-    changed.send(change)
+    common.announce(changed, change, kept_by="the figures with registrations (registry.figures.subscribe)")
