@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import time
-from datetime import timedelta
 
 import click
 from sqlalchemy import func, inspect, select, text
@@ -168,11 +167,10 @@ def _measure(client, token: str) -> dict:
 
 def _publish() -> float:
     """Seconds to publish last month's release (rolled back afterwards)."""
-    from registry.common.time import today_tokyo, utcnow
+    from registry.common.time import utcnow
     from registry.opendata import service as open_data
 
-    day = today_tokyo().replace(day=1) - timedelta(days=1)
-    month = f"{day.year:04d}-{day.month:02d}"
+    month = open_data.month_ended_last(utcnow())
     db.session.remove()
     started = time.perf_counter()
     published = open_data.publish(month, min_cell=10, now=utcnow())

@@ -56,24 +56,21 @@ class FunnelData:
             raise NeedMore(scopes=[scope])
         return self.sums.get((cohort_metric(cohort), scope), {}).get(COLUMN[stage], 0)
 
-    def members(self, cohort: str, stage: str) -> list[str]:
-        """The 団体 with anyone in this cohort's stage (the cohort must be read whole)."""
-        if not self.count(PAIRS, cohort, stage):
+    def members(self, cohort: str) -> list[str]:
+        """The 団体 with anyone in this cohort's moved_in, by code (the other stages are read as
+        blocks: `block`)."""
+        if not self.count(PAIRS, cohort, MOVED_IN):
             return []
-        if stage == MOVED_IN and not self.moved_in_read:
+        if not self.moved_in_read:
             raise NeedMore(moved_in=True)
-        if cohort not in self.full and stage != MOVED_IN:
-            raise NeedMore(cohorts=[cohort])
-        if self._members is None:  # every (cohort, stage)'s, in one pass over what was read
+        if self._members is None:  # every cohort's, in one pass over what was read
             self._members = {}
             for (metric, key), c in self.sums.items():
-                if metric.startswith(PREFIX) and key not in (NATIONAL, PAIRS):
-                    for name in STAGES:
-                        if c.get(COLUMN[name], 0):
-                            self._members.setdefault((metric, name), []).append(key)
+                if metric.startswith(PREFIX) and key not in (NATIONAL, PAIRS) and c.get("moved_in", 0):
+                    self._members.setdefault(metric, []).append(key)
             for found in self._members.values():
                 found.sort()
-        return list(self._members.get((cohort_metric(cohort), stage), ()))
+        return list(self._members.get(cohort_metric(cohort), ()))
 
     def block(self, cohort: str, stage: str, min_cell: int) -> Block:
         """A stage's block (not moved_in): as read, or from the cohort read whole."""

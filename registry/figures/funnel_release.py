@@ -71,17 +71,10 @@ class Component:
         self.moved_in = False
         self._blocks: dict | None = None  # built by `equation` once the component is whole
 
-    def zero(self, cohort: str, stage: str) -> str | None:
-        """The first 0 a relation over every 団体 names (see the class docstring)."""
-        data = self.data
-        taken = set(data.members(cohort, stage))
-        for code in data.codes:
-            if code in taken:
-                continue
-            if stage == MOVED_IN and not self._free_zero(code):
-                continue
-            return code
-        return None
+    def zero(self, cohort: str) -> str | None:
+        """The first 0 an R1 of moved_in names (see the class docstring)."""
+        taken = set(self.data.members(cohort))
+        return next((code for code in self.data.codes if code not in taken and self._free_zero(code)), None)
 
     def _free_zero(self, code: str) -> bool:
         """A 団体's 0 in a cohort's moved_in that its R2 does not give away: its R2 does not hold, or
@@ -109,7 +102,7 @@ class Component:
 
     def reach(self, targets: list[tuple]) -> None:
         """Add the components of a 団体's cells but moved_in (published with the moved-in system, or
-        alone when no relation that holds names them: `moved_in_cells`)."""
+        alone when no relation that holds names them: `published_cells`)."""
         data = self.data
         for cell in targets:
             _, scope, cohort, stage = cell
@@ -128,16 +121,12 @@ class Component:
             out.add(("R3", cohort))
         return out
 
-    def _block(self, cohort: str, stage: str, relations: set) -> None:
-        """An R1 block of moved_in, whole: in the moved-in system with the geography and R2."""
-        data = self.data
-        self.relations |= relations
-        zero = self.zero(cohort, stage)
-        self.cells.update(key(b, cohort, stage) for b in data.members(cohort, stage) + ([zero] if zero else []))
-        if ("R1", cohort, stage) in relations:
-            self.cells.add(key(NATIONAL, cohort, stage))
-        if ("R3", cohort) in relations:
-            self.cells.add(("series", cohort))
+    def _moved_in_block(self, cohort: str) -> None:
+        """An R1 of moved_in, whole: in the moved-in system with the geography and R2."""
+        zero = self.zero(cohort)
+        self.relations.add(("R1", cohort, MOVED_IN))
+        self.cells.update(key(b, cohort, MOVED_IN) for b in self.data.members(cohort) + ([zero] if zero else []))
+        self.cells.add(key(NATIONAL, cohort, MOVED_IN))
 
     def _reduced_block(self, cohort: str, stage: str, relations: set) -> None:
         """A stage's block (not moved_in), reduced (funnel_blocks.py): its kept cells, the primaries it
@@ -169,7 +158,7 @@ class Component:
         value = self.data.count(*cell[1:])
         if self._r2_names(scope):
             return True
-        return self.data.binding(("R1", cohort, MOVED_IN)) and (value > 0 or self.zero(cohort, MOVED_IN) == scope)
+        return self.data.binding(("R1", cohort, MOVED_IN)) and (value > 0 or self.zero(cohort) == scope)
 
     def add_moved_in_system(self) -> None:
         if self.moved_in:
@@ -187,7 +176,7 @@ class Component:
                 self.cells.update(key(scope, cohort, MOVED_IN) for cohort in data.cohorts)
         for cohort in data.cohorts:
             if data.binding(("R1", cohort, MOVED_IN)):
-                self._block(cohort, MOVED_IN, {("R1", cohort, MOVED_IN)})
+                self._moved_in_block(cohort)
 
     def equation(self, rid: tuple) -> tuple[tuple, list[tuple]]:
         """(total, parts) of a relation, once the component is whole (the 0s it leaves out are

@@ -98,20 +98,21 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *
     sums_of = [func.sum(getattr(FigureCounter, f)) for f in FIELDS]
     stmt = select(literal(0), FigureCounter.metric, FigureCounter.key, *sums_of) \
         .group_by(FigureCounter.metric, FigureCounter.key)
-    if moved_in:  # a key's counts are summed over its slots before its moved_in is looked at
+    if moved_in and blocks is None:  # a key's counts are summed over its slots before its moved_in is looked at
         stmt = stmt.where(or_(wanted, FigureCounter.metric.in_(funnel))) \
             .having(or_(wanted, func.sum(FigureCounter.moved_in) != 0))
     else:
         stmt = stmt.where(wanted)
-    if blocks is not None:  # every 団体's cells, for the blocks only: no Counter per row
+    if blocks is not None:  # every 団体's cells, for the blocks (and the moved-in ones): no Counter per row
         stmt = union_all(stmt, select(literal(1), FigureCounter.metric, FigureCounter.key, *sums_of)
                          .where(FigureCounter.metric.in_(funnel), FigureCounter.key.not_in([NATIONAL, PAIRS]))
                          .group_by(FigureCounter.metric, FigureCounter.key))
     sums, cells = {}, []
+    moved = FIELDS.index("moved_in")
     for for_blocks, metric, key, *values in db.session.connection().execute(stmt).all():  # Core: no ORM rows
         if for_blocks:
             cells.append((metric, key, values))
-        else:
+        if not for_blocks or (moved_in and values[moved]):
             sums[(metric, key)] = Counter(dict(zip(FIELDS, map(int, values))))
     return Read(sums, summarise_all(months, cells, codes, blocks) if blocks is not None else {})
 
