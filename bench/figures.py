@@ -23,6 +23,7 @@ the same month.
 
 The whole run is bounded by BENCH_TIMEOUT seconds (2,700 by default). Never part of pytest.
 """
+import gc
 import os
 import statistics
 import sys
@@ -64,6 +65,7 @@ def measure(url: str) -> dict:
     """Seeds BENCH_SMALL then BENCH_PEOPLE people into an empty database and times the figures at
     each size; what `print_table` prints. Stops early (with what it has) on OutOfTime."""
     app = app_for(url)
+    gc.freeze()  # as each gunicorn worker has the app (config/gunicorn.py, pre_fork): the reads below are a worker's
     started = time.perf_counter()
     with app.app_context():
         dialect = db.engine.dialect.name

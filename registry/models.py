@@ -5,7 +5,7 @@ from registry.announcements.models import Announcement, AnnouncementRead  # noqa
 from registry.benefits.models import Benefit  # noqa: F401
 from registry.emergencies.models import AffectedOrganization, Emergency, Offer, Proxy  # noqa: F401
 from registry.evidence.models import ActivityEvidence  # noqa: F401
-from registry.figures.models import FigureCounter, FunnelMark, PersonTally, RegistrationEvent  # noqa: F401
+from registry.figures.models import FigureCounter, FunnelCell, FunnelMark, PersonTally, RegistrationEvent  # noqa: F401
 from registry.hosts.models import Host  # noqa: F401
 from registry.invitations.models import Invitation  # noqa: F401
 from registry.needs.models import Application, Need  # noqa: F401

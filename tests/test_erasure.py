@@ -38,6 +38,7 @@ TABLES = {
     "partner_grants": True, "partner_authorization_codes": True, "partner_tokens": True, "funnel_marks": True,
     "organizations": "reference data (団体)", "wards": "reference data (designated-city wards)",
     "figure_counters": "sums over people, never one person",
+    "funnel_cells": "the funnel's sums over people again, in value order, never one person",
     "needs": "written by staff and hosts about the work, not about an applicant",
     "announcements": "written by staff to every registrant of a 団体",
     "broadcasts": "an announcement's or emergency's text on its way to everyone tied to a 団体, never about one person",

@@ -56,7 +56,7 @@ DEMO_PASSWORD = "furusato-demo-2026"
 EMAIL_DOMAIN = "demo.example.jp"
 CHUNK = 5_000
 # The tables the recount fills (recount.rebuild() replaces their rows).
-RECOUNTED_TABLES = ("person_tallies", "figure_counters")
+RECOUNTED_TABLES = ("person_tallies", "figure_counters", "funnel_cells")
 
 # Hosts (ヌシ) in proportion to each 団体's registrants, then needs and applications (which read the hosts).
 EXTRA_STEPS: list[type[SeedStep]] = [DemoHosts, DemoNeeds]

@@ -14,7 +14,9 @@ announce. `funnel_marks` holds one row per person, scope and stage reached, so a
 or renewal counts nothing; a stage reached before the person's registration with the 団体 (an
 application to its need the week before) is not one of its cohort's.
 
-`expected_counters` and `mark_drift` recount all of it from the rows (verify-counts, rebuild).
+`expected_counters` and `mark_drift` recount all of it from the rows (verify-counts, rebuild);
+`funnel_cells`, the 団体' cells in value order (models.FunnelCell), is kept in the same statements
+and rebuilt from the counters (`rebuild_cells`, `cell_drift`).
 """
 import random
 from collections import Counter, defaultdict
@@ -23,10 +25,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, text
 
 from registry.extensions import db
-from registry.figures.ledger import COUNTERS, MARKS, SLOTS
-from registry.figures.models import FunnelMark
+from registry.figures.ledger import CELLS, COUNTERS, MARKS, SLOTS
+from registry.figures.models import FunnelCell, FunnelMark
 from registry.figures.stages import (
-    APPLIED, COLUMN, COMPLETED, MOVED_IN, NATIONAL, PAIRS, PREMIUM, RENEWED, cohort_metric, month_of,
+    APPLIED, COLUMN, COMPLETED, MOVED_IN, NATIONAL, PAIRS, PREMIUM, RENEWED, STAGES, cohort_metric, month_of,
 )
 from registry.needs import events as need_events
 from registry.evidence import events as evidence_events
@@ -87,6 +89,10 @@ def reach(user_id, organization_code: str, stage: str, now: datetime) -> None:
                                              "withdrawn")}}
                 for (metric, key), c in sorted(counts.items())]
         db.session.execute(*COUNTERS.many(rows, dialect))
+        cells = [{"metric": metric, "stage": stage, "key": key, "value": 1}
+                 for (metric, key) in sorted(counts) if key not in (NATIONAL, PAIRS) and stage != MOVED_IN]
+        if cells:  # the 団体's cell in value order too (models.FunnelCell), after the counter rows
+            db.session.execute(*CELLS.many(cells, dialect))
 
 
 # --- the recount -------------------------------------------------------------------------------------
@@ -193,3 +199,25 @@ def rebuild_marks() -> None:
     db.session.execute(text("DELETE FROM funnel_marks"))
     db.session.execute(text(f"INSERT INTO funnel_marks (user_id, scope, stage) SELECT user_id, scope, stage "
                             f"FROM ({KEPT_MARKS_SQL}) AS k"))
+
+
+# Each 団体's funnel cells (not moved_in) as its counter rows add up, one row per cell not 0: what
+# `funnel_cells` holds (models.FunnelCell).
+CELLS_SQL = "SELECT metric, stage, key, value FROM (" + " UNION ALL ".join(
+    f"SELECT metric, '{stage}' AS stage, key, SUM({COLUMN[stage]}) AS value FROM figure_counters "
+    f"WHERE metric LIKE 'funnel:%' AND key NOT IN ('{NATIONAL}', '{PAIRS}') GROUP BY metric, key"
+    for stage in STAGES if stage != MOVED_IN) + ") AS c WHERE value <> 0"
+
+
+def rebuild_cells() -> None:
+    """`funnel_cells` again from the counters (after they were rebuilt)."""
+    db.session.execute(delete(FunnelCell))
+    db.session.execute(text(f"INSERT INTO funnel_cells (metric, stage, key, value) {CELLS_SQL}"))
+
+
+def cell_drift(limit: int = 3) -> tuple[int, list]:
+    """`funnel_cells` rows that differ from the counters: (how many, examples)."""
+    actual = "SELECT metric, stage, key, value FROM funnel_cells"
+    missing = list(db.session.execute(text(f"{CELLS_SQL} EXCEPT {actual}")))
+    extra = list(db.session.execute(text(f"{actual} EXCEPT {CELLS_SQL}")))
+    return len(missing) + len(extra), (missing + extra)[:limit]

@@ -15,9 +15,10 @@ one (suppression.py). So a block is published the same from far fewer cells than
 - the rest as one count published elsewhere (each of those cells is published, so known).
 
 What a `Block` holds depends on the block alone, never on who asks, so each cell comes out the same
-in every view. The service reads every 団体's cells in the statement that reads the rest
-(funnel_service.py) and keeps only the blocks: the suppression then works on a few cells per block
-however many 団体 have someone there.
+in every view. `summarise` makes one from every cell (a cohort read whole, the tests); the service
+reads the same parts straight from `funnel_cells`, kept in value order as events happen
+(funnel_service._block_rows): the suppression then works on a few cells per block, and the read
+costs a few index probes per block, however many 団体 have someone there.
 tests/figures/test_funnel_blocks.py checks that a reduced block publishes every cell as the whole
 block would.
 """
@@ -25,16 +26,15 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from registry.figures.recount import FIELDS
-from registry.figures.stages import COLUMN, MOVED_IN, PREFIX, STAGES
 
 KEEP = 3
+SMALL = 2  # the primaries kept apart when there are no more; more are kept as their sum
 
 
 @dataclass(frozen=True)
 class Block:
     total: int  # Σ of every 団体's cell (the PAIRS counter)
-    small: tuple  # ((code, value), …): the primaries when at most two, else ()
+    small: tuple  # ((code, value), …): the primaries when at most SMALL, else ()
     small_count: int
     small_sum: int
     least: tuple  # ((code, value), …): the KEEP smallest cells of min_cell or more, by (value, code)
@@ -62,21 +62,8 @@ def summarise(values: Mapping[str, int], codes: Iterable[str], min_cell: int) ->
         else:
             large.append((value, code))
     return Block(total=small_sum + sum(value for value, _ in large),
-                 small=tuple((code, value) for value, code in sorted(small)) if len(small) <= 2 else (),
+                 small=tuple((code, value) for value, code in sorted(small)) if len(small) <= SMALL else (),
                  small_count=len(small), small_sum=small_sum,
                  least=tuple((code, value) for value, code in heapq.nsmallest(KEEP, large)),
                  zero=next((code for code in codes if not values.get(code)), None))
 
-
-def summarise_all(cohorts: list[str], cells: Iterable[tuple[str, str, list]], codes: tuple[str, ...],
-                  min_cell: int) -> dict:
-    """{(cohort, stage): Block} of every cohort's stage but moved_in, from (metric, code, its counts
-    in recount.FIELDS' order) of every 団体 cell."""
-    columns = {stage: FIELDS.index(COLUMN[stage]) for stage in STAGES if stage != MOVED_IN}
-    values: dict = {(cohort, stage): {} for cohort in cohorts for stage in columns}
-    for metric, code, counts in cells:
-        cohort = metric[len(PREFIX):]
-        for stage, column in columns.items():
-            if counts[column]:
-                values[(cohort, stage)][code] = int(counts[column])
-    return {block: summarise(found, codes, min_cell) for block, found in values.items()}

@@ -73,15 +73,19 @@ class FunnelData:
         return list(self._members.get(cohort_metric(cohort), ()))
 
     def block(self, cohort: str, stage: str, min_cell: int) -> Block:
-        """A stage's block (not moved_in): as read, or from the cohort read whole."""
+        """A stage's block (not moved_in): as read, or from the cohort read whole; a block of nobody
+        (every cell 0) needs no read."""
         found = self.blocks.get((cohort, stage))
         if found is None:
-            if cohort not in self.full:
-                raise NeedMore(cohorts=[cohort])
             metric, column = cohort_metric(cohort), COLUMN[stage]
-            found = self.blocks[(cohort, stage)] = summarise(
-                {code: c.get(column, 0) for (m, code), c in self.sums.items() if m == metric and code not in (NATIONAL, PAIRS)},
-                self.codes, min_cell)
+            if not self.count(PAIRS, cohort, stage):
+                values = {}
+            elif cohort in self.full:
+                values = {code: c.get(column, 0) for (m, code), c in self.sums.items()
+                          if m == metric and code not in (NATIONAL, PAIRS)}
+            else:
+                raise NeedMore(cohorts=[cohort])
+            found = self.blocks[(cohort, stage)] = summarise(values, self.codes, min_cell)
         return found
 
     @property

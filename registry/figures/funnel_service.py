@@ -8,24 +8,26 @@ What it costs: the country's funnel (the national dashboard) reads one counter p
 since the registry's first registration), the national total and the time series' days — whatever
 the number of 団体 or registrations — and where an R1 of moved_in holds (a handful of moved-in
 people), the moved-in figures. One 団体's, as the national office reads it, reads in one statement
-its cohorts, the country's and every 団体's cells of every cohort (for the blocks of
-funnel_blocks.py) and the moved-in figures: its cost grows with the number of 団体 that have anyone
-in a cohort, up to every 団体, never with the registrations beyond that.
+its cohorts, the country's, the moved-in figures (through the partial index of the counter rows
+someone moved in with) and the blocks that bind (funnel_blocks.py): each block as a few probes of
+`funnel_cells`' value order (models.FunnelCell) — the primaries' count and sum, the first few cells,
+the first 団体 with 0 there — never a read of the block's ~1,800 cells.
 """
 from collections import Counter
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, String, and_, case, cast, exists, func, literal, null, or_, select, tuple_, union, union_all
+from sqlalchemy.orm import aliased
 
 from registry.extensions import db
-from registry.figures.funnel_blocks import summarise_all
+from registry.figures.funnel_blocks import KEEP, SMALL, Block
 from registry.figures.funnel_data import FunnelData, NeedMore, make_data
 from registry.figures.funnel_release import published_cells
-from registry.figures.models import FigureCounter
+from registry.figures.models import FigureCounter, FunnelCell
 from registry.figures.recount import FIELDS
 from registry.figures.service import GEOGRAPHY
-from registry.figures.stages import COLUMN, NATIONAL, PAIRS, REGISTERED, STAGES, cohort_metric, month_of
+from registry.figures.stages import COLUMN, MOVED_IN, NATIONAL, PREFIX, PAIRS, REGISTERED, STAGES, cohort_metric, month_of
 from registry.figures.sums import CounterSums, expired_premium_corrections
 from registry.organizations.models import Organization
 
@@ -82,39 +84,138 @@ def rows(values: dict, cohorts: list[str]) -> list[dict]:
 
 class Read(NamedTuple):
     sums: dict  # (metric, key) → Counter(field → sum)
-    blocks: dict  # (cohort, stage) → funnel_blocks.Block
+    blocks: dict  # (cohort, stage) → funnel_blocks.Block, of the blocks that bind over someone
+
+
+SUMS, MOVED, BLOCK = 0, 1, 2  # the kinds of row `_read`'s statement answers
 
 
 def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *, moved_in: bool,
           blocks: int | None = None, codes: tuple[str, ...] = ()) -> Read:
     """In one statement: `scopes` in every cohort, every key of the `full` cohorts and of `metrics`,
     with `moved_in` every key of any cohort whose moved_in is not 0, and with `blocks` (min_cell)
-    every cohort's stage's block (not moved_in; funnel_blocks.py) among `codes`, every 団体 by code."""
+    each block (a cohort's stage but moved_in, over every 団体 by code: `codes`) that binds over
+    someone, as funnel_blocks.Block, from a few probes of `funnel_cells`' value order."""
     funnel = [cohort_metric(c) for c in months]
     partial = [cohort_metric(c) for c in months if c not in full]
     whole = [cohort_metric(c) for c in months if c in full] + list(metrics)
     wanted = or_(and_(FigureCounter.metric.in_(partial), FigureCounter.key.in_(sorted(scopes))),
                  FigureCounter.metric.in_(whole))
-    sums_of = [func.sum(getattr(FigureCounter, f)) for f in FIELDS]
-    stmt = select(literal(0), FigureCounter.metric, FigureCounter.key, *sums_of) \
-        .group_by(FigureCounter.metric, FigureCounter.key)
-    if moved_in and blocks is None:  # a key's counts are summed over its slots before its moved_in is looked at
-        stmt = stmt.where(or_(wanted, FigureCounter.metric.in_(funnel))) \
-            .having(or_(wanted, func.sum(FigureCounter.moved_in) != 0))
-    else:
-        stmt = stmt.where(wanted)
-    if blocks is not None:  # every 団体's cells, for the blocks (and the moved-in ones): no Counter per row
-        stmt = union_all(stmt, select(literal(1), FigureCounter.metric, FigureCounter.key, *sums_of)
-                         .where(FigureCounter.metric.in_(funnel), FigureCounter.key.not_in([NATIONAL, PAIRS]))
-                         .group_by(FigureCounter.metric, FigureCounter.key))
-    sums, cells = {}, []
-    moved = FIELDS.index("moved_in")
-    for for_blocks, metric, key, *values in db.session.connection().execute(stmt).all():  # Core: no ORM rows
-        if for_blocks:
-            cells.append((metric, key, values))
-        if not for_blocks or (moved_in and values[moved]):
-            sums[(metric, key)] = Counter(dict(zip(FIELDS, map(int, values))))
-    return Read(sums, summarise_all(months, cells, codes, blocks) if blocks is not None else {})
+    pad = [cast(null(), BigInteger)] * (len(_NUMBERS) - len(FIELDS)) + [cast(null(), String)] * len(_TEXTS)
+    parts = [select(literal(SUMS), FigureCounter.metric, FigureCounter.key,
+                    *[cast(func.sum(getattr(FigureCounter, f)), BigInteger) for f in FIELDS], *pad)
+             .where(wanted).group_by(FigureCounter.metric, FigureCounter.key)]
+    if moved_in:  # from the partial index of the counter rows whose moved_in is not 0: their sum is the key's
+        moved = FIELDS.index("moved_in")
+        parts.append(select(literal(MOVED), FigureCounter.metric, FigureCounter.key,
+                            *[cast(func.sum(FigureCounter.moved_in), BigInteger) if n == moved
+                              else cast(null(), BigInteger) for n in range(len(FIELDS))], *pad)
+                     .where(FigureCounter.metric.in_(funnel), FigureCounter.moved_in != 0)
+                     .group_by(FigureCounter.metric, FigureCounter.key))
+    if blocks is not None:
+        parts.append(_block_rows(funnel, blocks))
+    stmt = union_all(*parts) if len(parts) > 1 else parts[0]
+    sums, moved_in_only, found = {}, {}, []
+    for kind, metric, key, *values in db.session.connection().execute(stmt).all():  # Core: no ORM rows
+        if kind == SUMS:
+            # dict.update: Counter's own checks isinstance(…, Mapping) on every row, an ABC check
+            # that was a third of this read's Python time at 1 M people
+            dict.update(counts := Counter(), zip(FIELDS, values))
+            sums[(metric, key)] = counts
+        elif kind == MOVED:
+            dict.update(counts := Counter(), moved_in=values[FIELDS.index("moved_in")])
+            moved_in_only[(metric, key)] = counts
+        else:
+            found.append((metric, key, dict(zip(_NUMBERS + _TEXTS, values))))
+    for cell, counts in moved_in_only.items():  # a key read whole as well has it all already
+        sums.setdefault(cell, counts)
+    return Read(sums, {(metric[len(PREFIX):], stage): _block(row, sums[(metric, PAIRS)][COLUMN[stage]], codes)
+                       for metric, stage, row in found})
+
+
+# A block's row: its numbers, then its codes (the 団体 of the kept cells and the first 0).
+_NUMBERS = ("small_count", "small_sum", *(f"small{n}_value" for n in range(1, SMALL + 1)),
+            *(f"least{n}_value" for n in range(1, KEEP + 1)))
+_TEXTS = ("zero", *(f"small{n}_key" for n in range(1, SMALL + 1)), *(f"least{n}_key" for n in range(1, KEEP + 1)))
+
+
+def _block(row: dict, total: int, codes: tuple[str, ...]) -> Block:
+    def cells(kind, n):
+        return tuple((row[f"{kind}{i}_key"], row[f"{kind}{i}_value"]) for i in range(1, n + 1)
+                     if row[f"{kind}{i}_key"] is not None)
+    small_count = row["small_count"]
+    return Block(total=total, small=cells("small", SMALL) if small_count <= SMALL else (), small_count=small_count,
+                 small_sum=row["small_sum"], least=cells("least", KEEP), zero=row["zero"])
+
+
+def _block_rows(funnel: list[str], min_cell: int):
+    """One row per block that binds (`_binding`): how many primaries and their sum, the first SMALL
+    of them and the first KEEP cells of min_cell or more by (value, code), and the first 団体 by
+    code with 0 there — each an index probe of `funnel_cells` (the k-th cell as the first after
+    the (k−1)-th), so a block costs the same however many 団体 have someone there."""
+    cell = FunnelCell
+    blocks = _binding(funnel).subquery()
+
+    def in_block(f, of, small: bool) -> list:
+        return [f.metric == of.c.metric, f.stage == of.c.stage, f.value < min_cell if small else f.value >= min_cell]
+
+    def primaries(aggregate):
+        f = aliased(cell)
+        return select(aggregate(f)).where(*in_block(f, blocks, True)).scalar_subquery()
+
+    def first(of, kind: str, n: int) -> list:
+        probes = []
+        for column in ("value", "key"):
+            f = aliased(cell)
+            where = in_block(f, of, kind == "small")
+            if n > 1:
+                where.append(tuple_(f.value, f.key) > tuple_(of.c[f"{kind}{n - 1}_value"], of.c[f"{kind}{n - 1}_key"]))
+            probes.append(select(getattr(f, column)).where(*where).order_by(f.value, f.key).limit(1)
+                          .scalar_subquery().label(f"{kind}{n}_{column}"))
+        return probes
+
+    # The first 0: the first 団体 by code without a row there, by walking the 団体 in code order
+    # until one has none (a few steps where 0s are many) — not at all once every 団体 has one.
+    f = aliased(cell)
+    taken = exists().where(f.metric == blocks.c.metric, f.stage == blocks.c.stage, f.key == Organization.code) \
+        .correlate_except(f)
+    f = aliased(cell)
+    counted = select(func.count()).where(f.metric == blocks.c.metric, f.stage == blocks.c.stage).scalar_subquery()
+    zero = case((counted >= select(func.count()).select_from(Organization).scalar_subquery(), null()),
+                else_=select(Organization.code).where(~taken).order_by(Organization.code).limit(1).scalar_subquery())
+    level = select(blocks.c.metric, blocks.c.stage,
+                   primaries(lambda f: func.count()).label("small_count"),
+                   primaries(lambda f: func.coalesce(func.sum(f.value), 0)).label("small_sum"),
+                   zero.label("zero")).subquery()
+    for n in range(1, max(SMALL, KEEP) + 1):  # the n-th of each kind, after the (n−1)-th found before
+        probes = [probe for kind, most in (("small", SMALL), ("least", KEEP)) if n <= most
+                  for probe in first(level, kind, n)]
+        level = select(level, *probes).subquery()
+    return select(literal(BLOCK), level.c.metric, level.c.stage, *[cast(level.c[name], BigInteger) for name in _NUMBERS],
+                  *[cast(level.c[name], String) for name in _TEXTS])
+
+
+def _binding(funnel: list[str]):
+    """(metric, stage) of each block among the cohorts `funnel` whose relation holds over someone,
+    as FunnelData.binding decides it: R1, the country's cell = PAIRS; for `registered` also R3, the
+    time series' month's `registered` = PAIRS — either one not 0 (a block of nobody needs no read)."""
+    fc = FigureCounter
+
+    def at(column, scope):
+        return func.sum(case((fc.key == scope, column), else_=0))
+    r1 = [select(fc.metric, literal(stage).label("stage"))
+          .where(fc.metric.in_(funnel), fc.key.in_([NATIONAL, PAIRS])).group_by(fc.metric)
+          .having(and_(at(column, NATIONAL) == at(column, PAIRS), at(column, PAIRS) > 0))
+          for stage in STAGES if stage != MOVED_IN for column in [getattr(fc, COLUMN[stage])]]
+    month = literal(PREFIX).concat(func.substr(fc.key, 1, 7))
+    series = select(month.label("metric"), func.sum(fc.registered).label("registered")) \
+        .where(fc.metric == "day").group_by(month).subquery()
+    pairs = aliased(FigureCounter)
+    r3 = select(series.c.metric, literal(REGISTERED).label("stage")).where(
+        series.c.metric.in_(funnel), series.c.registered > 0, series.c.registered == (
+            select(func.sum(pairs.registered)).where(pairs.metric == series.c.metric, pairs.key == PAIRS)
+            .scalar_subquery()))
+    return union(*r1, r3)
 
 
 def _data(months, scopes, full, moved_in: bool, min_cell: int, today: date, *, blocks: bool) -> FunnelData:

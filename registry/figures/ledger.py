@@ -22,7 +22,7 @@ from registry.common.database import Upsert
 from registry.common.ids import new_id
 from registry.common.time import TOKYO
 from registry.extensions import db
-from registry.figures.models import FigureCounter, FunnelMark, PersonTally, RegistrationEvent
+from registry.figures.models import FigureCounter, FunnelCell, FunnelMark, PersonTally, RegistrationEvent
 from registry.figures.stages import NATIONAL, PAIRS, REGISTERED as FIRST_REGISTRATION, cohort_metric, month_of
 from registry.figures.typology import types_of
 from registry.organizations.codes import prefecture_code_of
@@ -41,6 +41,9 @@ TALLIES = Upsert(PersonTally.__table__, conflict=("user_id", "dimension", "value
 COUNTERS = Upsert(FigureCounter.__table__, conflict=("metric", "key", "slot"), action="DO UPDATE SET " + ", ".join(
     f"{f} = figure_counters.{f} + excluded.{f}" for f in COUNTER_FIELDS))
 EVENTS = RegistrationEvent.__table__
+# A 団体's funnel cell in value order (models.FunnelCell), beside its counter row.
+CELLS = Upsert(FunnelCell.__table__, conflict=("metric", "stage", "key"),
+               action="DO UPDATE SET value = funnel_cells.value + excluded.value")
 MARKS = Upsert(FunnelMark.__table__, conflict=("user_id", "scope", "stage"), action="DO NOTHING",
                returning=("scope",))
 
@@ -110,6 +113,10 @@ WITH delta AS (
         moved_in = figure_counters.moved_in + excluded.moved_in,
         registered = figure_counters.registered + excluded.registered,
         withdrawn = figure_counters.withdrawn + excluded.withdrawn
+), ordered AS (  -- after `counted`: the counter rows are locked first, in one order, as everywhere
+    INSERT INTO funnel_cells (metric, stage, key, value)
+    SELECT :funnel_metric, 'registered', :organization_code, 1 FROM first_here
+    ON CONFLICT (metric, stage, key) DO UPDATE SET value = funnel_cells.value + excluded.value
 )
 SELECT min(active) FROM tallied
 """).bindparams(*[bindparam(name, type_=EVENTS.c[name].type)
@@ -265,6 +272,8 @@ class FigureChange:
         if again is None:
             self.counters[(metric, organization_code)]["registered"] += 1
             self.counters[(metric, PAIRS)]["registered"] += 1
+            db.session.execute(*CELLS.one({"metric": metric, "stage": FIRST_REGISTRATION,
+                                           "key": organization_code, "value": 1}))
         if db.session.execute(*MARKS.one({"user_id": self.user.id, "scope": "",
                                           "stage": FIRST_REGISTRATION})).first() is not None:
             self.counters[(metric, NATIONAL)]["registered"] += 1

@@ -13,12 +13,14 @@ Reading them costs the same at 1 k and 100 M registrations. Three tables:
   registry/figures/month_end.py).
 
 The relationship funnel (registry/figures/funnel.py) keeps its counters in `figure_counters` too
-(metric `funnel:YYYY-MM`, one per cohort) and marks in `funnel_marks` who has reached which stage.
+(metric `funnel:YYYY-MM`, one per cohort) and marks in `funnel_marks` who has reached which stage;
+`funnel_cells` holds each 団体's funnel counts once more, one row per cell, in value order (the
+blocks' index: registry/figures/funnel_blocks.py).
 """
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.common.ids import new_id
@@ -39,6 +41,11 @@ class PersonTally(db.Model):
 
 class FigureCounter(db.Model):
     __tablename__ = "figure_counters"
+    # The rows someone moved in with: how the relationship funnel finds every moved-in cell without
+    # reading every cell (funnel_service.py). Partial, so an update that leaves moved_in as it was
+    # (nearly all) stays a HOT update.
+    __table_args__ = (Index("ix_figure_counters_moved_in", "metric", "key",
+                            postgresql_where=text("moved_in <> 0"), sqlite_where=text("moved_in <> 0")),)
 
     # total, prefecture, organization, flow, tier, tie, type, birth_year, day; funnel:YYYY-MM (stages.py)
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -92,3 +99,22 @@ class FunnelMark(db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), primary_key=True)
     scope: Mapped[str] = mapped_column(String(6), primary_key=True)
     stage: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class FunnelCell(db.Model):
+    """A 団体's count at a stage of a funnel cohort (not moved_in), one row per cell that is not 0,
+    kept beside its `figure_counters` rows in the same statements: those are spread over slots so
+    no row is hot, and a sum over slots cannot be ordered. Its index ordered by value is what lets a
+    block — one cohort's stage over every 団体 — be read as the few cells a suppression can touch
+    (the smallest, the primaries, the first 団体 with 0 there: funnel_blocks.py) with a few index
+    probes, however many 団体 have someone there. Counts only grow (an erased person's stay
+    counted), so a row is never taken back to 0. Rebuilt from the counters by `funnel.rebuild_cells`;
+    `verify-counts` compares the two."""
+
+    __tablename__ = "funnel_cells"
+    __table_args__ = (Index("ix_funnel_cells_order", "metric", "stage", "value", "key"),)
+
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)  # funnel:YYYY-MM
+    stage: Mapped[str] = mapped_column(String(20), primary_key=True)  # stages.STAGES, not moved_in
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)  # the 団体's code
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -205,6 +205,9 @@ def verify() -> list[str]:
     count, examples = funnel.mark_drift()
     if count:
         drift.append(f"funnel marks: {count} differ, e.g. {[tuple(map(str, r)) for r in examples]}")
+    count, examples = funnel.cell_drift()
+    if count:
+        drift.append(f"funnel cells: {count} differ from the counters, e.g. {[tuple(map(str, r)) for r in examples]}")
     return drift
 
 
@@ -222,4 +225,5 @@ def rebuild() -> None:
     db.session.execute(text(
         f"INSERT INTO person_tallies (user_id, dimension, value, active) {_expected_tie_tallies_sql()}"))
     funnel.rebuild_marks()
+    funnel.rebuild_cells()
     db.session.flush()

@@ -16,7 +16,7 @@ from registry.common.time import today_tokyo, utcnow
 from registry.evidence import files, service as evidence
 from registry.extensions import db
 from registry.figures import recount
-from registry.figures.models import FigureCounter, FunnelMark, PersonTally
+from registry.figures.models import FigureCounter, FunnelCell, FunnelMark, PersonTally
 from registry.figures.stages import month_of
 from registry.needs import service as needs
 from registry.needs.models import ACCEPTED, COMPLETED
@@ -173,6 +173,26 @@ def test_verify_counts_recounts_the_funnel_and_its_marks(hida_staff):
                                                    FigureCounter.key == HIDA).values(people=FigureCounter.people - 1))
     db.session.execute(FunnelMark.__table__.delete().where(FunnelMark.stage == "applied", FunnelMark.scope == ""))
     assert [line for line in recount.verify() if line.startswith("funnel marks: 1 differ")]
+
+
+def test_the_cells_in_value_order_are_kept_with_the_counters_and_checked_by_verify_counts(hida_staff):
+    """`funnel_cells` (the blocks' order: funnel_blocks.py) moves with the counters at every stage,
+    verify-counts compares the two, and rebuild-counts makes it again from the counters."""
+    user, other = person(), person()
+    registrations.register(user, HIDA, ["family"], now=JANUARY)
+    registrations.register(other, HIDA, ["family"], now=JANUARY)
+    registrations.register(other, TAKAYAMA, ["family"], now=JANUARY)
+    apply_and_complete(user, hida_staff, MARCH)
+    cells = {(m, stage, key): value for m, stage, key, value in db.session.execute(
+        select(FunnelCell.metric, FunnelCell.stage, FunnelCell.key, FunnelCell.value))}
+    january = f"funnel:{month_of(JANUARY)}"
+    assert cells == {(january, "registered", HIDA): 2, (january, "registered", TAKAYAMA): 1,
+                     (january, "applied", HIDA): 1, (january, "completed_activity", HIDA): 1}
+    assert recount.verify() == []
+    db.session.execute(update(FunnelCell).where(FunnelCell.key == TAKAYAMA).values(value=FunnelCell.value + 1))
+    assert [line for line in recount.verify() if line.startswith("funnel cells: 2 differ from the counters")]
+    recount.rebuild()
+    assert recount.verify() == []
 
 
 def test_rebuild_counts_gives_an_upgraded_deployment_its_type_and_funnel_figures(app, hida_staff):

@@ -4,7 +4,7 @@ cohort read whole gives."""
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from registry.common.time import today_tokyo
 from registry.extensions import db
@@ -13,6 +13,7 @@ from registry.figures import funnel_service
 from registry.figures.funnel_blocks import summarise
 from registry.figures.funnel_data import external_cell, key, make_data
 from registry.figures.funnel_release import published_cells
+from registry.figures.models import FigureCounter, FunnelCell
 from registry.figures.service import GEOGRAPHY, directory
 from registry.figures.sums import CounterSums
 from registry.figures.stages import COLUMN, NATIONAL, PAIRS, REGISTERED, STAGES, cohort_metric
@@ -95,9 +96,10 @@ def test_a_reduced_block_publishes_every_cell_as_the_whole_block(block):
         assert published_cells(data, code, MIN_CELL)[(COHORT, stage)] == expected[code], code
 
 
-def test_the_service_reads_each_block_as_the_cohort_read_whole_gives():
+def test_the_service_reads_each_block_that_binds_as_the_cohort_read_whole_gives():
     """Nine 団体 with 1 … 13 registrants each this month (primaries and larger cells; 0s elsewhere),
-    read in the service's one statement and from the cohort read whole."""
+    read in the service's one statement and from the cohort read whole: the blocks whose R1 or R3
+    holds over someone (here `registered`: everyone registered once), each as the whole cohort gives it."""
     codes = list(db.session.scalars(select(Organization.code).order_by(Organization.code)))
     for n, code in enumerate(codes[:9]):
         for _ in range((n * 5) % 13 + 1):
@@ -105,12 +107,62 @@ def test_the_service_reads_each_block_as_the_cohort_read_whole_gives():
     months = funnel_service.cohorts(today_tokyo())
     read = funnel_service._read(months, {NATIONAL, PAIRS}, set(), (), moved_in=False, blocks=MIN_CELL,
                                 codes=tuple(codes))
-    whole = funnel_service._read(months, set(), set(months), (), moved_in=False).sums
-    checked = 0
+    whole = funnel_service._read(months, set(), set(months), ("day",), moved_in=False).sums
+    binding = set()
     for cohort in months:
+        metric = cohort_metric(cohort)
+        month = sum(c["registered"] for (m, day), c in whole.items() if m == "day" and day.startswith(cohort))
         for stage in BLOCK_STAGES:
-            expected = summarise({k: c[COLUMN[stage]] for (m, k), c in whole.items()
-                                  if m == cohort_metric(cohort) and k not in (NATIONAL, PAIRS)}, codes, MIN_CELL)
-            assert read.blocks[(cohort, stage)] == expected, (cohort, stage)
-            checked += bool(expected.least and expected.small_count > 2)
+            pairs = whole.get((metric, PAIRS), Counter())[COLUMN[stage]]
+            country = whole.get((metric, NATIONAL), Counter())[COLUMN[stage]]
+            if pairs and (country == pairs or (stage == REGISTERED and month == pairs)):
+                binding.add((cohort, stage))
+    assert binding and set(read.blocks) == binding
+    checked = 0
+    for cohort, stage in binding:
+        expected = summarise({k: c[COLUMN[stage]] for (m, k), c in whole.items()
+                              if m == cohort_metric(cohort) and k not in (NATIONAL, PAIRS)}, codes, MIN_CELL)
+        assert read.blocks[(cohort, stage)] == expected, (cohort, stage)
+        checked += bool(expected.least and expected.small_count > 2)
     assert checked  # a block with both kinds of cell was among them
+
+
+@st.composite
+def stored_blocks(draw):
+    """A block as `funnel_cells` holds it: cells among the first 30 団体 by code (0s, primaries, larger
+    cells, ties), or every 団体 with someone there but a few (or none) anywhere in the code order."""
+    if draw(st.booleans()):
+        chosen = {n: draw(st.integers(0, 14)) for n in draw(st.sets(st.integers(0, 29), max_size=30))}
+        return draw(st.sampled_from(BLOCK_STAGES)), chosen, None
+    return draw(st.sampled_from(BLOCK_STAGES)), {}, draw(st.sets(st.integers(0, 1799), max_size=3))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(stored_blocks())
+def test_the_statement_reads_a_block_from_the_cells_in_value_order_as_summarise_gives(example):
+    """Written straight into `funnel_cells` (and the country's cell = PAIRS, so R1 holds): the probes
+    of `_block_rows` (primaries, the smallest cells of min_cell or more, the first 0) give the block
+    `summarise` gives from every cell."""
+    stage, chosen, missing = example
+    codes = tuple(db.session.scalars(select(Organization.code).order_by(Organization.code)))
+    if missing is None:
+        values = {codes[n]: value for n, value in chosen.items()}
+    else:  # every 団体 but `missing` (positions; past the last: none missing), values by position
+        values = {code: MIN_CELL + n % 7 if n % 5 else 1 + n % (MIN_CELL - 1)
+                  for n, code in enumerate(codes) if n not in missing}
+    metric = cohort_metric(COHORT)
+    db.session.execute(delete(FunnelCell))
+    db.session.execute(delete(FigureCounter).where(FigureCounter.metric == metric))
+    rows = [{"metric": metric, "stage": stage, "key": code, "value": value} for code, value in values.items() if value]
+    if rows:
+        db.session.execute(FunnelCell.__table__.insert(), rows)
+    total = sum(values.values())
+    db.session.execute(FigureCounter.__table__.insert(), [
+        {"metric": metric, "key": scope, "slot": slot, "people": 0, "registrations": 0, "premium": 0, "moved_in": 0,
+         "registered": 0, "withdrawn": 0, COLUMN[stage]: share}
+        for scope in (NATIONAL, PAIRS) for slot, share in ((0, total - total // 3), (5, total // 3))])
+    read = funnel_service._read([COHORT], {NATIONAL, PAIRS}, set(), (), moved_in=False, blocks=MIN_CELL, codes=codes)
+    if total:
+        assert read.blocks == {(COHORT, stage): summarise(values, codes, MIN_CELL)}
+    else:
+        assert read.blocks == {}  # a block of nobody is not read: every cell is 0

@@ -54,7 +54,18 @@ def test_defaults(read_config, monkeypatch):
     assert config["logconfig_dict"]["loggers"]["gunicorn.access"]["handlers"] == []  # the app logs access
     formatter = config["logconfig_dict"]["formatters"]["registry"]
     assert formatter["log_format"] == "text"  # development unless REGISTRY_ENV=production
-    assert {"post_fork", "child_exit", "on_exit"} <= set(config)
+    assert {"pre_fork", "post_fork", "child_exit", "on_exit"} <= set(config)
+
+
+def test_the_preloaded_app_is_frozen_before_each_fork(read_config):
+    """pre_fork moves the master's objects out of the collector's way (gc.freeze)."""
+    import gc
+    gc.unfreeze()
+    try:
+        read_config()["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_many_cores_are_capped(read_config, monkeypatch):
