@@ -17,7 +17,8 @@ from collections import Counter
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, String, and_, case, cast, exists, func, literal, null, or_, select, tuple_, union, union_all
+from sqlalchemy import (BigInteger, String, and_, case, cast, exists, func, literal, null, or_, select, tuple_, union,
+                        union_all)
 from sqlalchemy.orm import aliased
 
 from registry.extensions import db
@@ -27,7 +28,8 @@ from registry.figures.funnel_release import published_cells
 from registry.figures.models import FigureCounter, FunnelCell
 from registry.figures.recount import FIELDS
 from registry.figures.service import GEOGRAPHY
-from registry.figures.stages import COLUMN, MOVED_IN, NATIONAL, PREFIX, PAIRS, REGISTERED, STAGES, cohort_metric, month_of
+from registry.figures.stages import (COLUMN, MOVED_IN, NATIONAL, PAIRS, PREFIX, REGISTERED, STAGES, cohort_metric,
+                                     month_of)
 from registry.figures.sums import CounterSums, expired_premium_corrections
 from registry.organizations.models import Organization
 
@@ -91,11 +93,11 @@ SUMS, MOVED, BLOCK = 0, 1, 2  # the kinds of row `_read`'s statement answers
 
 
 def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *, moved_in: bool,
-          blocks: int | None = None, codes: tuple[str, ...] = ()) -> Read:
+          blocks: int | None = None) -> Read:
     """In one statement: `scopes` in every cohort, every key of the `full` cohorts and of `metrics`,
     with `moved_in` every key of any cohort whose moved_in is not 0, and with `blocks` (min_cell)
-    each block (a cohort's stage but moved_in, over every 団体 by code: `codes`) that binds over
-    someone, as funnel_blocks.Block, from a few probes of `funnel_cells`' value order."""
+    each block (a cohort's stage but moved_in, over every 団体) that binds over someone, as
+    funnel_blocks.Block, from a few probes of `funnel_cells`' value order."""
     funnel = [cohort_metric(c) for c in months]
     partial = [cohort_metric(c) for c in months if c not in full]
     whole = [cohort_metric(c) for c in months if c in full] + list(metrics)
@@ -118,8 +120,8 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *
     sums, moved_in_only, found = {}, {}, []
     for kind, metric, key, *values in db.session.connection().execute(stmt).all():  # Core: no ORM rows
         if kind == SUMS:
-            # dict.update: Counter's own checks isinstance(…, Mapping) on every row, an ABC check
-            # that was a third of this read's Python time at 1 M people
+            # dict.update: Counter's own tests isinstance(…, Mapping), an ABC check, on each of
+            # the thousands of rows a 団体's view reads at 1 M people
             dict.update(counts := Counter(), zip(FIELDS, values))
             sums[(metric, key)] = counts
         elif kind == MOVED:
@@ -129,7 +131,7 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *
             found.append((metric, key, dict(zip(_NUMBERS + _TEXTS, values))))
     for cell, counts in moved_in_only.items():  # a key read whole as well has it all already
         sums.setdefault(cell, counts)
-    return Read(sums, {(metric[len(PREFIX):], stage): _block(row, sums[(metric, PAIRS)][COLUMN[stage]], codes)
+    return Read(sums, {(metric[len(PREFIX):], stage): _block(row, sums[(metric, PAIRS)][COLUMN[stage]])
                        for metric, stage, row in found})
 
 
@@ -139,7 +141,7 @@ _NUMBERS = ("small_count", "small_sum", *(f"small{n}_value" for n in range(1, SM
 _TEXTS = ("zero", *(f"small{n}_key" for n in range(1, SMALL + 1)), *(f"least{n}_key" for n in range(1, KEEP + 1)))
 
 
-def _block(row: dict, total: int, codes: tuple[str, ...]) -> Block:
+def _block(row: dict, total: int) -> Block:
     def cells(kind, n):
         return tuple((row[f"{kind}{i}_key"], row[f"{kind}{i}_value"]) for i in range(1, n + 1)
                      if row[f"{kind}{i}_key"] is not None)
@@ -151,8 +153,9 @@ def _block(row: dict, total: int, codes: tuple[str, ...]) -> Block:
 def _block_rows(funnel: list[str], min_cell: int):
     """One row per block that binds (`_binding`): how many primaries and their sum, the first SMALL
     of them and the first KEEP cells of min_cell or more by (value, code), and the first 団体 by
-    code with 0 there — each an index probe of `funnel_cells` (the k-th cell as the first after
-    the (k−1)-th), so a block costs the same however many 団体 have someone there."""
+    code with 0 there, from `funnel_cells`' value order: the k-th cell is one index probe, the
+    first after the (k−1)-th; the count and sum step through the block's primaries only, the first
+    0 through the 団体 before it. So a block costs a few probes, not a read of its ~1,800 cells."""
     cell = FunnelCell
     blocks = _binding(funnel).subquery()
 
@@ -223,8 +226,7 @@ def _data(months, scopes, full, moved_in: bool, min_cell: int, today: date, *, b
     organizations = tuple(value for row in db.session.execute(  # reference data: the same in every snapshot
         select(Organization.code, Organization.kind, Organization.prefecture_code).order_by(Organization.code))
         for value in row)
-    read = _read(months, scopes, full, metrics, moved_in=moved_in, blocks=min_cell if blocks else None,
-                 codes=organizations[0::3])
+    read = _read(months, scopes, full, metrics, moved_in=moved_in, blocks=min_cell if blocks else None)
     sums = read.sums
     counted = None
     if moved_in:

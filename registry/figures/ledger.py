@@ -5,8 +5,8 @@ into a `FigureChange`: registrations leaving and entering the counted state, net
 person's tallies, whose 0↔1 steps are 実人数 changes, the counters, and one ledger event — all in
 the caller's transaction. On PostgreSQL a change is one statement (`ONE_STATEMENT`, below); SQLite
 runs the same steps as several. A first registration with a 団体 (and the person's first anywhere)
-also counts in the relationship funnel's cohort of its month, in the same statement (stages.py; the
-funnel's other stages: funnel.py).
+also counts in the relationship funnel's cohort of its month, in the same statement, with the
+団体's cell in value order (models.FunnelCell; stages.py; the funnel's other stages: funnel.py).
 
 Each event also notes the person's home prefecture and, for one registration, its premium validity
 before the change; a restatement (a new home or birth year) is noted as `restated` with the old home.

@@ -105,8 +105,7 @@ def test_the_service_reads_each_block_that_binds_as_the_cohort_read_whole_gives(
         for _ in range((n * 5) % 13 + 1):
             registrations.register(person(), code, ["family"])
     months = funnel_service.cohorts(today_tokyo())
-    read = funnel_service._read(months, {NATIONAL, PAIRS}, set(), (), moved_in=False, blocks=MIN_CELL,
-                                codes=tuple(codes))
+    read = funnel_service._read(months, {NATIONAL, PAIRS}, set(), (), moved_in=False, blocks=MIN_CELL)
     whole = funnel_service._read(months, set(), set(months), ("day",), moved_in=False).sums
     binding = set()
     for cohort in months:
@@ -161,7 +160,7 @@ def test_the_statement_reads_a_block_from_the_cells_in_value_order_as_summarise_
         {"metric": metric, "key": scope, "slot": slot, "people": 0, "registrations": 0, "premium": 0, "moved_in": 0,
          "registered": 0, "withdrawn": 0, COLUMN[stage]: share}
         for scope in (NATIONAL, PAIRS) for slot, share in ((0, total - total // 3), (5, total // 3))])
-    read = funnel_service._read([COHORT], {NATIONAL, PAIRS}, set(), (), moved_in=False, blocks=MIN_CELL, codes=codes)
+    read = funnel_service._read([COHORT], {NATIONAL, PAIRS}, set(), (), moved_in=False, blocks=MIN_CELL)
     if total:
         assert read.blocks == {(COHORT, stage): summarise(values, codes, MIN_CELL)}
     else:
