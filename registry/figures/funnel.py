@@ -90,8 +90,8 @@ def reach(user_id, organization_code: str, stage: str, now: datetime) -> None:
                 for (metric, key), c in sorted(counts.items())]
         db.session.execute(*COUNTERS.many(rows, dialect))
         cells = [{"metric": metric, "stage": stage, "key": key, "value": 1}
-                 for (metric, key) in sorted(counts) if key not in (NATIONAL, PAIRS) and stage != MOVED_IN]
-        if cells:  # the 団体's cell in value order too (models.FunnelCell), after the counter rows
+                 for (metric, key) in sorted(counts) if key not in (NATIONAL, PAIRS)]
+        if cells and stage != MOVED_IN:  # the 団体's cell in value order too (models.FunnelCell), after the counters
             db.session.execute(*CELLS.many(cells, dialect))
 
 
@@ -180,8 +180,12 @@ def expected_counters() -> dict:
 
 def mark_drift(limit: int = 3) -> tuple[int, list]:
     """Marks that differ from the rows: (how many, examples)."""
-    expected = f"SELECT user_id, scope, stage FROM ({KEPT_MARKS_SQL}) AS k"
-    actual = "SELECT user_id, scope, stage FROM funnel_marks"
+    return _differences(f"SELECT user_id, scope, stage FROM ({KEPT_MARKS_SQL}) AS k",
+                        "SELECT user_id, scope, stage FROM funnel_marks", limit)
+
+
+def _differences(expected: str, actual: str, limit: int) -> tuple[int, list]:
+    """Rows of one query missing from the other, both ways: (how many, the first `limit`)."""
     missing = list(db.session.execute(text(f"{expected} EXCEPT {actual}")))
     extra = list(db.session.execute(text(f"{actual} EXCEPT {expected}")))
     return len(missing) + len(extra), (missing + extra)[:limit]
@@ -217,7 +221,4 @@ def rebuild_cells() -> None:
 
 def cell_drift(limit: int = 3) -> tuple[int, list]:
     """`funnel_cells` rows that differ from the counters: (how many, examples)."""
-    actual = "SELECT metric, stage, key, value FROM funnel_cells"
-    missing = list(db.session.execute(text(f"{CELLS_SQL} EXCEPT {actual}")))
-    extra = list(db.session.execute(text(f"{actual} EXCEPT {CELLS_SQL}")))
-    return len(missing) + len(extra), (missing + extra)[:limit]
+    return _differences(CELLS_SQL, "SELECT metric, stage, key, value FROM funnel_cells", limit)

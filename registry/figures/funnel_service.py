@@ -103,15 +103,12 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *
     whole = [cohort_metric(c) for c in months if c in full] + list(metrics)
     wanted = or_(and_(FigureCounter.metric.in_(partial), FigureCounter.key.in_(sorted(scopes))),
                  FigureCounter.metric.in_(whole))
-    pad = [cast(null(), BigInteger)] * (len(_NUMBERS) - len(FIELDS)) + [cast(null(), String)] * len(_TEXTS)
     parts = [select(literal(SUMS), FigureCounter.metric, FigureCounter.key,
-                    *[cast(func.sum(getattr(FigureCounter, f)), BigInteger) for f in FIELDS], *pad)
+                    *_padded([cast(func.sum(getattr(FigureCounter, f)), BigInteger) for f in FIELDS]))
              .where(wanted).group_by(FigureCounter.metric, FigureCounter.key)]
     if moved_in:  # from the partial index of the counter rows whose moved_in is not 0: their sum is the key's
-        moved = FIELDS.index("moved_in")
         parts.append(select(literal(MOVED), FigureCounter.metric, FigureCounter.key,
-                            *[cast(func.sum(FigureCounter.moved_in), BigInteger) if n == moved
-                              else cast(null(), BigInteger) for n in range(len(FIELDS))], *pad)
+                            *_padded([cast(func.sum(FigureCounter.moved_in), BigInteger)]))
                      .where(FigureCounter.metric.in_(funnel), FigureCounter.moved_in != 0)
                      .group_by(FigureCounter.metric, FigureCounter.key))
     if blocks is not None:
@@ -125,7 +122,7 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *
             dict.update(counts := Counter(), zip(FIELDS, values))
             sums[(metric, key)] = counts
         elif kind == MOVED:
-            dict.update(counts := Counter(), moved_in=values[FIELDS.index("moved_in")])
+            dict.update(counts := Counter(), moved_in=values[0])
             moved_in_only[(metric, key)] = counts
         else:
             found.append((metric, key, dict(zip(_NUMBERS + _TEXTS, values))))
@@ -139,6 +136,11 @@ def _read(months: list[str], scopes: set[str], full: set[str], metrics: tuple, *
 _NUMBERS = ("small_count", "small_sum", *(f"small{n}_value" for n in range(1, SMALL + 1)),
             *(f"least{n}_value" for n in range(1, KEEP + 1)))
 _TEXTS = ("zero", *(f"small{n}_key" for n in range(1, SMALL + 1)), *(f"least{n}_key" for n in range(1, KEEP + 1)))
+
+
+def _padded(numbers: list) -> list:
+    """A row's columns as the statement's every part has them: `numbers`, then NULLs."""
+    return numbers + [cast(null(), BigInteger)] * (len(_NUMBERS) - len(numbers)) + [cast(null(), String)] * len(_TEXTS)
 
 
 def _block(row: dict, total: int) -> Block:
